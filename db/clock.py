@@ -1,0 +1,38 @@
+"""Time in one shape: aware UTC, truncated to milliseconds, so what is stored is what is shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now() -> datetime:
+    return truncate(datetime.now(UTC))
+
+
+def truncate(value: datetime) -> datetime:
+    """Milliseconds are what RFC 3339 strings (and JavaScript dates) round-trip exactly."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC, so naive means UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_rfc3339(value: datetime) -> str:
+    """`2024-06-10T09:15:30.000Z`: RFC 3339, UTC, `Z`, fixed millisecond width."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Accepts any RFC 3339 timestamp with an explicit offset; naive text is ambiguous, so refused."""
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(candidate)
+    if "T" not in candidate.upper() or parsed.tzinfo is None:
+        raise ValueError("timestamp must be RFC 3339 with a time zone, e.g. 2024-06-17T09:15:30Z")
+    return truncate(parsed.astimezone(UTC))

@@ -1,0 +1,90 @@
+"""The async engines behind every operation, tuned per database.
+
+SQLite allows one writer at a time. Writes therefore go through a one-connection engine
+whose transactions open with `BEGIN IMMEDIATE`: concurrent writers in this process queue
+for the connection instead of racing for the lock, and other processes wait on
+`busy_timeout`. Reads use a small pool and never block the writer (WAL).
+PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from db.urls import async_url, is_sqlite
+
+SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class Database:
+    """Owns the engines; `read()` and `write()` hand out connections inside a transaction."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: SqliteSynchronous = "FULL",
+        sqlite_busy_timeout_ms: int = 10_000,
+        pool_size: int = 10,
+    ) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = is_sqlite(self.url)
+        self.dialect = "sqlite" if self.is_sqlite else "postgresql"
+        if self.is_sqlite:
+            pragmas = (
+                "PRAGMA journal_mode=WAL",
+                f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}",
+                f"PRAGMA synchronous={sqlite_synchronous}",
+                "PRAGMA foreign_keys=ON",
+            )
+            self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", pool_size=4)
+            self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", pool_size=1)
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            )
+            self.write_engine = self.engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read transaction (one snapshot for all its statements on SQLite)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed on success, rolled back on error."""
+        async with self.write_engine.begin() as conn:
+            yield conn
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        return (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
+
+    async def dispose(self) -> None:
+        for engine in self.engines:
+            await engine.dispose()
+
+
+def _sqlite_engine(url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to us: the driver's implicit BEGIN is always DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

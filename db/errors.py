@@ -1,0 +1,50 @@
+"""Typed domain errors: the doors map each one to an HTTP status or GraphQL code in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a caller can cause; the message is safe to show to the caller."""
+
+    code: str = "internal"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """The id does not exist, or belongs to another organisation (indistinguishable on purpose)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is well formed but the current state forbids it (e.g. illegal transition)."""
+
+    code = "conflict"
+
+
+class InvalidInput(DomainError):
+    """A field or argument fails validation; `field` names it when one field is to blame."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(DomainError):
+    """Missing, unknown or revoked API key."""
+
+    code = "unauthenticated"
+
+
+class LimitExceeded(DomainError):
+    """A plan limit refuses the request (e.g. too many live sessions)."""
+
+    code = "limit_exceeded"
+
+
+class PreconditionFailed(DomainError):
+    """The caller's `If-Match` version is stale: someone changed the session first."""
+
+    code = "precondition_failed"

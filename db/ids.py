@@ -1,0 +1,34 @@
+"""Random, prefixed identifiers: the prefix says the kind, so ids are global across types."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+SESSION_PREFIX = "sess_"
+EVENT_PREFIX = "evt_"
+KEY_PREFIX = "key_"
+
+_ID_RE = re.compile(r"^(sess|evt|key)_[0-9a-f]{16}$")
+
+
+def new_id(prefix: str) -> str:
+    """16 lowercase hex from the OS CSPRNG: unguessable and never sequential."""
+    return prefix + secrets.token_hex(8)
+
+
+def new_session_id() -> str:
+    return new_id(SESSION_PREFIX)
+
+
+def new_event_id() -> str:
+    return new_id(EVENT_PREFIX)
+
+
+def new_key_id() -> str:
+    return new_id(KEY_PREFIX)
+
+
+def is_well_formed(value: str, prefix: str) -> bool:
+    """Cheap check before touching the database; a malformed id is simply not found."""
+    return value.startswith(prefix) and _ID_RE.match(value) is not None

@@ -1,0 +1,98 @@
+"""The tables. SQLModel classes describe the schema; hot reads use their Core tables directly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# JSON objects: JSONB on PostgreSQL (compact, comparable), JSON text on SQLite.
+JsonObject = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+
+class Organization(SQLModel, table=True):
+    """A tenant; its plan limits are snapshotted into each session it creates."""
+
+    __tablename__ = "organizations"
+
+    id: str = Field(primary_key=True, max_length=255)
+    plan_name: str = Field(max_length=255)
+    max_sessions: int
+    max_requests_per_minute: int
+    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its SHA-256 is kept; `prefix` lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=32)
+    organization_id: str = Field(foreign_key="organizations.id", max_length=255, index=True)
+    user_id: str = Field(max_length=255)
+    prefix: str = Field(max_length=32)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)  # type: ignore[call-overload]
+
+
+class GenerationSession(SQLModel, table=True):
+    """One run of a product generator; `last_sequence` numbers its events, `revision` its edits."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        sa.Index("ix_sessions_org_created", "organization_id", "created_at", "id"),
+        sa.Index("ix_sessions_org_status_created", "organization_id", "status", "created_at", "id"),
+        sa.Index("ix_sessions_org_user_created", "organization_id", "user_id", "created_at", "id"),
+        sa.Index("ix_sessions_status_expires", "status", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    organization_id: str | None = Field(default=None, max_length=255)
+    user_id: str = Field(max_length=255)
+    status: str = Field(max_length=16)
+    assembly_state: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    catalog_version: str | None = Field(default=None)
+    plan: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    prd: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    product_object: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    product_object_hash: str | None = Field(default=None, max_length=32)
+    schema_version: str | None = Field(default=None)
+    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    updated_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    last_sequence: int = Field(default=0)
+    revision: int = Field(default=1)
+
+
+class Event(SQLModel, table=True):
+    """One immutable entry of a session's log; `(session_id, sequence)` is unique and gapless."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.UniqueConstraint("session_id", "sequence", name="uq_events_session_sequence"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    session_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    sequence: int
+    organization_id: str | None = Field(default=None, max_length=255)
+    user_id: str = Field(max_length=255)
+    type: str = Field(max_length=16)
+    stage: str | None = Field(default=None)
+    message: str | None = Field(default=None)
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+
+
+organizations: sa.Table = Organization.__table__  # type: ignore[attr-defined]
+api_keys: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
+sessions: sa.Table = GenerationSession.__table__  # type: ignore[attr-defined]
+events: sa.Table = Event.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

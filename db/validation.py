@@ -1,0 +1,50 @@
+"""Field rules shared by every door: what a session or event may hold."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from db.errors import InvalidInput
+
+MAX_LABEL_LENGTH = 255
+MAX_MESSAGE_LENGTH = 65_536
+MAX_JSON_BYTES = 1_048_576
+
+
+def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str | None:
+    """A short free string: null clears it; empty or over-long strings are refused."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string or null", field=field)
+    if value == "":
+        raise InvalidInput(f"{field} must not be empty; send null to leave it unset", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
+    return value
+
+
+def json_object(value: Any, field: str) -> dict[str, Any] | None:
+    """A free JSON object (not an array or scalar) of bounded size, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object or null", field=field)
+    try:
+        size = len(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise InvalidInput(f"{field} is not valid JSON: {exc}", field=field) from None
+    if size > MAX_JSON_BYTES:
+        raise InvalidInput(f"{field} is larger than {MAX_JSON_BYTES} bytes", field=field)
+    return value
+
+
+def future_time(value: Any, field: str, now: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be an RFC 3339 timestamp with a time zone", field=field)
+    if value <= now:
+        raise InvalidInput(f"{field} must be in the future", field=field)
+    return value

@@ -1,0 +1,64 @@
+"""Relay-style windows over a session's events, computed by arithmetic.
+
+Sequences run 1..last_sequence without gaps, so any `first/after/last/before` slice is a
+range of integers known before any SQL runs; `hasNextPage` and `hasPreviousPage` come
+for free, and a batch of sessions needs one range query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.errors import InvalidInput
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class EventWindow:
+    """Sequences `low..high` inclusive (empty when low > high) and the page flags."""
+
+    low: int
+    high: int
+    has_previous_page: bool
+    has_next_page: bool
+
+    @property
+    def is_empty(self) -> bool:
+        return self.low > self.high
+
+
+def check_page_size(value: int | None, field: str) -> None:
+    if value is not None and not 1 <= value <= MAX_PAGE:
+        raise InvalidInput(f"{field} must be between 1 and {MAX_PAGE}", field=field)
+
+
+def event_window(
+    last_sequence: int,
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> EventWindow:
+    """Apply Relay's algorithm: cut by after/before, then take `first`, then `last`."""
+    check_page_size(first, "first")
+    check_page_size(last, "last")
+    if first is None and last is None:
+        first = DEFAULT_PAGE
+    low = max(1, (after or 0) + 1)
+    high = last_sequence if before is None else min(last_sequence, before - 1)
+    has_next = has_previous = False
+    if first is not None and high - low + 1 > first:
+        high = low + first - 1
+        has_next = True
+    if last is not None and high - low + 1 > last:
+        low = high - last + 1
+        has_previous = True
+    # Rows exist beyond the cursors themselves too; Relay lets us say so when it is cheap.
+    if after is not None and after >= 1 and last is None:
+        has_previous = has_previous or min(after, last_sequence) >= 1
+    if before is not None and first is None:
+        has_next = has_next or before <= last_sequence
+    return EventWindow(low, high, has_previous, has_next)
