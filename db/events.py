@@ -14,7 +14,7 @@ from db import clock, validation
 from db import status as status_rules
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
-from db.ids import SESSION_PREFIX, is_well_formed, new_event_id
+from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
 from db.models import events, sessions
 from db.records import EventRecord, Principal, SessionRecord
 from db.windows import EventWindow, check_page_size
@@ -175,3 +175,19 @@ async def events_in_windows(
             if (session_id, seq) in found
         ]
     return result
+
+
+async def find_event(db: Database, principal: Principal, event_id: str) -> EventRecord | None:
+    """An event by id, within the caller's organisation (for `Query.node`)."""
+    if not is_well_formed(event_id, EVENT_PREFIX):
+        return None
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(events).where(
+                    events.c.id == event_id,
+                    events.c.organization_id == principal.organization_id,
+                )
+            )
+        ).first()
+    return EventRecord.from_row(row) if row is not None else None

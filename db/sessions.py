@@ -33,6 +33,8 @@ SETTABLE_FIELDS = (
 )
 _JSON_FIELDS = ("assembly_state", "prd", "product_object")
 _LABEL_FIELDS = ("catalog_version", "schema_version")
+# On create, null for these means "use the default" (pending, now + TTL).
+_DEFAULTED_FIELDS = ("status", "expires_at")
 DEFAULT_TTL = timedelta(days=7)
 
 
@@ -40,7 +42,6 @@ DEFAULT_TTL = timedelta(days=7)
 class SessionPage:
     items: list[SessionRecord]
     has_more: bool
-    total_count: int | None
 
     @property
     def next_cursor(self) -> str | None:
@@ -57,23 +58,26 @@ def _clean(fields: Mapping[str, Any], now: datetime, *, creating: bool) -> dict[
     """Validate client-settable fields into column values; unknown names are refused."""
     values: dict[str, Any] = {}
     for name, value in fields.items():
+        field = validation.api_name(name)
+        if creating and value is None and name in _DEFAULTED_FIELDS:
+            continue
         if name not in SETTABLE_FIELDS:
-            raise InvalidInput(f"{name} cannot be set", field=name)
+            raise InvalidInput(f"{field} cannot be set", field=field)
         if name in _JSON_FIELDS:
-            values[name] = validation.json_object(value, name)
+            values[name] = validation.json_object(value, field)
         elif name in _LABEL_FIELDS:
-            values[name] = validation.label(value, name)
+            values[name] = validation.label(value, field)
         elif name == "status":
             if not isinstance(value, str):
-                raise InvalidInput("status must be one of " + ", ".join(status_rules.ALL), field=name)
+                raise InvalidInput("status must be one of " + ", ".join(status_rules.ALL), field=field)
             status_rules.check_known(value)
             if creating and value not in status_rules.CREATABLE:
-                raise InvalidInput("a session cannot be created as expired", field=name)
+                raise InvalidInput("a session cannot be created as expired", field=field)
             values[name] = value
         elif name == "expires_at":
             if value is None:
-                raise InvalidInput("expiresAt cannot be cleared", field=name)
-            values[name] = clock.truncate(validation.future_time(value, name, now))
+                raise InvalidInput("expiresAt cannot be cleared", field=field)
+            values[name] = clock.truncate(validation.future_time(value, field, now))
     if "product_object" in values:
         values["product_object_hash"] = product_object_hash(values["product_object"])
     return values
@@ -203,6 +207,17 @@ async def sessions_by_id(
         return {row.id: SessionRecord.from_row(row, now) for row in rows}
 
 
+def _filters(
+    principal: Principal, statuses: Iterable[str] | None, user_id: str | None, now: datetime
+) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = [_scoped(principal)]
+    if statuses is not None:
+        conditions.append(_status_condition(statuses, now))
+    if user_id is not None:
+        conditions.append(sessions.c.user_id == user_id)
+    return conditions
+
+
 async def list_sessions(
     db: Database,
     principal: Principal,
@@ -211,42 +226,54 @@ async def list_sessions(
     after: str | None = None,
     statuses: Iterable[str] | None = None,
     user_id: str | None = None,
-    with_total: bool = False,
+    newest_first: bool = True,
     cursor_field: str = "after",
     limit_field: str = "first",
 ) -> SessionPage:
-    """Newest first, keyset-paginated; filters on the status readers see and on the creator."""
+    """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator."""
     check_page_size(limit, limit_field)
     now = clock.now()
-    conditions: list[sa.ColumnElement[bool]] = [_scoped(principal)]
-    if statuses is not None:
-        conditions.append(_status_condition(statuses, now))
-    if user_id is not None:
-        conditions.append(sessions.c.user_id == user_id)
-    page_conditions = list(conditions)
+    conditions = _filters(principal, statuses, user_id, now)
     if after is not None:
         created_at, last_id = decode_session_cursor(after, field=cursor_field)
-        page_conditions.append(
-            sa.or_(
-                sessions.c.created_at < created_at,
-                sa.and_(sessions.c.created_at == created_at, sessions.c.id < last_id),
+        if newest_first:
+            conditions.append(
+                sa.or_(
+                    sessions.c.created_at < created_at,
+                    sa.and_(sessions.c.created_at == created_at, sessions.c.id < last_id),
+                )
             )
-        )
-    query = (
-        sa.select(sessions)
-        .where(*page_conditions)
-        .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
-        .limit(limit + 1)
+        else:
+            conditions.append(
+                sa.or_(
+                    sessions.c.created_at > created_at,
+                    sa.and_(sessions.c.created_at == created_at, sessions.c.id > last_id),
+                )
+            )
+    order = (
+        (sessions.c.created_at.desc(), sessions.c.id.desc())
+        if newest_first
+        else (sessions.c.created_at.asc(), sessions.c.id.asc())
     )
+    query = sa.select(sessions).where(*conditions).order_by(*order).limit(limit + 1)
     async with db.read() as conn:
         rows = (await conn.execute(query)).all()
-        total = None
-        if with_total:
-            total = await conn.scalar(
-                sa.select(sa.func.count()).select_from(sessions).where(*conditions)
-            )
     items = [SessionRecord.from_row(row, now) for row in rows[:limit]]
-    return SessionPage(items=items, has_more=len(rows) > limit, total_count=total)
+    return SessionPage(items=items, has_more=len(rows) > limit)
+
+
+async def count_sessions(
+    db: Database,
+    principal: Principal,
+    *,
+    statuses: Iterable[str] | None = None,
+    user_id: str | None = None,
+) -> int:
+    """The size of a filtered list; a separate statement, run only when a client asks."""
+    conditions = _filters(principal, statuses, user_id, clock.now())
+    async with db.read() as conn:
+        total = await conn.scalar(sa.select(sa.func.count()).select_from(sessions).where(*conditions))
+    return int(total or 0)
 
 
 async def update_session(

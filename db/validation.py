@@ -48,3 +48,9 @@ def future_time(value: Any, field: str, now: datetime) -> datetime:
     if value <= now:
         raise InvalidInput(f"{field} must be in the future", field=field)
     return value
+
+
+def api_name(column: str) -> str:
+    """Errors name fields as clients write them: `assembly_state` → `assemblyState`."""
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,1 @@
+"""The face of sessiongraph: GraphQL schema, HTTP app, auth and CLI over the rules in `db`."""

@@ -1,0 +1,5 @@
+"""`python -m graph` is the `sessiongraph` command."""
+
+from graph.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""The `sessiongraph` command: serve, migrate, export-schema and key management."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from db.engine import Database
+from db.keys import create_key, has_keys, list_keys, revoke_key
+from db.migrate import upgrade_to_head
+from graph.app import open_database
+from graph.settings import Settings
+
+DEV_ORG = "org_dev"
+DEV_USER = "user_dev"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessiongraph", description="GraphQL and REST server for AI generation sessions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="interface to bind (default SESSIONGRAPH_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default SESSIONGRAPH_PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    commands.add_parser("migrate", help="apply pending database migrations")
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema to a file")
+    export.add_argument("path", nargs="?", default="schema.graphql")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key; prints it once, last line")
+    create.add_argument("--org", required=True, help="organisation id, e.g. org_acme")
+    create.add_argument("--user", required=True, help="user id, e.g. user_jane")
+    key_commands.add_parser("list", help="list keys (never their secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id")
+    return parser
+
+
+async def _with_db(settings: Settings, action: object) -> object:
+    db = open_database(settings)
+    try:
+        return await action(db)  # type: ignore[operator]
+    finally:
+        await db.dispose()
+
+
+async def _prepare(db: Database, settings: Settings) -> str | None:
+    """Migrate, and on an empty development database mint a key so the API works at once."""
+    if settings.auto_migrate:
+        await upgrade_to_head(db)
+    if settings.env == "development" and not await has_keys(db):
+        _, secret = await create_key(db, DEV_ORG, DEV_USER)
+        return secret
+    return None
+
+
+def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
+    host = host or settings.host
+    port = settings.port if port is None else port
+    dev_key = asyncio.run(_with_db(settings, lambda db: _prepare(db, settings)))
+    print(f"sessiongraph: database {settings.database_url}")
+    print(f"sessiongraph: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)")
+    if dev_key is not None:
+        print(f"sessiongraph: DEVELOPMENT API key for {DEV_ORG}/{DEV_USER} (local use only):")
+        print(f"    Authorization: Bearer {dev_key}")
+    sys.stdout.flush()
+    uvicorn.run(
+        "graph.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as error:
+        print(f"sessiongraph: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings, args.host, args.port, args.workers)
+    if args.command == "migrate":
+        asyncio.run(_with_db(settings, upgrade_to_head))
+        print("sessiongraph: database is at the newest migration")
+        return 0
+    if args.command == "export-schema":
+        from graph.schema import printed_schema
+
+        Path(args.path).write_text(printed_schema())
+        print(f"sessiongraph: schema written to {args.path}")
+        return 0
+    return _keys(settings, args)
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from db.errors import DomainError
+
+    try:
+        if args.keys_command == "create":
+            async def create(db: Database) -> str:
+                await upgrade_to_head(db) if settings.auto_migrate else None
+                record, secret = await create_key(db, args.org, args.user)
+                print(f"created key {record.id} ({record.prefix}…) for {args.org}/{args.user}")
+                print("store it now; it is not shown again:")
+                return secret
+
+            print(asyncio.run(_with_db(settings, create)))
+        elif args.keys_command == "list":
+            records = asyncio.run(_with_db(settings, list_keys))
+            for r in records:  # type: ignore[attr-defined]
+                state = f"revoked {r.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if r.revoked_at else "active"
+                print(f"{r.id}  {r.prefix}…  {r.organization_id}  {r.user_id}  {state}")
+        else:
+            record = asyncio.run(_with_db(settings, lambda db: revoke_key(db, args.id)))
+            print(f"revoked key {record.id}")  # type: ignore[attr-defined]
+    except DomainError as error:
+        print(f"sessiongraph: {error.message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,31 @@
+"""Per-request context: who is calling, the database, and this request's DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from db.engine import Database
+from db.events import events_in_windows
+from db.records import EventRecord, Principal
+from db.windows import EventWindow
+
+EventKey = tuple[str, EventWindow]
+
+
+@dataclass
+class Context:
+    db: Database
+    principal: Principal
+    session_ttl_seconds: int
+    events: DataLoader[EventKey, list[EventRecord]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Created per request: batching spans one operation, caching never outlives it.
+        self.events = DataLoader(load_fn=self._load_events)
+
+    async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
+        found = await events_in_windows(self.db, keys)
+        return [found[key] for key in keys]

@@ -1,0 +1,105 @@
+"""The one map from domain errors to HTTP statuses and GraphQL `extensions.code`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+from db.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+)
+
+log = logging.getLogger("sessiongraph.errors")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMapping:
+    http_status: int
+    rest_code: str
+    graphql_code: str
+
+
+_MAPPINGS: dict[type[DomainError], ErrorMapping] = {
+    NotFound: ErrorMapping(404, "not_found", "NOT_FOUND"),
+    Conflict: ErrorMapping(409, "conflict", "CONFLICT"),
+    InvalidInput: ErrorMapping(422, "invalid_input", "BAD_USER_INPUT"),
+    Unauthenticated: ErrorMapping(401, "unauthenticated", "UNAUTHENTICATED"),
+    LimitExceeded: ErrorMapping(409, "limit_exceeded", "CONFLICT"),
+    PreconditionFailed: ErrorMapping(412, "precondition_failed", "CONFLICT"),
+}
+INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
+
+
+def mapping_for(error: BaseException) -> ErrorMapping:
+    for kind in type(error).__mro__:
+        found = _MAPPINGS.get(kind)  # type: ignore[call-overload]
+        if found is not None:
+            return found
+    return INTERNAL
+
+
+def new_error_id() -> str:
+    """Echoed to the caller and written to the log, so a report can be matched to its detail."""
+    return "err_" + secrets.token_hex(8)
+
+
+def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
+    """Give every error a code; hide the detail of unexpected ones behind an error id."""
+    original = error.original_error
+    extensions = dict(error.extensions or {})
+    if original is None or isinstance(original, GraphQLError):
+        # Syntax, validation and variable coercion errors: the request itself is wrong.
+        extensions.setdefault("code", "BAD_USER_INPUT")
+        message = error.message
+    elif isinstance(original, DomainError):
+        extensions["code"] = mapping_for(original).graphql_code
+        if original.field is not None:
+            extensions["field"] = original.field
+        if isinstance(original, LimitExceeded):
+            extensions["reason"] = "MAX_SESSIONS"
+        message = original.message
+    else:
+        error_id = new_error_id()
+        log.error("unexpected error %s in GraphQL resolver", error_id, exc_info=original)
+        extensions = {"code": "INTERNAL", "errorId": error_id}
+        message = f"Internal server error (error id {error_id})"
+        if not production:
+            extensions["detail"] = f"{type(original).__name__}: {original}"
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Runs after every operation so no error leaves without `extensions.code`."""
+
+    production = False
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
+            result.errors = [graphql_error(e, production=self.production) for e in result.errors]
+
+
+class ProductionErrorCodes(ErrorCodes):
+    production = True

@@ -1,0 +1,196 @@
+"""Output types: thin views over `db` records, built once per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from strawberry.types import Info
+
+from db.cursors import decode_event_cursor, encode_event_cursor
+from db.records import EventRecord, SessionRecord
+from db.sessions import SessionPage, count_sessions, cursor_of
+from db.windows import EventWindow, event_window
+from graph.enums import EventType, SessionStatus
+from graph.scalars import JSON, DateTime
+
+
+@strawberry.interface(description="An object with a globally unique id (`sess_…`, `evt_…`).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="Relay pagination state of a connection.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="One entry of a session's append-only log.")
+class Event(Node):
+    id: strawberry.ID
+    sequence: int = strawberry.field(description="1, 2, 3… per session, gapless, in commit order.")
+    session_id: strawberry.ID
+    organization_id: str | None
+    user_id: str
+    type: EventType
+    stage: str | None
+    message: str | None
+    payload: JSON | None
+    created_at: DateTime
+
+    @classmethod
+    def from_record(cls, record: EventRecord) -> Event:
+        return cls(
+            id=strawberry.ID(record.id),
+            sequence=record.sequence,
+            session_id=strawberry.ID(record.session_id),
+            organization_id=record.organization_id,
+            user_id=record.user_id,
+            type=EventType(record.type),
+            stage=record.stage,
+            message=record.message,
+            payload=record.payload,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type(description="A page of a session's events in sequence order.")
+class EventConnection:
+    edges: list[EventEdge]
+    nodes: list[Event]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, records: list[EventRecord], window: EventWindow, total: int) -> EventConnection:
+        nodes = [Event.from_record(r) for r in records]
+        edges = [EventEdge(cursor=encode_event_cursor(n.sequence), node=n) for n in nodes]
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=window.has_next_page,
+                has_previous_page=window.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+        )
+
+
+@strawberry.type(description="One run of a product generator, owning an append-only event log.")
+class Session(Node):
+    id: strawberry.ID
+    organization_id: str | None
+    user_id: str
+    status: SessionStatus
+    assembly_state: JSON | None
+    catalog_version: str | None
+    plan: JSON | None
+    prd: JSON | None
+    product_object: JSON | None
+    product_object_hash: str | None
+    schema_version: str | None
+    created_at: DateTime
+    updated_at: DateTime
+    expires_at: DateTime
+    event_count: int = strawberry.field(description="How many events the session has.")
+    record: strawberry.Private[SessionRecord]
+
+    @classmethod
+    def from_record(cls, record: SessionRecord) -> Session:
+        return cls(
+            id=strawberry.ID(record.id),
+            organization_id=record.organization_id,
+            user_id=record.user_id,
+            status=SessionStatus(record.status),
+            assembly_state=record.assembly_state,
+            catalog_version=record.catalog_version,
+            plan=record.plan,
+            prd=record.prd,
+            product_object=record.product_object,
+            product_object_hash=record.product_object_hash,
+            schema_version=record.schema_version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            expires_at=record.expires_at,
+            event_count=record.event_count,
+            record=record,
+        )
+
+    @strawberry.field(description="The session's events in sequence order (100 when unbounded).")
+    async def events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> EventConnection:
+        window = event_window(
+            self.record.last_sequence,
+            first=first,
+            after=decode_event_cursor(after, field="after") if after is not None else None,
+            last=last,
+            before=decode_event_cursor(before, field="before") if before is not None else None,
+        )
+        records = [] if window.is_empty else await info.context.events.load((self.record.id, window))
+        return EventConnection.build(records, window, self.record.event_count)
+
+
+@strawberry.type
+class SessionEdge:
+    cursor: str
+    node: Session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilterValues:
+    """The filters a page was read with, kept so `totalCount` can count the same rows."""
+
+    statuses: tuple[str, ...] | None
+    user_id: str | None
+
+
+@strawberry.type(description="A page of sessions.")
+class SessionConnection:
+    edges: list[SessionEdge]
+    nodes: list[Session]
+    page_info: PageInfo
+    filters: strawberry.Private[SessionFilterValues]
+
+    @strawberry.field(description="How many sessions match the filter (one extra count query).")
+    async def total_count(self, info: Info) -> int:
+        return await count_sessions(
+            info.context.db,
+            info.context.principal,
+            statuses=self.filters.statuses,
+            user_id=self.filters.user_id,
+        )
+
+    @classmethod
+    def build(
+        cls, page: SessionPage, filters: SessionFilterValues, *, had_cursor: bool
+    ) -> SessionConnection:
+        nodes = [Session.from_record(r) for r in page.items]
+        edges = [SessionEdge(cursor=cursor_of(n.record), node=n) for n in nodes]
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=page.has_more,
+                has_previous_page=had_cursor,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            filters=filters,
+        )
