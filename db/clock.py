@@ -28,7 +28,7 @@ def to_rfc3339(value: datetime) -> str:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """Accepts any RFC 3339 timestamp with an explicit offset; naive text is ambiguous, so refused."""
+    """Any RFC 3339 timestamp with an explicit offset; naive text is ambiguous, so refused."""
     candidate = text.strip()
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"

@@ -64,14 +64,18 @@ class Database:
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:
-        return (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
+        return (
+            (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
+        )
 
     async def dispose(self) -> None:
         for engine in self.engines:
             await engine.dispose()
 
 
-def _sqlite_engine(url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(
+    url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int
+) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,7 +72,7 @@ async def append_event(
             )
         ).first()
         if bumped is None:
-            await _explain_refusal(conn, principal, session_id, now)
+            raise await _refusal(conn, principal, session_id, now)
         row.update(
             id=new_event_id(),
             session_id=session_id,
@@ -84,9 +85,10 @@ async def append_event(
     return EventRecord(**row)
 
 
-async def _explain_refusal(
-    conn: AsyncConnection, principal: Principal, session_id: str, now: Any
-) -> None:
+async def _refusal(
+    conn: AsyncConnection, principal: Principal, session_id: str, now: datetime
+) -> NotFound | Conflict:
+    """Why the append matched no row: a missing session, or one that no longer takes events."""
     found = (
         await conn.execute(
             sa.select(sessions.c.status, sessions.c.expires_at).where(
@@ -96,9 +98,9 @@ async def _explain_refusal(
         )
     ).first()
     if found is None:
-        raise NotFound(f"session {session_id} not found")
+        return NotFound(f"session {session_id} not found")
     status = status_rules.effective(found.status, clock.as_utc(found.expires_at), now)
-    raise Conflict(f"session is {status}; events cannot be appended to a {status} session")
+    return Conflict(f"session is {status}; events cannot be appended to a {status} session")
 
 
 async def list_events(
@@ -139,7 +141,9 @@ async def list_events(
         rows = (await conn.execute(query)).all()
     kept = rows if limit is None else rows[:limit]
     has_more = limit is not None and len(rows) > limit
-    return EventPage(session=session, items=[EventRecord.from_row(r) for r in kept], has_more=has_more)
+    return EventPage(
+        session=session, items=[EventRecord.from_row(r) for r in kept], has_more=has_more
+    )
 
 
 async def events_in_windows(

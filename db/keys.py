@@ -107,7 +107,9 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
 
 async def list_keys(db: Database) -> list[KeyRecord]:
     async with db.read() as conn:
-        rows = await conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id))
+        rows = await conn.execute(
+            sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        )
         return [KeyRecord.from_row(r) for r in rows]
 
 

@@ -23,7 +23,7 @@ class Organization(SQLModel, table=True):
     plan_name: str = Field(max_length=255)
     max_sessions: int
     max_requests_per_minute: int
-    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=Timestamp)
 
 
 class ApiKey(SQLModel, table=True):
@@ -36,8 +36,8 @@ class ApiKey(SQLModel, table=True):
     user_id: str = Field(max_length=255)
     prefix: str = Field(max_length=32)
     key_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
-    revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=Timestamp)
+    revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)
 
 
 class GenerationSession(SQLModel, table=True):
@@ -55,16 +55,16 @@ class GenerationSession(SQLModel, table=True):
     organization_id: str | None = Field(default=None, max_length=255)
     user_id: str = Field(max_length=255)
     status: str = Field(max_length=16)
-    assembly_state: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    assembly_state: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)
     catalog_version: str | None = Field(default=None)
-    plan: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
-    prd: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
-    product_object: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
+    plan: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)
+    prd: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)
+    product_object: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)
     product_object_hash: str | None = Field(default=None, max_length=32)
     schema_version: str | None = Field(default=None)
-    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
-    updated_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
-    expires_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=Timestamp)
+    updated_at: datetime = Field(sa_type=Timestamp)
+    expires_at: datetime = Field(sa_type=Timestamp)
     last_sequence: int = Field(default=0)
     revision: int = Field(default=1)
 
@@ -73,7 +73,9 @@ class Event(SQLModel, table=True):
     """One immutable entry of a session's log; `(session_id, sequence)` is unique and gapless."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.UniqueConstraint("session_id", "sequence", name="uq_events_session_sequence"),)
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "sequence", name="uq_events_session_sequence"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     session_id: str = Field(
@@ -87,8 +89,8 @@ class Event(SQLModel, table=True):
     type: str = Field(max_length=16)
     stage: str | None = Field(default=None)
     message: str | None = Field(default=None)
-    payload: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)  # type: ignore[call-overload]
-    created_at: datetime = Field(sa_type=Timestamp)  # type: ignore[call-overload]
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JsonObject)
+    created_at: datetime = Field(sa_type=Timestamp)
 
 
 organizations: sa.Table = Organization.__table__  # type: ignore[attr-defined]

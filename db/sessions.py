@@ -69,7 +69,9 @@ def _clean(fields: Mapping[str, Any], now: datetime, *, creating: bool) -> dict[
             values[name] = validation.label(value, field)
         elif name == "status":
             if not isinstance(value, str):
-                raise InvalidInput("status must be one of " + ", ".join(status_rules.ALL), field=field)
+                raise InvalidInput(
+                    "status must be one of " + ", ".join(status_rules.ALL), field=field
+                )
             status_rules.check_known(value)
             if creating and value not in status_rules.CREATABLE:
                 raise InvalidInput("a session cannot be created as expired", field=field)
@@ -96,9 +98,7 @@ def _status_condition(wanted: Iterable[str], now: datetime) -> sa.ColumnElement[
             clauses.append(
                 sa.or_(
                     sessions.c.status == status_rules.EXPIRED,
-                    sa.and_(
-                        sessions.c.status.in_(status_rules.LIVE), sessions.c.expires_at <= now
-                    ),
+                    sa.and_(sessions.c.status.in_(status_rules.LIVE), sessions.c.expires_at <= now),
                 )
             )
         elif status in status_rules.TERMINAL:
@@ -118,7 +118,7 @@ async def create_session(
     """Create a session owned by the caller's organisation and user, with its plan snapshot."""
     now = clock.now()
     values = _clean(fields, now, creating=True)
-    row = {
+    row: dict[str, Any] = {
         "id": new_session_id(),
         "organization_id": principal.organization_id,
         "user_id": principal.user_id,
@@ -163,8 +163,8 @@ async def _check_session_quota(conn: AsyncConnection, principal: Principal, now:
     limit = principal.plan.max_sessions
     if (live or 0) >= limit:
         raise LimitExceeded(
-            f"the organisation already has {live} live sessions, its plan's maxSessions is {limit}; "
-            "finish, cancel or delete one first"
+            f"the organisation already has {live} live sessions and its plan's maxSessions "
+            f"is {limit}; finish, cancel or delete one first"
         )
 
 
@@ -272,7 +272,9 @@ async def count_sessions(
     """The size of a filtered list; a separate statement, run only when a client asks."""
     conditions = _filters(principal, statuses, user_id, clock.now())
     async with db.read() as conn:
-        total = await conn.scalar(sa.select(sa.func.count()).select_from(sessions).where(*conditions))
+        total = await conn.scalar(
+            sa.select(sa.func.count()).select_from(sessions).where(*conditions)
+        )
     return int(total or 0)
 
 

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
-            Route("/graphql", KeyRequired(view, db, ide=not production), methods=["GET", "POST"]),
+            Route("/graphql", KeyRequired(view, db), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -113,6 +113,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         if args.keys_command == "create":
+
             async def create(db: Database) -> str:
                 await upgrade_to_head(db) if settings.auto_migrate else None
                 record, secret = await create_key(db, args.org, args.user)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types import ExecutionResult
 
 from db.errors import (
     Conflict,
@@ -45,7 +42,7 @@ INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
 
 def mapping_for(error: BaseException) -> ErrorMapping:
     for kind in type(error).__mro__:
-        found = _MAPPINGS.get(kind)  # type: ignore[call-overload]
+        found = _MAPPINGS.get(kind)
         if found is not None:
             return found
     return INTERNAL
@@ -89,17 +86,8 @@ def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Runs after every operation so no error leaves without `extensions.code`."""
-
-    production = False
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
-            result.errors = [graphql_error(e, production=self.production) for e in result.errors]
-
-
-class ProductionErrorCodes(ErrorCodes):
-    production = True
+def with_codes(result: ExecutionResult, *, production: bool) -> ExecutionResult:
+    """Map a result's errors in place; applied to every result the schema produces."""
+    if result.errors:
+        result.errors = [graphql_error(e, production=production) for e in result.errors]
+    return result

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from db.engine import Database
@@ -48,15 +48,14 @@ def unauthenticated_response(error: Unauthenticated) -> Response:
 class KeyRequired:
     """Every request needs a valid key, except a browser fetching the GraphiQL page."""
 
-    def __init__(self, app: ASGIApp, db: Database, *, ide: bool) -> None:
-        self.app = app
+    def __init__(self, view: GraphQLView, db: Database) -> None:
+        self.view = view
         self.db = db
-        self.ide = ide
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if self.ide and _wants_ide_page(request):
-            await self.app(scope, receive, send)
+        if self.view.graphql_ide and _wants_ide_page(request):
+            await (await self.view.render_graphql_ide(request))(scope, receive, send)
             return
         try:
             principal = await principal_from_header(self.db, request.headers.get("authorization"))
@@ -64,7 +63,7 @@ class KeyRequired:
             await unauthenticated_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+        await self.view(scope, receive, send)
 
 
 def _wants_ide_page(request: Request) -> bool:

@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
 
-from graph.errors import ErrorCodes, ProductionErrorCodes
+from graph.errors import with_codes
 from graph.mutation import Mutation
 from graph.query import Query
+from graph.scalars import SCALAR_MAP
 from graph.types import Event, Session
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+class Schema(strawberry.Schema):
+    """Strawberry's schema, with every error given its `extensions.code` on the way out.
+
+    Mapping here rather than in an extension covers parse errors too, which Strawberry
+    reports before extension hooks can see the result.
+    """
+
+    production = False
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        return with_codes(await super().execute(*args, **kwargs), production=self.production)
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Callers' mistakes are not server errors; unexpected ones are logged by `with_codes`."""
+
+
+def build_schema(*, production: bool = False) -> Schema:
     """Parse and validation results are cached: validation is half of a small query's cost."""
-    return strawberry.Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         types=[Session, Event],
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            ProductionErrorCodes if production else ErrorCodes,
         ],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
     )
+    schema.production = production
+    return schema
 
 
 def printed_schema() -> str:

@@ -143,7 +143,9 @@ class Session(Node):
             last=last,
             before=decode_event_cursor(before, field="before") if before is not None else None,
         )
-        records = [] if window.is_empty else await info.context.events.load((self.record.id, window))
+        records = (
+            [] if window.is_empty else await info.context.events.load((self.record.id, window))
+        )
         return EventConnection.build(records, window, self.record.event_count)
 
 

@@ -1,0 +1,110 @@
+"""Fixtures: every database-backed test runs once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from db.engine import Database
+from db.keys import create_key
+from db.records import Principal
+from graph.app import create_app
+from graph.settings import Settings
+from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database, migrate
+from tests.support.graphql import GraphQLClient
+from tests.support.server import running_server
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", help="run soak and kill loops at full length")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One migrated database per backend for the whole run; tests isolate by organisation."""
+    backend: str = request.param
+    try:
+        with fresh_database(backend, tmp_path_factory.mktemp("db")) as url:
+            migrate(url)
+            yield url
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unavailable: {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+async def new_key(
+    db: Database, org: str | None = None, user: str | None = None
+) -> tuple[Principal, str]:
+    """A fresh organisation (so nothing of other tests shows) and a key for it."""
+    from db.keys import authenticate
+
+    _, secret = await create_key(db, org or unique("org"), user or unique("user"))
+    return await authenticate(db, secret), secret
+
+
+@pytest.fixture
+async def principal_and_key(db: Database) -> tuple[Principal, str]:
+    return await new_key(db)
+
+
+@pytest.fixture
+def principal(principal_and_key: tuple[Principal, str]) -> Principal:
+    return principal_and_key[0]
+
+
+@pytest.fixture
+def api_key(principal_and_key: tuple[Principal, str]) -> str:
+    return principal_and_key[1]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, auto_migrate=False)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Starlette:
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+async def base_url(app: Starlette) -> AsyncIterator[str]:
+    async with running_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient, api_key: str) -> GraphQLClient:
+    return GraphQLClient(http, api_key)

@@ -1,0 +1,34 @@
+"""Nested reads batch: the statements a query runs depend on its shape, not its page size."""
+
+from __future__ import annotations
+
+from db.engine import Database
+from tests.support.graphql import GraphQLClient
+from tests.support.statements import count_statements
+
+Q2 = "query($n: Int!) { sessions(first: $n) { nodes { id status events(first: 20) { nodes { id type message } } } } }"
+
+
+async def _seed(gql: GraphQLClient, sessions: int, events: int) -> None:
+    for _ in range(sessions):
+        sid = (await gql.data("mutation { createSession(input: {}) { id } }"))["createSession"][
+            "id"
+        ]
+        for _ in range(events):
+            await gql.data(
+                'mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO, message: "m"}) { id } }',
+                {"s": sid},
+            )
+
+
+async def test_statement_count_is_fixed_by_shape(gql: GraphQLClient, db: Database) -> None:
+    await _seed(gql, 50, 3)
+    counts = {}
+    for size in (5, 50):
+        with count_statements(db) as counter:
+            data = await gql.data(Q2, {"n": size})
+        assert len(data["sessions"]["nodes"]) == size
+        assert all(len(n["events"]["nodes"]) == 3 for n in data["sessions"]["nodes"])
+        counts[size] = counter.count
+    # key lookup, the page of sessions, one batch of events
+    assert counts == {5: 3, 50: 3}

@@ -1,0 +1,1 @@
+"""Shared test machinery: real databases, real servers, small clients."""

@@ -1,0 +1,38 @@
+"""Count SQL statements an engine runs, to assert that cost is fixed by a query's shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from db.engine import Database
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_statements(db: Database) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            counter.statements.append(statement)
+
+    engines = [e.sync_engine for e in db.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield counter
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", on_execute)
