@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db.engine import Database
-from graph.graphql_http import GraphQLView, KeyRequired
+from graph.graphql_http import GraphQLView, graphql_endpoint
 from graph.jsonio import JSONResponse
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
-            Route("/graphql", KeyRequired(view, db), methods=["GET", "POST"]),
+            Route("/graphql", graphql_endpoint(view), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

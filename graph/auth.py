@@ -1,10 +1,24 @@
-"""API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends."""
+"""API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
+
+`KeyRequired` guards every API door (GraphQL, REST, streams) the same way, so a rule about
+callers — revocation, per-organisation limits — is enforced in one place.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from db.engine import Database
+from db.errors import Unauthenticated
 from db.keys import authenticate
 from db.records import Principal
+
+Refusal = Callable[[Unauthenticated], Response]
+PublicPage = Callable[[Request], Awaitable[Response | None]]
 
 
 def key_from_header(value: str | None) -> str | None:
@@ -20,3 +34,40 @@ def key_from_header(value: str | None) -> str | None:
 async def principal_from_header(db: Database, value: str | None) -> Principal:
     """Raises `Unauthenticated` for a missing, unknown or revoked key."""
     return await authenticate(db, key_from_header(value))
+
+
+def principal_of(scope: Scope) -> Principal:
+    """The caller `KeyRequired` resolved for this request."""
+    principal: Principal = scope["state"]["principal"]
+    return principal
+
+
+class KeyRequired:
+    """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
+
+    `public` may answer a request without a key (e.g. the GraphiQL page) by returning a
+    response; returning None sends the request through the key check.
+    """
+
+    def __init__(
+        self, app: ASGIApp, db: Database, *, refuse: Refusal, public: PublicPage | None = None
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.refuse = refuse
+        self.public = public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if self.public is not None:
+            page = await self.public(request)
+            if page is not None:
+                await page(scope, receive, send)
+                return
+        try:
+            principal = await principal_from_header(self.db, request.headers.get("authorization"))
+        except Unauthenticated as error:
+            await self.refuse(error)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""`/graphql` over HTTP: Strawberry's view behind our key check, with orjson encoding."""
+"""`/graphql` over HTTP: Strawberry's view behind the key check, with orjson encoding."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from db.engine import Database
 from db.errors import Unauthenticated
-from graph.auth import principal_from_header
+from graph.auth import KeyRequired, principal_of
 from graph.context import Context
 from graph.jsonio import JSONResponse
 
@@ -28,12 +27,19 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
             db=self.db,
-            principal=request.scope["state"]["principal"],
+            principal=principal_of(request.scope),
             session_ttl_seconds=self.session_ttl_seconds,
         )
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def ide_page(self, request: Request) -> Response | None:
+        """GraphiQL for a browser's GET asking for HTML; it needs no key to load."""
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if self.graphql_ide and wants_page:
+            return await self.render_graphql_ide(request)
+        return None
 
 
 def unauthenticated_response(error: Unauthenticated) -> Response:
@@ -45,26 +51,5 @@ def unauthenticated_response(error: Unauthenticated) -> Response:
     )
 
 
-class KeyRequired:
-    """Every request needs a valid key, except a browser fetching the GraphiQL page."""
-
-    def __init__(self, view: GraphQLView, db: Database) -> None:
-        self.view = view
-        self.db = db
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        if self.view.graphql_ide and _wants_ide_page(request):
-            await (await self.view.render_graphql_ide(request))(scope, receive, send)
-            return
-        try:
-            principal = await principal_from_header(self.db, request.headers.get("authorization"))
-        except Unauthenticated as error:
-            await unauthenticated_response(error)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.view(scope, receive, send)
-
-
-def _wants_ide_page(request: Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+def graphql_endpoint(view: GraphQLView) -> KeyRequired:
+    return KeyRequired(view, view.db, refuse=unauthenticated_response, public=view.ide_page)
