@@ -13,6 +13,7 @@ from starlette.routing import Route
 from db.engine import Database
 from graph.graphql_http import GraphQLView, graphql_endpoint
 from graph.jsonio import JSONResponse
+from graph.limits import Limits
 from graph.schema import build_schema
 from graph.settings import Settings
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     db = database or open_database(settings)
     production = settings.env == "production"
     view = GraphQLView(
-        build_schema(production=production),
+        build_schema(production=production, limits=Limits.from_settings(settings)),
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
         ide=not production,

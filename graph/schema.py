@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
 from graph.errors import with_codes
+from graph.limits import Limits, OperationLimits, limit_rules
 from graph.mutation import Mutation
+from graph.production import without_suggestions
 from graph.query import Query
 from graph.scalars import SCALAR_MAP
 from graph.types import Event, Session
@@ -24,27 +28,62 @@ class Schema(strawberry.Schema):
     """
 
     production = False
+    limits = Limits()
+    rules: tuple[type[ASTValidationRule], ...] = ()
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        return with_codes(await super().execute(*args, **kwargs), production=self.production)
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                result = await super().execute(*args, **kwargs)
+        except TimeoutError:
+            result = ExecutionResult(data=None, errors=[timeout_error(self.limits)])
+        result = with_codes(result, production=self.production)
+        return without_suggestions(result) if self.production else result
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Callers' mistakes are not server errors; unexpected ones are logged by `with_codes`."""
 
 
-def build_schema(*, production: bool = False) -> Schema:
-    """Parse and validation results are cached: validation is half of a small query's cost."""
+def validation_rules(limits: Limits, *, production: bool) -> tuple[type[ASTValidationRule], ...]:
+    """The rules the schema adds to graphql-core's; every execution path validates with them."""
+    return limit_rules(limits, introspection=not production)
+
+
+def timeout_error(limits: Limits) -> GraphQLError:
+    return GraphQLError(
+        f"the operation took longer than {limits.timeout_seconds:g} s (limit: timeout)",
+        extensions={"code": "TIMEOUT", "limit": "timeout", "max": limits.timeout_seconds},
+    )
+
+
+def build_schema(*, production: bool = False, limits: Limits | None = None) -> Schema:
+    """Parse and validation results are cached: validation is half of a small query's cost.
+
+    The limits come first so a document over the token limit is never parsed.
+    """
+    limits = limits or Limits()
+    rules = validation_rules(limits, production=production)
     schema = Schema(
         query=Query,
         mutation=Mutation,
         types=[Session, Event],
         extensions=[
+            lambda: OperationLimits(limits, rules),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            scalar_map=SCALAR_MAP,
+            disable_field_suggestions=production,
+            batching_config=(
+                {"max_operations": limits.max_operations} if limits.max_operations > 1 else None
+            ),
+        ),
     )
     schema.production = production
+    schema.limits = limits
+    schema.rules = rules
     return schema
 
 

@@ -35,3 +35,15 @@ class Settings(BaseSettings):
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    graphql_max_depth: int = Field(default=10, ge=1, description="Deepest field nesting")
+    graphql_max_aliases: int = Field(default=15, ge=0, description="Aliases per document")
+    graphql_max_tokens: int = Field(default=2_000, ge=1, description="Tokens per document")
+    graphql_max_nodes: int = Field(
+        default=10_000, ge=1, description="Nodes an operation may return (connection sizes)"
+    )
+    graphql_max_operations: int = Field(
+        default=1, ge=1, description="Operations per HTTP request; above 1 enables batching"
+    )
+    graphql_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a query or mutation may run"
+    )
