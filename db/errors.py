@@ -48,3 +48,13 @@ class PreconditionFailed(DomainError):
     """The caller's `If-Match` version is stale: someone changed the session first."""
 
     code = "precondition_failed"
+
+
+class RateLimited(DomainError):
+    """The organisation spent its plan's `maxRequestsPerMinute`; retry after the minute ends."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -29,7 +29,7 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _check_name(value: str, field: str) -> str:
+def check_name(value: str, field: str) -> str:
     if not value or len(value) > _MAX_NAME or not value.isprintable() or value != value.strip():
         raise InvalidInput(f"{field} must be 1-{_MAX_NAME} printable characters", field=field)
     return value
@@ -57,8 +57,8 @@ async def create_key(
     db: Database, organization_id: str, user_id: str, *, plan: Plan = DEFAULT_PLAN
 ) -> tuple[KeyRecord, str]:
     """Return the record and the secret; the secret is shown once and never stored."""
-    _check_name(organization_id, "org")
-    _check_name(user_id, "user")
+    check_name(organization_id, "org")
+    check_name(user_id, "user")
     secret = KEY_PREFIX + secrets.token_hex(20)
     row = {
         "id": new_key_id(),

@@ -98,3 +98,20 @@ api_keys: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
 sessions: sa.Table = GenerationSession.__table__  # type: ignore[attr-defined]
 events: sa.Table = Event.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
+
+
+class RateWindow(SQLModel, table=True):
+    """Requests admitted per organisation per minute, shared by every server process.
+
+    Processes lease part of the minute's budget at a time (db/ratelimit.py), so this row is
+    written once per lease, not once per request.
+    """
+
+    __tablename__ = "rate_windows"
+
+    organization_id: str = Field(primary_key=True, max_length=255)
+    minute: int = Field(primary_key=True, description="Minutes since the Unix epoch")
+    used: int
+
+
+rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]

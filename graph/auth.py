@@ -15,9 +15,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from db.engine import Database
 from db.errors import Unauthenticated
 from db.keys import authenticate
+from db.ratelimit import Decision
 from db.records import Principal
+from graph.ratelimit import admit, graphql_rate_limited_response, rate_limit_headers, with_headers
 
 Refusal = Callable[[Unauthenticated], Response]
+LimitedRefusal = Callable[[Decision], Response]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
 
@@ -47,15 +50,27 @@ class KeyRequired:
 
     `public` may answer a request without a key (e.g. the GraphiQL page) by returning a
     response; returning None sends the request through the key check.
+
+    A known caller then spends one request of its organisation's `maxRequestsPerMinute`;
+    over the limit it gets `limited(decision)` (a 429; GraphQL-shaped unless the door
+    passes its own, e.g. `graph.ratelimit.rest_rate_limited_response`). Every answer of
+    the door carries the RateLimit header fields.
     """
 
     def __init__(
-        self, app: ASGIApp, db: Database, *, refuse: Refusal, public: PublicPage | None = None
+        self,
+        app: ASGIApp,
+        db: Database,
+        *,
+        refuse: Refusal,
+        public: PublicPage | None = None,
+        limited: LimitedRefusal = graphql_rate_limited_response,
     ) -> None:
         self.app = app
         self.db = db
         self.refuse = refuse
         self.public = public
+        self.limited = limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -69,5 +84,9 @@ class KeyRequired:
         except Unauthenticated as error:
             await self.refuse(error)(scope, receive, send)
             return
+        decision = await admit(self.db, principal)
+        if not decision.allowed:
+            await self.limited(decision)(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, with_headers(send, rate_limit_headers(decision)))

@@ -11,8 +11,11 @@ from pathlib import Path
 import uvicorn
 
 from db.engine import Database
+from db.errors import NotFound
 from db.keys import create_key, has_keys, list_keys, revoke_key
 from db.migrate import upgrade_to_head
+from db.plans import list_plans, set_plan
+from db.records import Plan
 from graph.app import open_database
 from graph.settings import Settings
 
@@ -44,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list keys (never their secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
+
+    plans = commands.add_parser("plans", help="show and change organisations' plan limits")
+    plan_commands = plans.add_subparsers(dest="plans_command", required=True)
+    set_plan = plan_commands.add_parser(
+        "set", help="change an organisation's plan (only the options given)"
+    )
+    set_plan.add_argument("--org", required=True, help="organisation id, e.g. org_acme")
+    set_plan.add_argument("--name", help="plan name, e.g. Pro")
+    set_plan.add_argument("--max-sessions", type=int, help="live sessions allowed")
+    set_plan.add_argument(
+        "--max-requests-per-minute", type=int, help="requests per minute over every door"
+    )
+    show = plan_commands.add_parser("show", help="show plans (all organisations by default)")
+    show.add_argument("--org", help="only this organisation")
     return parser
 
 
@@ -105,7 +122,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.path).write_text(printed_schema())
         print(f"sessiongraph: schema written to {args.path}")
         return 0
+    if args.command == "plans":
+        return _plans(settings, args)
     return _keys(settings, args)
+
+
+def _plan_line(organization_id: str, plan: Plan) -> str:
+    return (
+        f"{organization_id}  {plan.name}  maxSessions={plan.max_sessions}"
+        f"  maxRequestsPerMinute={plan.max_requests_per_minute}"
+    )
+
+
+def _plans(settings: Settings, args: argparse.Namespace) -> int:
+    """`plans set` and `plans show`; sessions keep the plan snapshot they were created with."""
+    from db.errors import DomainError
+
+    try:
+        if args.plans_command == "set":
+            plan = asyncio.run(
+                _with_db(
+                    settings,
+                    lambda db: set_plan(
+                        db,
+                        args.org,
+                        name=args.name,
+                        max_sessions=args.max_sessions,
+                        max_requests_per_minute=args.max_requests_per_minute,
+                    ),
+                )
+            )
+            print(_plan_line(args.org, plan))  # type: ignore[arg-type]
+        else:
+            plans = asyncio.run(_with_db(settings, lambda db: list_plans(db, args.org)))
+            if args.org is not None and not plans:
+                raise NotFound(f"organisation {args.org} not found")
+            for organization_id, plan in plans:  # type: ignore[attr-defined]
+                print(_plan_line(organization_id, plan))
+    except DomainError as error:
+        print(f"sessiongraph: {error.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:

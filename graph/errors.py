@@ -16,6 +16,7 @@ from db.errors import (
     LimitExceeded,
     NotFound,
     PreconditionFailed,
+    RateLimited,
     Unauthenticated,
 )
 
@@ -36,6 +37,7 @@ _MAPPINGS: dict[type[DomainError], ErrorMapping] = {
     Unauthenticated: ErrorMapping(401, "unauthenticated", "UNAUTHENTICATED"),
     LimitExceeded: ErrorMapping(409, "limit_exceeded", "CONFLICT"),
     PreconditionFailed: ErrorMapping(412, "precondition_failed", "CONFLICT"),
+    RateLimited: ErrorMapping(429, "rate_limited", "RATE_LIMITED"),
 }
 INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
 

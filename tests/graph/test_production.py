@@ -17,7 +17,9 @@ from graph.settings import Settings
 from tests.support.graphql import GraphQLClient
 from tests.support.server import running_server
 
-LEAKS = re.compile(r"Traceback|File \"|SELECT|INSERT|FROM |sqlalchemy|asyncpg|aiosqlite|Did you mean")
+LEAKS = re.compile(
+    r"Traceback|File \"|SELECT|INSERT|FROM |sqlalchemy|asyncpg|aiosqlite|Did you mean"
+)
 
 
 @pytest.fixture(params=["production", "development"])
@@ -26,7 +28,9 @@ def env(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def client(database_url: str, db: Database, api_key: str, env: str) -> AsyncIterator[GraphQLClient]:
+async def client(
+    database_url: str, db: Database, api_key: str, env: str
+) -> AsyncIterator[GraphQLClient]:
     settings = Settings(database_url=database_url, auto_migrate=False, env=env)
     async with (
         running_server(create_app(settings, database=db)) as url,
@@ -63,7 +67,7 @@ async def test_graphiql_only_in_development(client: GraphQLClient, env: str) -> 
     [
         "{ sessiosn { totalCount } }",  # field
         "{ sessions(frist: 1) { totalCount } }",  # argument
-        '{ sessions(filter: {status: [PENDNG]}) { totalCount } }',  # enum value
+        "{ sessions(filter: {status: [PENDNG]}) { totalCount } }",  # enum value
         "query($f: SessionFiltr) { sessions(filter: $f) { totalCount } }",  # type
     ],
 )
@@ -107,7 +111,9 @@ async def test_unexpected_errors_are_masked(
 
 
 async def test_limit_errors_are_clean(client: GraphQLClient) -> None:
-    body = await client("{ sessions(first: 100) { nodes { events(first: 101) { nodes { id } } } } }")
+    body = await client(
+        "{ sessions(first: 100) { nodes { events(first: 101) { nodes { id } } } } }"
+    )
     assert body["errors"][0]["extensions"]["limit"] == "pageSize"
     assert_clean(body)
 

@@ -1,0 +1,87 @@
+"""Organisation plans: the limits that every request and every new session is held to.
+
+A change applies to the next request at once (each request reads its key's plan) and to
+sessions created afterwards; sessions keep the snapshot they were created with.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from db import clock
+from db.engine import Database
+from db.errors import InvalidInput, NotFound
+from db.keys import DEFAULT_PLAN, check_name
+from db.models import organizations
+from db.records import Plan
+
+MAX_LIMIT = 1_000_000_000
+
+
+def _check_limit(value: int, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise InvalidInput(f"{field} must be an integer from 1 to {MAX_LIMIT}", field=field)
+    return value
+
+
+async def set_plan(
+    db: Database,
+    organization_id: str,
+    *,
+    name: str | None = None,
+    max_sessions: int | None = None,
+    max_requests_per_minute: int | None = None,
+) -> Plan:
+    """Change the given parts of an organisation's plan; an unknown organisation is created
+    with the default plan first, so limits can be set before its first key exists."""
+    check_name(organization_id, "org")
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["plan_name"] = check_name(name, "name")
+    if max_sessions is not None:
+        changes["max_sessions"] = _check_limit(max_sessions, "maxSessions")
+    if max_requests_per_minute is not None:
+        changes["max_requests_per_minute"] = _check_limit(
+            max_requests_per_minute, "maxRequestsPerMinute"
+        )
+    async with db.write() as conn:
+        exists = await conn.scalar(
+            sa.select(organizations.c.id).where(organizations.c.id == organization_id)
+        )
+        if exists is None:
+            await conn.execute(
+                organizations.insert().values(
+                    id=organization_id,
+                    plan_name=DEFAULT_PLAN.name,
+                    max_sessions=DEFAULT_PLAN.max_sessions,
+                    max_requests_per_minute=DEFAULT_PLAN.max_requests_per_minute,
+                    created_at=clock.now(),
+                    **changes,
+                )
+            )
+        elif changes:
+            await conn.execute(
+                organizations.update().where(organizations.c.id == organization_id).values(changes)
+            )
+    return await get_plan(db, organization_id)
+
+
+async def get_plan(db: Database, organization_id: str) -> Plan:
+    plans = await list_plans(db, organization_id)
+    if not plans:
+        raise NotFound(f"organisation {organization_id} not found")
+    return plans[0][1]
+
+
+async def list_plans(db: Database, organization_id: str | None = None) -> list[tuple[str, Plan]]:
+    query = sa.select(
+        organizations.c.id,
+        organizations.c.plan_name,
+        organizations.c.max_sessions,
+        organizations.c.max_requests_per_minute,
+    ).order_by(organizations.c.id)
+    if organization_id is not None:
+        query = query.where(organizations.c.id == organization_id)
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [(r.id, Plan(r.plan_name, r.max_sessions, r.max_requests_per_minute)) for r in rows]
