@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -130,3 +131,22 @@ async def revoke_key(db: Database, key_id: str) -> KeyRecord:
     if row is None:
         raise NotFound(f"key {key_id} not found")
     return KeyRecord.from_row(row)
+
+
+async def revoked_among(db: Database, key_ids: Iterable[str]) -> set[str]:
+    """Which of `key_ids` no longer authenticate (revoked or gone), in one indexed read.
+
+    For connections that outlive a request (WebSockets): a process polls this for all its
+    live connections' keys every few seconds and closes those it returns, which bounds how
+    long a revoked key keeps a connection open to one polling interval.
+    """
+    wanted = set(key_ids)
+    if not wanted:
+        return set()
+    async with db.read() as conn:
+        active = await conn.scalars(
+            sa.select(api_keys.c.id).where(
+                api_keys.c.id.in_(sorted(wanted)), api_keys.c.revoked_at.is_(None)
+            )
+        )
+        return wanted - set(active)

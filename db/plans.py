@@ -49,16 +49,14 @@ async def set_plan(
             sa.select(organizations.c.id).where(organizations.c.id == organization_id)
         )
         if exists is None:
-            await conn.execute(
-                organizations.insert().values(
-                    id=organization_id,
-                    plan_name=DEFAULT_PLAN.name,
-                    max_sessions=DEFAULT_PLAN.max_sessions,
-                    max_requests_per_minute=DEFAULT_PLAN.max_requests_per_minute,
-                    created_at=clock.now(),
-                    **changes,
-                )
-            )
+            row = {
+                "id": organization_id,
+                "plan_name": DEFAULT_PLAN.name,
+                "max_sessions": DEFAULT_PLAN.max_sessions,
+                "max_requests_per_minute": DEFAULT_PLAN.max_requests_per_minute,
+                "created_at": clock.now(),
+            }
+            await conn.execute(organizations.insert().values({**row, **changes}))
         elif changes:
             await conn.execute(
                 organizations.update().where(organizations.c.id == organization_id).values(changes)
