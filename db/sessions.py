@@ -214,7 +214,7 @@ def _filters(
     if statuses is not None:
         conditions.append(_status_condition(statuses, now))
     if user_id is not None:
-        conditions.append(sessions.c.user_id == user_id)
+        conditions.append(sessions.c.user_id == validation.free_of_nul(user_id, "userId"))
     return conditions
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,13 @@ def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str 
         raise InvalidInput(f"{field} must not be empty; send null to leave it unset", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
+    return free_of_nul(value, field)
+
+
+def free_of_nul(value: str, field: str) -> str:
+    """PostgreSQL text cannot hold U+0000, so no door may accept it (on either database)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain the NUL character (U+0000)", field=field)
     return value
 
 
@@ -34,12 +42,35 @@ def json_object(value: Any, field: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidInput(f"{field} must be a JSON object or null", field=field)
     try:
-        size = len(orjson.dumps(value))
+        encoded = orjson.dumps(value)
+        size = len(encoded)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise InvalidInput(f"{field} is not valid JSON: {exc}", field=field) from None
     if size > MAX_JSON_BYTES:
         raise InvalidInput(f"{field} is larger than {MAX_JSON_BYTES} bytes", field=field)
+    if b"null" in encoded or b"\\u0000" in encoded:
+        # orjson writes NaN and infinities as null and NUL as \u0000: only then look closer.
+        _check_json_values(value, field)
     return value
+
+
+def _check_json_values(value: Any, field: str) -> None:
+    """Refuse what JSON columns cannot store faithfully: NaN/infinite numbers, and NUL in
+    strings or keys (PostgreSQL's jsonb refuses it). Iterative, so depth cannot overflow."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    free_of_nul(key, field)
+                pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            free_of_nul(item, field)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
 
 
 def future_time(value: Any, field: str, now: datetime) -> datetime:
