@@ -92,9 +92,26 @@ def limit_error(
 # ---------------------------------------------------------------------------- tokens
 
 
-@lru_cache(maxsize=1024)
+CACHED_BODY_CHARS = 32_768
+
+
 def count_tokens(body: str, cap: int) -> int:
-    """Tokens in `body`, counting at most `cap + 1` (enough to know it is over)."""
+    """Tokens in `body`, counting at most `cap + 1` (enough to know it is over).
+
+    Lexing stops after `cap + 1` tokens, so the cost is bounded whatever the body's size;
+    repeated (small) documents are answered from a cache that big bodies never fill.
+    """
+    if len(body) <= CACHED_BODY_CHARS:
+        return _count_tokens_cached(body, cap)
+    return _count_tokens(body, cap)
+
+
+@lru_cache(maxsize=1024)
+def _count_tokens_cached(body: str, cap: int) -> int:
+    return _count_tokens(body, cap)
+
+
+def _count_tokens(body: str, cap: int) -> int:
     lexer = Lexer(Source(body))
     count = 0
     try:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from db.engine import Database
 from db.records import Principal
+from graph.app import create_app
 from graph.context import Context
 from graph.limits import Limits
 from graph.schema import Schema, build_schema
+from graph.settings import Settings
 from tests.support.graphql import GraphQLClient
+from tests.support.server import running_server
 from tests.support.statements import count_statements
 
 DEEP5 = "{ sessions { nodes { events { nodes { id } } } } }"
@@ -218,6 +222,17 @@ async def test_batching_is_off_by_default(gql: GraphQLClient) -> None:
     assert "atching" in response.text
 
 
-async def test_batching_capped_when_enabled(db: Database, principal: Principal) -> None:
-    schema = build_schema(limits=Limits(max_operations=3))
-    assert schema.config.batching_config == {"max_operations": 3}
+async def test_batching_capped_when_enabled(database_url: str, db: Database, api_key: str) -> None:
+    settings = Settings(database_url=database_url, auto_migrate=False, graphql_max_operations=3)
+    async with (
+        running_server(create_app(settings, database=db)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        headers = {"Authorization": f"Bearer {api_key}"}
+        batch = [{"query": "{ __typename }"}] * 3
+        response = await http.post("/graphql", json=batch, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == [{"data": {"__typename": "Query"}}] * 3
+        response = await http.post("/graphql", json=[*batch, batch[0]], headers=headers)
+        assert response.status_code == 400
+        assert "Too many operations" in response.text
