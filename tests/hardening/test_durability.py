@@ -4,7 +4,8 @@ Each round starts a real `sessiongraph serve`, lets writers create sessions and 
 events as fast as the server answers, kills it at a random moment and starts it again.
 Afterwards every event that got a success response must be stored with the sequence it
 was acknowledged with, each session's sequences must run 1..N without a gap, and on
-SQLite the file must pass `PRAGMA integrity_check`. Short by default; `--long` runs more.
+SQLite the file must pass `PRAGMA integrity_check`. Short by default; `--long` runs
+four times as many rounds.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import pytest
 import sqlalchemy as sa
 
 from db.engine import Database
+from db.migrate import upgrade_to_head
 from db.models import events, sessions
 from db.plans import set_plan
 from tests.conftest import new_key
+from tests.support.databases import fresh_sqlite_database
 from tests.support.processes import ServerProcess
 
 CREATE = "mutation { createSession(input: {status: GENERATING}) { id } }"
@@ -37,6 +40,7 @@ SEED = 20261129
 class Acknowledged:
     sessions: set[str] = field(default_factory=set)
     events: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # id -> (s, seq, msg)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)  # set by each acknowledgement
 
 
 async def write_until_killed(url: str, key: str, seen: Acknowledged, writer: int) -> None:
@@ -57,6 +61,7 @@ async def write_until_killed(url: str, key: str, seen: Acknowledged, writer: int
                 assert response.status_code == 200 and "errors" not in body, body
                 event = body["data"]["appendEvent"]
                 seen.events[event["id"]] = (session_id, event["sequence"], message)
+                seen.progress.set()
         except (httpx.TransportError, ValueError):
             return  # the server died mid-request: that write was never acknowledged
 
@@ -64,10 +69,14 @@ async def write_until_killed(url: str, key: str, seen: Acknowledged, writer: int
 async def one_round(server: ServerProcess, key: str, seen: Acknowledged, rng: random.Random) -> int:
     await asyncio.to_thread(server.start)
     before = len(seen.events)
+    seen.progress = asyncio.Event()
     writers = [
         asyncio.create_task(write_until_killed(server.url, key, seen, i)) for i in range(WRITERS)
     ]
-    await asyncio.sleep(rng.uniform(0.3, 1.5))
+    # Kill at a random moment once writing is under way (a cold start takes a while).
+    async with asyncio.timeout(60):
+        await seen.progress.wait()
+    await asyncio.sleep(rng.uniform(0.0, 1.2))
     await asyncio.to_thread(server.kill)
     async with asyncio.timeout(60):
         await asyncio.gather(*writers)
@@ -100,16 +109,15 @@ async def check_stored(db: Database, seen: Acknowledged) -> None:
         assert sequences == list(range(1, last + 1)), session_id
 
 
-@pytest.mark.timeout(600)
-async def test_sigkill_loses_no_acknowledged_write(
-    database_url: str, db: Database, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    rounds = 12 if request.config.getoption("--long") else 3
+async def kill_loop(
+    database_url: str, db: Database, tmp_path: Path, rounds: int, **server_env: str
+) -> list[int]:
+    """Returns how many events were acknowledged in each round."""
     principal, key = await new_key(db)
     await set_plan(db, principal.organization_id, max_requests_per_minute=1_000_000)
     rng = random.Random(SEED)
     seen = Acknowledged()
-    server = ServerProcess(database_url, tmp_path)
+    server = ServerProcess(database_url, tmp_path, **server_env)
     try:
         acknowledged_per_round = [await one_round(server, key, seen, rng) for _ in range(rounds)]
     finally:
@@ -119,3 +127,32 @@ async def test_sigkill_loses_no_acknowledged_write(
     if db.is_sqlite:
         async with db.read() as conn:
             assert (await conn.exec_driver_sql("PRAGMA integrity_check")).scalar() == "ok"
+    return acknowledged_per_round
+
+
+def rounds_for(request: pytest.FixtureRequest, short: int) -> int:
+    return short * 4 if request.config.getoption("--long") else short
+
+
+@pytest.mark.timeout(900)
+async def test_sigkill_loses_no_acknowledged_write(
+    database_url: str, db: Database, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    await kill_loop(database_url, db, tmp_path, rounds_for(request, 3))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("synchronous", ["OFF", "NORMAL", "EXTRA"])
+async def test_every_sqlite_synchronous_setting_survives_a_process_kill(
+    synchronous: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """README promises that a process crash loses nothing under any setting (WAL mode)."""
+    with fresh_sqlite_database(tmp_path) as url:
+        db = Database(url)
+        try:
+            await upgrade_to_head(db)
+            await kill_loop(
+                url, db, tmp_path, rounds_for(request, 2), sqlite_synchronous=synchronous
+            )
+        finally:
+            await db.dispose()
