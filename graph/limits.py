@@ -2,9 +2,10 @@
 
 Depth, aliases, tokens, literal page sizes and the literal part of the node budget depend
 only on the document, so they are graphql-core validation rules and share the validation
-cache. Page sizes and budgets that come from variables change per request, so
-`check_variables` runs them after (cached) validation on every request; it reuses the
-document's shape, which is computed once per parsed document.
+cache. Page sizes and budgets that come from variables change per request while the
+document (and so its cached validation) stays the same, so `check_variables` runs them
+on every request just before execution; it reuses the document's shape, which is
+computed once per parsed document.
 """
 
 from __future__ import annotations
@@ -401,7 +402,10 @@ def check_variables(
     variables: Mapping[str, Any] | None,
     limits: Limits,
 ) -> list[GraphQLError]:
-    """The limits that depend on variable values; run on every request after validation."""
+    """The limits that depend on variable values; run on every request after validation.
+
+    Any execution path that validates with the schema's rules must call this too.
+    """
     operation = _select_operation(document, operation_name)
     if operation is None:
         return []  # execution reports the missing or ambiguous operation
@@ -493,7 +497,7 @@ class OperationLimits(SchemaExtension):
 
     Tokens are counted before parsing (a huge document never reaches the parser), the
     document rules join validation (and its cache), and the variable-dependent checks run
-    after validation on every request.
+    on every request once validation has passed, before any resolver.
     """
 
     def __init__(self, limits: Limits, rules: tuple[type[ASTValidationRule], ...]) -> None:
