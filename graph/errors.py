@@ -69,6 +69,8 @@ def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
             extensions["field"] = original.field
         if isinstance(original, LimitExceeded):
             extensions["reason"] = "MAX_SESSIONS"
+        if isinstance(original, RateLimited):
+            extensions["retryAfter"] = original.retry_after_seconds
         message = original.message
     else:
         error_id = new_error_id()

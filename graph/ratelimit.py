@@ -32,6 +32,15 @@ async def admit(db: Database, principal: Principal) -> Decision:
     )
 
 
+async def spend_operation(db: Database, principal: Principal) -> Decision:
+    """For a WebSocket operation: admit it, or raise `RateLimited`, which the GraphQL error
+    mapping turns into `extensions.code: RATE_LIMITED` with `extensions.retryAfter`."""
+    decision = await admit(db, principal)
+    if not decision.allowed:
+        raise refusal(decision)
+    return decision
+
+
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
     headers = {
         "RateLimit-Policy": f'"{POLICY}";q={decision.limit};w={WINDOW_SECONDS}',

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from graphql import GraphQLError
 
 from db.engine import Database
+from db.errors import RateLimited
+from db.keys import authenticate
 from db.plans import set_plan
+from graph.errors import graphql_error
+from graph.ratelimit import spend_operation
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
 from tests.support.processes import server_process
@@ -100,3 +105,22 @@ async def test_limit_is_shared_by_two_server_processes(
             )
     assert statuses.count(200) == 12
     assert statuses.count(429) == 8
+
+
+async def test_websocket_operations_spend_the_same_budget(gql: GraphQLClient, db: Database) -> None:
+    """`spend_operation` is what a long-lived connection calls per operation; it shares the
+    HTTP budget and its refusal maps to RATE_LIMITED like any domain error."""
+    first, key = await new_key(db)
+    await set_plan(db, first.organization_id, max_requests_per_minute=2)
+    principal = await authenticate(db, key)  # a connection resolves its key when it opens
+    await away_from_minute_end()
+    assert (await spend_operation(db, principal)).allowed
+    assert (await gql.post(QUERY, key=key)).status_code == 200
+    with pytest.raises(RateLimited) as refused:
+        await spend_operation(db, principal)
+    assert (await gql.post(QUERY, key=key)).status_code == 429
+    mapped = graphql_error(GraphQLError("x", original_error=refused.value), production=True)
+    assert mapped.extensions == {
+        "code": "RATE_LIMITED",
+        "retryAfter": refused.value.retry_after_seconds,
+    }
