@@ -10,6 +10,7 @@ computed once per parsed document.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from graph.settings import Settings
 
 PAGE_ARGUMENTS = ("first", "last")
+MAX_SHAPE_DEPTH = 64  # deeper than any limit worth setting; the walk stops there
 CONNECTION_SUFFIX = "Connection"
 
 
@@ -184,9 +186,10 @@ def _connection_default(field_def: Any) -> int:
 class _ShapeWalker:
     """Walks one operation through its fragments, following the schema's types."""
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, Any]) -> None:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, Any], depth_cap: int) -> None:
         self.schema = schema
         self.fragments = fragments
+        self.depth_cap = depth_cap
         self.shape = OperationShape()
 
     def walk(
@@ -229,6 +232,8 @@ class _ShapeWalker:
             return  # introspection: bounded by the schema itself, off in production
         depth += 1
         self.shape.depth = max(self.shape.depth, depth)
+        if depth > self.depth_cap:
+            return  # refused for its depth; going deeper would only cost stack
         field_def = None
         if isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
             field_def = parent_type.fields.get(name)
@@ -260,13 +265,21 @@ def _operation_root(schema: GraphQLSchema, operation: OperationDefinitionNode) -
 
 
 def shape_of(
-    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    depth_cap: int = MAX_SHAPE_DEPTH,
 ) -> OperationShape:
+    """The walk stops below `depth_cap`; fragment chains the token limit allows stay far
+    within Python's recursion limit, and if one did not, it counts as too deep."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walker = _ShapeWalker(schema, fragments)
-    walker.walk(operation.selection_set, _operation_root(schema, operation), 0, (), frozenset())
+    walker = _ShapeWalker(schema, fragments, depth_cap)
+    try:
+        walker.walk(operation.selection_set, _operation_root(schema, operation), 0, (), frozenset())
+    except RecursionError:
+        return OperationShape(depth=sys.maxsize)
     return walker.shape
 
 

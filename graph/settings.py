@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
-    graphql_max_depth: int = Field(default=10, ge=1, description="Deepest field nesting")
+    graphql_max_depth: int = Field(default=10, ge=1, le=64, description="Deepest field nesting")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Aliases per document")
     graphql_max_tokens: int = Field(default=2_000, ge=1, description="Tokens per document")
     graphql_max_nodes: int = Field(

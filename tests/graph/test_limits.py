@@ -236,3 +236,17 @@ async def test_batching_capped_when_enabled(database_url: str, db: Database, api
         response = await http.post("/graphql", json=[*batch, batch[0]], headers=headers)
         assert response.status_code == 400
         assert "Too many operations" in response.text
+
+
+@pytest.mark.parametrize("links", [50, 1_500])
+async def test_long_fragment_chains_are_clear_errors(
+    db: Database, principal: Principal, links: int
+) -> None:
+    """Chains of spreads (allowed here by a large token limit) never overflow the stack."""
+    chain = " ".join(f"fragment F{i} on Query {{ a {{ ...F{i + 1} }} }}" for i in range(links))
+    query = "{ ...F0 } " + chain + f" fragment F{links} on Query {{ __typename }}"
+    schema = build_schema(limits=Limits(max_tokens=1_000_000))
+    result, statements = await run(schema, db, principal, query)
+    assert result.errors
+    assert all(e.extensions["code"] == "BAD_USER_INPUT" for e in result.errors)
+    assert statements == 0
