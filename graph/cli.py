@@ -14,6 +14,7 @@ from db.engine import Database
 from db.keys import create_key, has_keys, list_keys, revoke_key
 from db.migrate import upgrade_to_head
 from graph.app import open_database
+from graph.logs import configure_logging, uvicorn_log_config
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema to a file")
     export.add_argument("path", nargs="?", default="schema.graphql")
+
+    assets = commands.add_parser(
+        "graphiql-assets", help="fetch GraphiQL's files from the npm registry for offline use"
+    )
+    assets.add_argument("path", help="folder to fill; then set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -75,6 +81,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"sessiongraph: DEVELOPMENT API key for {DEV_ORG}/{DEV_USER} (local use only):")
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         "graph.app:app_factory",
         factory=True,
@@ -82,6 +89,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
+        access_log=False,
     )
     return 0
 
@@ -104,6 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         Path(args.path).write_text(printed_schema())
         print(f"sessiongraph: schema written to {args.path}")
+        return 0
+    if args.command == "graphiql-assets":
+        from graph.graphiql import install_assets
+
+        for path in install_assets(Path(args.path)):
+            print(f"sessiongraph: wrote {path}")
+        print(f"sessiongraph: now set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR={Path(args.path).resolve()}")
         return 0
     return _keys(settings, args)
 

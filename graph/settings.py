@@ -35,3 +35,11 @@ class Settings(BaseSettings):
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object per line) or `text` for people"
+    )
+    graphiql_assets_dir: str | None = Field(
+        default=None,
+        description="Serve GraphiQL's assets from this folder instead of a CDN "
+        "(`sessiongraph graphiql-assets DIR` fills it)",
+    )
