@@ -17,6 +17,7 @@ from graph.graphql_http import GraphQLView, graphql_endpoint
 from graph.health import healthz, readyz
 from graph.logs import configure_logging
 from graph.metrics import Observed, metrics_endpoint
+from graph.monitor import monitor
 from graph.request_ids import RequestIds
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/graphql", graphql_endpoint(view, ide=ide), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/monitor", monitor, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[Middleware(RequestIds), Middleware(Observed)],

@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     assets.add_argument("path", help="folder to fill; then set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR")
 
+    demo = commands.add_parser("demo", help="seed sessions and play a generation run live")
+    demo.add_argument("--url", help="server base URL (default http://HOST:PORT from settings)")
+    demo.add_argument("--key", help="API key (default: a new key for org_dev/user_demo)")
+    demo.add_argument("--seed", type=int, default=4, help="sessions to seed first (default 4)")
+    demo.add_argument("--runs", type=int, default=3, help="generation runs to play (default 3)")
+    demo.add_argument("--delay", type=float, default=0.6, help="seconds between steps")
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key; prints it once, last line")
@@ -114,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.path).write_text(printed_schema())
         print(f"sessiongraph: schema written to {args.path}")
         return 0
+    if args.command == "demo":
+        return _demo(settings, args)
     if args.command == "graphiql-assets":
         from graph.graphiql import install_assets
 
@@ -150,3 +159,18 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         print(f"sessiongraph: {error.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from graph.demo import main as demo_main
+
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    key = args.key
+    if key is None:
+        _, key = asyncio.run(
+            _with_db(settings, lambda db: create_key(db, DEV_ORG, "user_demo"))  # type: ignore[misc]
+        )
+        print(f"sessiongraph demo: created a key for {DEV_ORG}/user_demo (use it in /monitor):")
+        print(f"    {key}")
+    print(f"sessiongraph demo: playing against {url} — watch {url}/monitor")
+    return demo_main(url, key, seed=args.seed, runs=args.runs, delay=args.delay)
