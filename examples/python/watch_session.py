@@ -60,9 +60,7 @@ async def main(url: str, key: str, count: int) -> list[dict[str, object]]:
         await writer.execute(COMPLETE, variable_values={"s": session_id})
         # The subscription completes by itself once the session is terminal.
         await asyncio.wait_for(watching, timeout=30)
-        print(
-            "session", json.dumps((await writer.execute(READ, variable_values={"s": session_id})))
-        )
+        print("session", json.dumps(await writer.execute(READ, variable_values={"s": session_id})))
     return received
 
 
