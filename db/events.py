@@ -16,6 +16,7 @@ from db import status as status_rules
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
+from db.metrics import EVENTS_APPENDED
 from db.models import events, sessions
 from db.records import EventRecord, Principal, SessionRecord
 from db.windows import EventWindow, check_page_size
@@ -82,6 +83,7 @@ async def append_event(
             created_at=now,
         )
         await conn.execute(events.insert().values(row))
+    EVENTS_APPENDED.inc()
     return EventRecord(**row)
 
 

@@ -17,6 +17,7 @@ from db.engine import Database
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
+from db.metrics import SESSIONS_CREATED
 from db.models import events, organizations, sessions
 from db.records import MappingRow, Principal, SessionRecord
 from db.windows import check_page_size
@@ -141,6 +142,7 @@ async def create_session(
         if not status_rules.is_terminal(row["status"]):
             await _check_session_quota(conn, principal, now)
         await conn.execute(sessions.insert().values(row))
+    SESSIONS_CREATED.inc()
     return SessionRecord.from_row(MappingRow(row), now)
 
 

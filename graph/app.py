@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from db.engine import Database
+from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
 from graph.graphql_http import GraphQLView, graphql_endpoint
-from graph.jsonio import JSONResponse
+from graph.health import healthz, readyz
 from graph.limits import Limits
+from graph.logs import configure_logging
+from graph.metrics import Observed, metrics_endpoint
+from graph.monitor import monitor
+from graph.request_ids import RequestIds
 from graph.schema import build_schema
 from graph.settings import Settings
 
@@ -26,11 +32,6 @@ def open_database(settings: Settings) -> Database:
     )
 
 
-async def healthz(_: Request) -> Response:
-    """Alive means the process answers; it deliberately does not touch the database."""
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     settings = settings or Settings()
     db = database or open_database(settings)
@@ -39,8 +40,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         build_schema(production=production, limits=Limits.from_settings(settings)),
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
-        ide=not production,
     )
+    routes: list[BaseRoute] = []
+    ide = None
+    if not production:
+        assets = Path(settings.graphiql_assets_dir) if settings.graphiql_assets_dir else None
+        if assets is not None:
+            missing = missing_assets(assets)
+            if missing:
+                raise ValueError(
+                    f"SESSIONGRAPH_GRAPHIQL_ASSETS_DIR={assets} lacks {', '.join(missing)}: "
+                    f"run `sessiongraph graphiql-assets {assets}`"
+                )
+            routes.append(Mount(ASSETS_ROUTE, StaticFiles(directory=assets)))
+        ide = ide_page(local_assets=assets is not None)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -50,9 +63,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint(view), methods=["GET", "POST"]),
+            *routes,
+            Route("/graphql", graphql_endpoint(view, ide=ide), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/monitor", monitor, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
+        middleware=[Middleware(RequestIds), Middleware(Observed)],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -62,4 +80,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def app_factory() -> Starlette:
     """Entry point for uvicorn workers: each process reads the same environment."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

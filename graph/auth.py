@@ -17,6 +17,7 @@ from db.errors import Unauthenticated
 from db.keys import authenticate
 from db.ratelimit import Decision
 from db.records import Principal
+from graph.metrics import RATE_LIMITED
 from graph.ratelimit import admit, graphql_rate_limited_response, rate_limit_headers, with_headers
 
 Refusal = Callable[[Unauthenticated], Response]
@@ -86,6 +87,7 @@ class KeyRequired:
             return
         decision = await admit(self.db, principal)
         if not decision.allowed:
+            RATE_LIMITED.inc()
             await self.limited(decision)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

@@ -17,6 +17,7 @@ from db.migrate import upgrade_to_head
 from db.plans import list_plans, set_plan
 from db.records import Plan
 from graph.app import open_database
+from graph.logs import configure_logging, uvicorn_log_config
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
@@ -38,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema to a file")
     export.add_argument("path", nargs="?", default="schema.graphql")
+
+    assets = commands.add_parser(
+        "graphiql-assets", help="fetch GraphiQL's files from the npm registry for offline use"
+    )
+    assets.add_argument("path", help="folder to fill; then set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR")
+
+    demo = commands.add_parser("demo", help="seed sessions and play a generation run live")
+    demo.add_argument("--url", help="server base URL (default http://HOST:PORT from settings)")
+    demo.add_argument("--key", help="API key (default: a new key for org_dev/user_demo)")
+    demo.add_argument("--seed", type=int, default=4, help="sessions to seed first (default 4)")
+    demo.add_argument("--runs", type=int, default=3, help="generation runs to play (default 3)")
+    demo.add_argument("--delay", type=float, default=0.6, help="seconds between steps")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -92,6 +105,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"sessiongraph: DEVELOPMENT API key for {DEV_ORG}/{DEV_USER} (local use only):")
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         "graph.app:app_factory",
         factory=True,
@@ -99,6 +113,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
+        access_log=False,
     )
     return 0
 
@@ -124,6 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "plans":
         return _plans(settings, args)
+    if args.command == "demo":
+        return _demo(settings, args)
+    if args.command == "graphiql-assets":
+        from graph.graphiql import install_assets
+
+        for path in install_assets(Path(args.path)):
+            print(f"sessiongraph: wrote {path}")
+        print(f"sessiongraph: now set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR={Path(args.path).resolve()}")
+        return 0
     return _keys(settings, args)
 
 
@@ -191,3 +216,18 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         print(f"sessiongraph: {error.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from graph.demo import main as demo_main
+
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    key = args.key
+    if key is None:
+        _, key = asyncio.run(
+            _with_db(settings, lambda db: create_key(db, DEV_ORG, "user_demo"))  # type: ignore[misc]
+        )
+        print(f"sessiongraph demo: created a key for {DEV_ORG}/user_demo (use it in /monitor):")
+        print(f"    {key}")
+    print(f"sessiongraph demo: playing against {url} — watch {url}/monitor")
+    return demo_main(url, key, seed=args.seed, runs=args.runs, delay=args.delay)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 
 from db.engine import Database
 from db.errors import Unauthenticated
-from graph.auth import KeyRequired, principal_of
+from graph.auth import KeyRequired, PublicPage, principal_of
 from graph.context import Context
 from graph.jsonio import JSONResponse
 
@@ -19,8 +18,8 @@ from graph.jsonio import JSONResponse
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: the principal is resolved before it runs."""
 
-    def __init__(self, schema: Any, *, db: Database, session_ttl_seconds: int, ide: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+    def __init__(self, schema: Any, *, db: Database, session_ttl_seconds: int) -> None:
+        super().__init__(schema, graphql_ide=None)
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
 
@@ -34,13 +33,6 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
-    async def ide_page(self, request: Request) -> Response | None:
-        """GraphiQL for a browser's GET asking for HTML; it needs no key to load."""
-        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if self.graphql_ide and wants_page:
-            return await self.render_graphql_ide(request)
-        return None
-
 
 def unauthenticated_response(error: Unauthenticated) -> Response:
     """A GraphQL-shaped 401, so GraphQL clients show the reason like any other error."""
@@ -51,5 +43,5 @@ def unauthenticated_response(error: Unauthenticated) -> Response:
     )
 
 
-def graphql_endpoint(view: GraphQLView) -> KeyRequired:
-    return KeyRequired(view, view.db, refuse=unauthenticated_response, public=view.ide_page)
+def graphql_endpoint(view: GraphQLView, *, ide: PublicPage | None) -> KeyRequired:
+    return KeyRequired(view, view.db, refuse=unauthenticated_response, public=ide)

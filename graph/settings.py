@@ -47,3 +47,11 @@ class Settings(BaseSettings):
     graphql_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest a query or mutation may run"
     )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object per line) or `text` for people"
+    )
+    graphiql_assets_dir: str | None = Field(
+        default=None,
+        description="Serve GraphiQL's assets from this folder instead of a CDN "
+        "(`sessiongraph graphiql-assets DIR` fills it)",
+    )

@@ -42,6 +42,19 @@ def database_url(
         pytest.skip(str(error))
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """For tests about PostgreSQL alone (e.g. several processes on one database)."""
+    try:
+        with fresh_database("postgresql", tmp_path_factory.mktemp("pg")) as url:
+            migrate(url)
+            yield url
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unavailable: {error}")
+        pytest.skip(str(error))
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)

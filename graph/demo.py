@@ -1,0 +1,194 @@
+"""`sessiongraph demo`: realistic sessions, then a generation run played out live.
+
+It talks to a running server over its public GraphQL API (not the database), so every
+change reaches live subscribers exactly as a real generator's would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+CREATE = "mutation($i: CreateSessionInput!) { createSession(input: $i) { id } }"
+UPDATE = (
+    "mutation($id: ID!, $i: UpdateSessionInput!) { updateSession(id: $id, input: $i) { status } }"
+)
+APPEND = (
+    "mutation($id: ID!, $i: AppendEventInput!) "
+    "{ appendEvent(sessionId: $id, input: $i) { sequence } }"
+)
+
+PRODUCTS = [
+    ("AI Content Generator", "text-generation", {"maxTokens": 512, "language": "en"}),
+    ("Product Photo Studio", "image-generation", {"size": "1024x1024", "style": "studio"}),
+    ("Support Triage Bot", "classification", {"labels": ["billing", "bug", "question"]}),
+    ("Meeting Summariser", "summarisation", {"maxWords": 200, "language": "en"}),
+]
+COMPONENTS = ["prompt template", "safety filter", "retrieval index", "output schema", "eval suite"]
+
+
+class DemoError(Exception):
+    pass
+
+
+class Demo:
+    """Drives the API; `say` prints progress for the person watching the terminal."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, delay: float, say: Callable[[str], None]
+    ) -> None:
+        self.http = http
+        self.delay = delay
+        self.say = say
+
+    async def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        if response.status_code == 401:
+            raise DemoError("the server refused the API key")
+        body: dict[str, Any] = response.json()
+        if body.get("errors"):
+            raise DemoError(body["errors"][0]["message"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def create(self, index: int, status: str = "PENDING") -> str:
+        name = PRODUCTS[index % len(PRODUCTS)][0]
+        data = await self.call(
+            CREATE,
+            {
+                "i": {
+                    "status": status,
+                    "catalogVersion": "v2.4.1",
+                    "schemaVersion": "1.0.0",
+                    "prd": {"productId": f"prod_demo{index:04d}", "name": name, "version": "1.0.0"},
+                    "assemblyState": {"step": "queued", "progress": 0},
+                }
+            },
+        )
+        return str(data["createSession"]["id"])
+
+    async def event(
+        self, session_id: str, kind: str, stage: str, message: str, **payload: Any
+    ) -> None:
+        input: dict[str, Any] = {"type": kind, "stage": stage, "message": message}
+        if payload:
+            input["payload"] = payload
+        sequence = (await self.call(APPEND, {"id": session_id, "i": input}))["appendEvent"][
+            "sequence"
+        ]
+        self.say(f"  {session_id}  #{sequence:<3} {kind.lower():<7} {stage:<10} {message}")
+
+    async def update(self, session_id: str, **input: Any) -> None:
+        await self.call(UPDATE, {"id": session_id, "i": input})
+
+    async def pause(self) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay * random.uniform(0.5, 1.5))
+
+    async def run(self, index: int) -> str:
+        """One generation: pending → generating → assembling → completed, progress rising."""
+        session_id = await self.create(index)
+        name, kind, config = PRODUCTS[index % len(PRODUCTS)]
+        self.say(f"{session_id}: generating '{name}'")
+        await self.update(
+            session_id, status="GENERATING", assemblyState={"step": "generating", "progress": 5}
+        )
+        await self.event(
+            session_id,
+            "INFO",
+            "generating",
+            "Generation started",
+            inputParameters={"model": "runtype-v1", "temperature": 0.7},
+        )
+        await self.pause()
+        await self.event(
+            session_id, "DEBUG", "generating", "Prompt assembled", tokens=random.randint(300, 900)
+        )
+        await self.update(session_id, productObject={"type": kind, "config": config})
+        await self.pause()
+        await self.update(
+            session_id, status="ASSEMBLING", assemblyState={"step": "assembling", "progress": 20}
+        )
+        for done, component in enumerate(COMPONENTS, start=1):
+            await self.pause()
+            if done == 3:
+                await self.event(
+                    session_id,
+                    "WARNING",
+                    "assembling",
+                    f"Retrying {component}: slow upstream",
+                    attempt=2,
+                )
+            if done == 4:
+                await self.event(
+                    session_id,
+                    "ERROR",
+                    "assembling",
+                    f"{component} check failed once; recovered",
+                    recovered=True,
+                )
+            progress = 20 + int(80 * done / len(COMPONENTS))
+            await self.update(
+                session_id,
+                assemblyState={
+                    "step": "assembling",
+                    "progress": progress,
+                    "details": {
+                        "componentsCompleted": done,
+                        "componentsPending": len(COMPONENTS) - done,
+                    },
+                },
+            )
+            await self.event(
+                session_id, "INFO", "assembling", f"Assembled {component} ({progress}%)"
+            )
+        await self.update(
+            session_id, status="COMPLETED", assemblyState={"step": "done", "progress": 100}
+        )
+        self.say(f"{session_id}: completed")
+        return session_id
+
+
+async def run_demo(
+    base_url: str,
+    key: str,
+    *,
+    seed: int = 4,
+    runs: int = 1,
+    delay: float = 0.6,
+    say: Callable[[str], None] = print,
+) -> list[str]:
+    """Seed `seed` sessions in various states, then play `runs` generations one by one."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        demo = Demo(http, delay=delay, say=say)
+        say(f"seeding {seed} sessions…")
+        for index in range(seed):
+            final = ("COMPLETED", "FAILED", "GENERATING", "PENDING")[index % 4]
+            session_id = await demo.create(index, "PENDING" if final == "PENDING" else "GENERATING")
+            await demo.event(session_id, "INFO", "generating", "Generation started")
+            if final == "COMPLETED":
+                await demo.update(
+                    session_id, status=final, assemblyState={"step": "done", "progress": 100}
+                )
+            elif final == "FAILED":
+                await demo.event(session_id, "ERROR", "generating", "Model quota exhausted")
+                await demo.update(session_id, status=final)
+        played = []
+        for index in range(runs):
+            played.append(await demo.run(seed + index))
+        return played
+
+
+def main(base_url: str, key: str, *, seed: int, runs: int, delay: float) -> int:
+    try:
+        asyncio.run(run_demo(base_url, key, seed=seed, runs=runs, delay=delay))
+    except (DemoError, httpx.HTTPError) as error:
+        print(f"sessiongraph demo: {error}", file=sys.stderr)
+        return 1
+    return 0

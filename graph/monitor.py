@@ -1,0 +1,18 @@
+"""`/monitor`: a live view of an organisation's sessions and one session's events.
+
+One static page, no framework and no CDN, so it works wherever the server runs; it asks
+for an API key and talks to `/graphql` like any other client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+_PAGE = (Path(__file__).parent / "static" / "monitor.html").read_text()
+
+
+async def monitor(_: Request) -> Response:
+    return HTMLResponse(_PAGE, headers={"Cache-Control": "no-cache"})
