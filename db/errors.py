@@ -48,3 +48,9 @@ class PreconditionFailed(DomainError):
     """The caller's `If-Match` version is stale: someone changed the session first."""
 
     code = "precondition_failed"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An `Idempotency-Key` already used for a different request (method, path or body)."""
+
+    code = "idempotency_key_reused"

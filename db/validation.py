@@ -24,7 +24,32 @@ def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str 
         raise InvalidInput(f"{field} must not be empty; send null to leave it unset", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
+    _check_text(value, field)
     return value
+
+
+def _check_text(value: str, field: str) -> None:
+    """PostgreSQL stores no NUL character and no lone surrogate, so neither engine takes them."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain the NUL character (U+0000)", field=field)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} must be valid Unicode text", field=field) from None
+
+
+def _check_json_text(value: Any, field: str) -> None:
+    """Every key and string inside a JSON value obeys the text rule (iteratively: no recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            _check_text(item, field)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def json_object(value: Any, field: str) -> dict[str, Any] | None:
@@ -39,6 +64,7 @@ def json_object(value: Any, field: str) -> dict[str, Any] | None:
         raise InvalidInput(f"{field} is not valid JSON: {exc}", field=field) from None
     if size > MAX_JSON_BYTES:
         raise InvalidInput(f"{field} is larger than {MAX_JSON_BYTES} bytes", field=field)
+    _check_json_text(value, field)
     return value
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from db.engine import Database
 from graph.graphql_http import GraphQLView, graphql_endpoint
 from graph.jsonio import JSONResponse
+from graph.rest import rest_api_routes
 from graph.schema import build_schema
 from graph.settings import Settings
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routes=[
             Route("/graphql", graphql_endpoint(view), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *rest_api_routes(settings, db),
         ],
         lifespan=lifespan,
     )

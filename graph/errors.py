@@ -12,6 +12,7 @@ from strawberry.types import ExecutionResult
 from db.errors import (
     Conflict,
     DomainError,
+    IdempotencyKeyReused,
     InvalidInput,
     LimitExceeded,
     NotFound,
@@ -36,6 +37,7 @@ _MAPPINGS: dict[type[DomainError], ErrorMapping] = {
     Unauthenticated: ErrorMapping(401, "unauthenticated", "UNAUTHENTICATED"),
     LimitExceeded: ErrorMapping(409, "limit_exceeded", "CONFLICT"),
     PreconditionFailed: ErrorMapping(412, "precondition_failed", "CONFLICT"),
+    IdempotencyKeyReused: ErrorMapping(422, "idempotency_key_reused", "BAD_USER_INPUT"),
 }
 INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
 

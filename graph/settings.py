@@ -35,3 +35,9 @@ class Settings(BaseSettings):
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    rest_max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Largest REST request body; larger ones are 413"
+    )
+    idempotency_retention_seconds: int = Field(
+        default=24 * 3600, gt=0, description="How long an Idempotency-Key's response is kept"
+    )
