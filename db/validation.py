@@ -12,6 +12,7 @@ from db.errors import InvalidInput
 MAX_LABEL_LENGTH = 255
 MAX_MESSAGE_LENGTH = 65_536
 MAX_JSON_BYTES = 1_048_576
+MIN_JSON_NUMBER, MAX_JSON_NUMBER = -(2**63), 2**64 - 1
 
 
 def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str | None:
@@ -38,13 +39,20 @@ def _check_text(value: str, field: str) -> None:
         raise InvalidInput(f"{field} must be valid Unicode text", field=field) from None
 
 
-def _check_json_text(value: Any, field: str) -> None:
-    """Every key and string inside a JSON value obeys the text rule (iteratively: no recursion)."""
+def _check_json_values(value: Any, field: str) -> None:
+    """Every key and string obeys the text rule, every number the range (iteratively).
+
+    Numbers are kept within 64-bit integers' range: wider integers cannot be written back
+    as JSON by every client, and PostgreSQL returns a float like 1e237 as its 238 digits.
+    """
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             _check_text(item, field)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            if not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER:
+                raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
@@ -58,13 +66,13 @@ def json_object(value: Any, field: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"{field} must be a JSON object or null", field=field)
+    _check_json_values(value, field)
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise InvalidInput(f"{field} is not valid JSON: {exc}", field=field) from None
     if size > MAX_JSON_BYTES:
         raise InvalidInput(f"{field} is larger than {MAX_JSON_BYTES} bytes", field=field)
-    _check_json_text(value, field)
     return value
 
 

@@ -11,16 +11,16 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
 from graph.rest.handlers import REPLAYED_HEADER
 from graph.rest.models import NO_NUL, ErrorBody
 from graph.rest.operations import ERROR_MEANINGS, OPERATIONS, Operation
 from graph.rest.wire import IDEMPOTENCY_HEADER
 
 REF = "#/components/schemas/{model}"
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 # The free JSON objects (prd, payload, …): any JSON, except what no engine can store — a
-# NUL character in a key or string, or an integer wider than 64 bits.
+# NUL character in a key or string, or a number beyond the 64-bit integers' range.
 JSON_SCHEMAS: dict[str, Any] = {
     "JsonObject": {
         "type": "object",
@@ -31,7 +31,7 @@ JSON_SCHEMAS: dict[str, Any] = {
     "JsonValue": {
         "anyOf": [
             {"type": "string", "pattern": NO_NUL},
-            {"type": "number", "minimum": _INT64_MIN, "maximum": _UINT64_MAX},
+            {"type": "number", "minimum": MIN_JSON_NUMBER, "maximum": MAX_JSON_NUMBER},
             {"type": "boolean"},
             {"type": "null"},
             {"type": "array", "items": {"$ref": REF.format(model="JsonValue")}},

@@ -43,13 +43,16 @@ async def run_operation(operation: Operation, request: Request, ctx: RestContext
         return internal_error_response(error, f"{operation.method} {operation.path}")
 
 
+_METHOD_ORDER = ("GET", "POST", "PATCH", "DELETE")
+
+
 class Resource:
     """One path: dispatches on the method to its operations."""
 
     def __init__(self, operations: Sequence[Operation], ctx: RestContext) -> None:
         self.operations = {op.method: op for op in operations}
         self.ctx = ctx
-        methods = list(self.operations)
+        methods = [m for m in _METHOD_ORDER if m in self.operations]
         if "GET" in methods:
             methods.append("HEAD")
         self.allow = ", ".join([*methods, "OPTIONS"])
