@@ -218,7 +218,9 @@ def _filters(
     if statuses is not None:
         conditions.append(_status_condition(statuses, now))
     if user_id is not None:
-        conditions.append(sessions.c.user_id == user_id)
+        # Text no engine can store (NUL, lone surrogates) names no user: match nothing.
+        storable = validation.is_storable_text(user_id)
+        conditions.append(sessions.c.user_id == user_id if storable else sa.false())
     return conditions
 
 

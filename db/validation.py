@@ -29,6 +29,14 @@ def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str 
     return value
 
 
+def is_storable_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def _check_text(value: str, field: str) -> None:
     """PostgreSQL stores no NUL character and no lone surrogate, so neither engine takes them."""
     if "\x00" in value:

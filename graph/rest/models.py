@@ -142,13 +142,18 @@ class ListSessionsQuery(_Query):
         default=None,
         min_length=1,
         max_length=512,
+        pattern=NO_NUL,
         description="`nextCursor` of the previous page; omit it for the first page.",
     )
     status: list[SessionStatus] | None = Field(
         default=None, description="Only sessions in these statuses (repeat to give several)."
     )
     user_id: str | None = Field(
-        default=None, min_length=1, max_length=255, description="Only sessions of this creator."
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=NO_NUL,
+        description="Only sessions of this creator.",
     )
 
 

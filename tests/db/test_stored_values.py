@@ -46,3 +46,13 @@ async def test_edge_values_round_trip(db: Database, principal: Principal) -> Non
     assert (await session_ops.get_session(db, principal, record.id)).prd == prd
     with pytest.raises(InvalidInput, match="message must not contain the NUL"):
         await event_ops.append_event(db, principal, record.id, type="info", message="\x00")
+
+
+async def test_filtering_on_unstorable_text_matches_nothing(
+    db: Database, principal: Principal
+) -> None:
+    await session_ops.create_session(db, principal, {})
+    for user_id in ("a\x00b", "\ud800"):
+        page = await session_ops.list_sessions(db, principal, user_id=user_id)
+        assert page.items == []
+        assert await session_ops.count_sessions(db, principal, user_id=user_id) == 0

@@ -415,6 +415,10 @@ async def test_422_on_update_and_append(rest: Rest) -> None:
         ({"cursor": "forged"}, invalid("cursor is not a valid cursor", "cursor")),
         ({"cursor": "c2Vzc18xMjM0fHg"}, invalid("cursor is not a valid cursor", "cursor")),
         (
+            {"userId": "a\x00"},
+            invalid("userId: String should match pattern '^[^\\x00]*$'", "userId"),
+        ),
+        (
             {"status": "bogus"},
             invalid(
                 "status.0: Input should be 'pending', 'generating', 'assembling', 'completed', 'failed', 'cancelled' or 'expired'",
