@@ -3,10 +3,13 @@ from the models the handlers validate with; `/docs` works without the internet."
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 from typing import Any
 
 import httpx
+import pytest
 from openapi_spec_validator import validate
 from pydantic.json_schema import models_json_schema
 from starlette.applications import Starlette
@@ -142,3 +145,35 @@ async def test_docs_page_loads_its_assets_from_this_server(http: httpx.AsyncClie
         assert len(response.content) > 500
     bundle = (await http.get("/docs/assets/swagger-ui-bundle.js")).text
     assert "SwaggerUIBundle" in bundle and "isOAS31" in bundle  # Swagger UI 5 reads OpenAPI 3.1
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a Chromium (apt-get install chromium)")
+@pytest.mark.timeout(120)
+async def test_docs_page_renders_every_operation_in_a_browser(base_url: str) -> None:
+    """Headless Chromium, with background networking off, draws one block per operation."""
+    assert CHROMIUM is not None
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        f"{base_url}/docs",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(90):
+            dom, _ = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    blocks = re.findall(r'class="opblock opblock-([a-z]+)', dom.decode())
+    assert sorted(blocks) == ["delete", "get", "get", "get", "patch", "post", "post"]
+    assert "OAS 3.1" in dom.decode()
