@@ -157,17 +157,29 @@ async def _insert_if_absent(conn: AsyncConnection, dialect: str, row: dict[str, 
     return (await conn.execute(statement)).first() is not None
 
 
-async def _purge(conn: AsyncConnection, now: datetime) -> int:
-    result = await conn.execute(
-        idempotency_keys.delete().where(idempotency_keys.c.expires_at <= now)
+async def _purge(conn: AsyncConnection, now: datetime, *, batch: int = 1000) -> int:
+    """Delete up to `batch` expired rows; rows another sweep holds are skipped, not waited on
+    (so two sweeps never deadlock on PostgreSQL; SQLite has one writer anyway)."""
+    key = sa.tuple_(idempotency_keys.c.organization_id, idempotency_keys.c.key)
+    expired = (
+        sa.select(idempotency_keys.c.organization_id, idempotency_keys.c.key)
+        .where(idempotency_keys.c.expires_at <= now)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
     )
+    result = await conn.execute(idempotency_keys.delete().where(key.in_(expired)))
     return int(result.rowcount or 0)
 
 
 async def purge_expired(db: Database, now: datetime | None = None) -> int:
-    """Delete every record past its retention; returns how many went."""
-    async with db.write() as conn:
-        return await _purge(conn, now or clock.now())
+    """Delete every record past its retention, a batch per transaction; returns how many."""
+    total = 0
+    while True:
+        async with db.write() as conn:
+            deleted = await _purge(conn, now or clock.now())
+        total += deleted
+        if deleted == 0:
+            return total
 
 
 async def find_record(db: Database, principal: Principal, key: str) -> StoredResponse | None:
