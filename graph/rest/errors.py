@@ -78,11 +78,11 @@ def unauthenticated_response(error: Unauthenticated) -> Response:
     return domain_error_response(error)
 
 
-def validation_error_response(error: ValidationError, *, location: str = "") -> Response:
+def validation_error_response(error: ValidationError) -> Response:
     """422 naming the first field pydantic blamed, as the client spells it."""
     first = error.errors(include_url=False)[0]
     path = ".".join(str(part) for part in first["loc"])
-    field = path or location or None
+    field = path or None
     if first["type"] == "extra_forbidden":
         message = f"{path} is not a known field"
     elif first["type"] == "missing":
