@@ -11,14 +11,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from db.errors import DomainError, InvalidInput, Unauthenticated
 from graph.errors import mapping_for, new_error_id
-from graph.rest.models import ErrorBody, ErrorDetail
+from graph.rest.models import (
+    AppendEventRequest,
+    CreateSessionRequest,
+    ErrorBody,
+    ErrorDetail,
+    Event,
+    Session,
+    UpdateSessionRequest,
+)
 
 log = logging.getLogger("sessiongraph.rest")
+
+
+def _aliases(*models: type[BaseModel]) -> set[str]:
+    return {info.alias or name for model in models for name, info in model.model_fields.items()}
+
+
+# Fields a response shows but only the server sets (id, plan, timestamps, …).
+SERVER_FIELDS = frozenset(
+    _aliases(Session, Event)
+    - _aliases(CreateSessionRequest, UpdateSessionRequest, AppendEventRequest)
+)
 
 
 class RequestRejected(Exception):
@@ -83,7 +102,9 @@ def validation_error_response(error: ValidationError) -> Response:
     first = error.errors(include_url=False)[0]
     path = ".".join(str(part) for part in first["loc"])
     field = path or None
-    if first["type"] == "extra_forbidden":
+    if first["type"] == "extra_forbidden" and path in SERVER_FIELDS:
+        message = f"{path} is set by the server and cannot be sent"
+    elif first["type"] == "extra_forbidden":
         message = f"{path} is not a known field"
     elif first["type"] == "missing":
         message = f"{path} is required"
