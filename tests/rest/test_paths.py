@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from db.clock import parse_rfc3339
@@ -302,3 +304,37 @@ async def test_options_and_head(rest: Rest) -> None:
     head = await rest.request("HEAD", f"{BASE}/{session['id']}")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == f'"{session["id"]}.1.0"'
+
+
+REFERENCE = Path(__file__).with_name("reference_session.json")
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+async def test_get_matches_the_reference_page_example_field_for_field(rest: Rest) -> None:
+    """The example body of the published reference page, sent back through create and
+    append, reads back with the same keys, order, nesting and JSON types."""
+    reference = json.loads(REFERENCE.read_text())
+    settable = ("assemblyState", "catalogVersion", "prd", "productObject", "schemaVersion")
+    session = await rest.create(
+        {"status": reference["status"], **{k: reference[k] for k in settable}}
+    )
+    sent = reference["events"][0]
+    await rest.append(session["id"], {k: sent[k] for k in ("type", "stage", "message", "payload")})
+    body = (await rest.get(f"{BASE}/{session['id']}")).json()
+
+    assert list(body) == list(reference)
+    assert {k: _kind(v) for k, v in body.items()} == {k: _kind(v) for k, v in reference.items()}
+    [event] = body["events"]
+    assert [k for k in event if k != "sequence"] == list(sent)
+    assert {k: _kind(event[k]) for k in sent} == {k: _kind(v) for k, v in sent.items()}
+    assert event["sequence"] == 1
+    for name in settable:
+        assert body[name] == reference[name]
+    assert {k: event[k] for k in ("type", "stage", "message", "payload")} == {
+        k: sent[k] for k in ("type", "stage", "message", "payload")
+    }
+    assert list(body["plan"]) == list(reference["plan"])
+    assert list(body["plan"]["limits"]) == list(reference["plan"]["limits"])
