@@ -57,8 +57,15 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed on success, rolled back on error."""
+    async def write(self, within: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed on success, rolled back on error.
+
+        `within` joins a transaction the caller already holds (e.g. an idempotency claim), so
+        an operation and its bookkeeping commit together.
+        """
+        if within is not None:
+            yield within
+            return
         async with self.write_engine.begin() as conn:
             yield conn
 

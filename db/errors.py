@@ -58,3 +58,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An `Idempotency-Key` already used for a different request (method, path or body)."""
+
+    code = "idempotency_key_reused"

@@ -40,6 +40,7 @@ async def append_event(
     stage: str | None = None,
     message: str | None = None,
     payload: dict[str, Any] | None = None,
+    conn: AsyncConnection | None = None,
 ) -> EventRecord:
     """Number the event inside the transaction that stores it.
 
@@ -58,9 +59,9 @@ async def append_event(
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
     now = clock.now()
-    async with db.write() as conn:
+    async with db.write(within=conn) as writing:
         bumped = (
-            await conn.execute(
+            await writing.execute(
                 sessions.update()
                 .where(
                     sessions.c.id == session_id,
@@ -73,7 +74,7 @@ async def append_event(
             )
         ).first()
         if bumped is None:
-            raise await _refusal(conn, principal, session_id, now)
+            raise await _refusal(writing, principal, session_id, now)
         row.update(
             id=new_event_id(),
             session_id=session_id,
@@ -82,7 +83,7 @@ async def append_event(
             user_id=principal.user_id,
             created_at=now,
         )
-        await conn.execute(events.insert().values(row))
+        await writing.execute(events.insert().values(row))
     EVENTS_APPENDED.inc()
     return EventRecord(**row)
 
@@ -146,6 +147,38 @@ async def list_events(
     return EventPage(
         session=session, items=[EventRecord.from_row(r) for r in kept], has_more=has_more
     )
+
+
+async def session_with_events(
+    db: Database, principal: Principal, session_id: str
+) -> tuple[SessionRecord, list[EventRecord]]:
+    """A session and its whole log as of one moment, so the two (and its ETag) agree.
+
+    The log is read up to the session row's `last_sequence`: an event is committed with the
+    bump that numbered it, so every sequence up to it exists and later appends stay out,
+    on any isolation level.
+    """
+    if not is_well_formed(session_id, SESSION_PREFIX):
+        raise NotFound(f"session {session_id} not found")
+    now = clock.now()
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(sessions).where(
+                    sessions.c.id == session_id,
+                    sessions.c.organization_id == principal.organization_id,
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"session {session_id} not found")
+        session = SessionRecord.from_row(row, now)
+        rows = await conn.execute(
+            sa.select(events)
+            .where(events.c.session_id == session_id, events.c.sequence <= session.last_sequence)
+            .order_by(events.c.sequence)
+        )
+        return session, [EventRecord.from_row(r) for r in rows]
 
 
 async def events_in_windows(

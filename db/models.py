@@ -93,10 +93,31 @@ class Event(SQLModel, table=True):
     created_at: datetime = Field(sa_type=Timestamp)
 
 
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a request that carried an `Idempotency-Key`, kept for replays.
+
+    One row per (organisation, key): the primary key is the claim, so concurrent requests
+    with one key queue on it and exactly one of them runs.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.Index("ix_idempotency_keys_expires", "expires_at"),)
+
+    organization_id: str = Field(primary_key=True, max_length=255)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    status_code: int
+    headers: dict[str, Any] = Field(sa_type=JsonObject)
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=Timestamp)
+    expires_at: datetime = Field(sa_type=Timestamp)
+
+
 organizations: sa.Table = Organization.__table__  # type: ignore[attr-defined]
 api_keys: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
 sessions: sa.Table = GenerationSession.__table__  # type: ignore[attr-defined]
 events: sa.Table = Event.__table__  # type: ignore[attr-defined]
+idempotency_keys: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
 
 

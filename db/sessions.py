@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,8 +115,12 @@ async def create_session(
     fields: Mapping[str, Any],
     *,
     ttl: timedelta = DEFAULT_TTL,
+    conn: AsyncConnection | None = None,
 ) -> SessionRecord:
-    """Create a session owned by the caller's organisation and user, with its plan snapshot."""
+    """Create a session owned by the caller's organisation and user, with its plan snapshot.
+
+    `conn` runs it inside a write transaction the caller holds (see `Database.write`).
+    """
     now = clock.now()
     values = _clean(fields, now, creating=True)
     row: dict[str, Any] = {
@@ -138,10 +142,10 @@ async def create_session(
         "revision": 1,
     }
     row.update(values)
-    async with db.write() as conn:
+    async with db.write(within=conn) as writing:
         if not status_rules.is_terminal(row["status"]):
-            await _check_session_quota(conn, principal, now)
-        await conn.execute(sessions.insert().values(row))
+            await _check_session_quota(writing, principal, now)
+        await writing.execute(sessions.insert().values(row))
     SESSIONS_CREATED.inc()
     return SessionRecord.from_row(MappingRow(row), now)
 
@@ -286,9 +290,12 @@ async def update_session(
     session_id: str,
     changes: Mapping[str, Any],
     *,
-    if_match: str | None = None,
+    if_match: str | Collection[str] | None = None,
 ) -> SessionRecord:
-    """Apply a partial update under the session's row lock: status machine, hash, revision."""
+    """Apply a partial update under the session's row lock: status machine, hash, revision.
+
+    `if_match` is an ETag, or several (any one of them matching is enough).
+    """
     now = clock.now()
     values = _clean(changes, now, creating=False)
     if not is_well_formed(session_id, SESSION_PREFIX):
@@ -297,7 +304,8 @@ async def update_session(
         current = await _find(conn, principal, session_id, lock=True)
         if current is None:
             raise NotFound(f"session {session_id} not found")
-        if if_match is not None and if_match != current.etag:
+        wanted = {if_match} if isinstance(if_match, str) else if_match
+        if wanted is not None and current.etag not in wanted:
             raise PreconditionFailed("the session changed since that ETag was issued")
         if current.is_terminal:
             raise Conflict(f"session is {current.status}; a {current.status} session cannot change")

@@ -13,6 +13,7 @@ from db.errors import InvalidInput
 MAX_LABEL_LENGTH = 255
 MAX_MESSAGE_LENGTH = 65_536
 MAX_JSON_BYTES = 1_048_576
+MIN_JSON_NUMBER, MAX_JSON_NUMBER = -(2**63), 2**64 - 1
 
 
 def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str | None:
@@ -25,14 +26,47 @@ def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str 
         raise InvalidInput(f"{field} must not be empty; send null to leave it unset", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
-    return free_of_nul(value, field)
+    _check_text(value, field)
+    return value
 
 
 def free_of_nul(value: str, field: str) -> str:
-    """PostgreSQL text cannot hold U+0000, so no door may accept it (on either database)."""
+    """Text a filter or field may use: storable by both engines (see `_check_text`)."""
+    _check_text(value, field)
+    return value
+
+
+def _check_text(value: str, field: str) -> None:
+    """PostgreSQL stores no NUL character and no lone surrogate, so neither engine takes them."""
     if "\x00" in value:
         raise InvalidInput(f"{field} must not contain the NUL character (U+0000)", field=field)
-    return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} must be valid Unicode text", field=field) from None
+
+
+def _check_json_values(value: Any, field: str) -> None:
+    """Every key and string obeys the text rule, every number the range (iteratively).
+
+    Numbers are kept within 64-bit integers' range: wider integers cannot be written back
+    as JSON by every client, and PostgreSQL returns a float like 1e237 as its 238 digits.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            _check_text(item, field)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            if not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER:
+                raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def json_object(value: Any, field: str) -> dict[str, Any] | None:
@@ -41,36 +75,14 @@ def json_object(value: Any, field: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"{field} must be a JSON object or null", field=field)
+    _check_json_values(value, field)
     try:
-        encoded = orjson.dumps(value)
-        size = len(encoded)
+        size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise InvalidInput(f"{field} is not valid JSON: {exc}", field=field) from None
     if size > MAX_JSON_BYTES:
         raise InvalidInput(f"{field} is larger than {MAX_JSON_BYTES} bytes", field=field)
-    if b"null" in encoded or b"\\u0000" in encoded:
-        # orjson writes NaN and infinities as null and NUL as \u0000: only then look closer.
-        _check_json_values(value, field)
     return value
-
-
-def _check_json_values(value: Any, field: str) -> None:
-    """Refuse what JSON columns cannot store faithfully: NaN/infinite numbers, and NUL in
-    strings or keys (PostgreSQL's jsonb refuses it). Iterative, so depth cannot overflow."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                if isinstance(key, str) and "\x00" in key:
-                    free_of_nul(key, field)
-                pending.append(inner)
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str):
-            free_of_nul(item, field)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
 
 
 def future_time(value: Any, field: str, now: datetime) -> datetime:

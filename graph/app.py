@@ -20,6 +20,7 @@ from graph.logs import configure_logging
 from graph.metrics import Observed, metrics_endpoint
 from graph.monitor import monitor
 from graph.request_ids import RequestIds
+from graph.rest import rest_api_routes
 from graph.schema import build_schema
 from graph.settings import Settings
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/readyz", readyz, methods=["GET"]),
             Route("/monitor", monitor, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *rest_api_routes(settings, db),
         ],
         middleware=[Middleware(RequestIds), Middleware(Observed)],
         lifespan=lifespan,

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionResult
 from db.errors import (
     Conflict,
     DomainError,
+    IdempotencyKeyReused,
     InvalidInput,
     LimitExceeded,
     NotFound,
@@ -38,6 +39,7 @@ _MAPPINGS: dict[type[DomainError], ErrorMapping] = {
     LimitExceeded: ErrorMapping(409, "limit_exceeded", "CONFLICT"),
     PreconditionFailed: ErrorMapping(412, "precondition_failed", "CONFLICT"),
     RateLimited: ErrorMapping(429, "rate_limited", "RATE_LIMITED"),
+    IdempotencyKeyReused: ErrorMapping(422, "idempotency_key_reused", "BAD_USER_INPUT"),
 }
 INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
 

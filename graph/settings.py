@@ -55,3 +55,9 @@ class Settings(BaseSettings):
         description="Serve GraphiQL's assets from this folder instead of a CDN "
         "(`sessiongraph graphiql-assets DIR` fills it)",
     )
+    rest_max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Largest REST request body; larger ones are 413"
+    )
+    idempotency_retention_seconds: int = Field(
+        default=24 * 3600, gt=0, description="How long an Idempotency-Key's response is kept"
+    )

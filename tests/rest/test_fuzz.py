@@ -1,0 +1,60 @@
+"""Schemathesis against `/openapi.json` of a real server: every default check, zero failures.
+
+Bounded (examples per operation, fixed seed) so it stays well under a minute per database;
+`--long` runs many more examples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+
+
+@pytest.mark.timeout(300)
+async def test_schemathesis_finds_nothing(
+    base_url: str, api_key: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    examples = "200" if request.config.getoption("--long") else "20"
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base_url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {api_key}",
+        "--max-examples",
+        examples,
+        "--seed",
+        "20261129",
+        "--workers",
+        "1",
+        "--no-color",
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(280):
+            output, _ = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert "No issues found" in text, text
+    assert "Selected: 7/7" in text and "Tested: 7" in text, text
