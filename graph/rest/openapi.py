@@ -158,6 +158,11 @@ def _error(status: int, error_ref: dict[str, Any]) -> dict[str, Any]:
         response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     if status == 405:
         response["headers"] = {"Allow": {"required": True, "schema": {"type": "string"}}}
+    if status == 429:
+        response["headers"] = {
+            name: {"required": True, "schema": {"type": "string"}}
+            for name in ("Retry-After", "RateLimit-Policy", "RateLimit")
+        }
     return response
 
 

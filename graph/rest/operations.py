@@ -40,6 +40,7 @@ ERROR_MEANINGS = {
     413: "The body is larger than the server's limit.",
     415: "The body is not sent as `application/json`.",
     422: "A field or parameter is invalid, unknown or missing; `error.field` names it.",
+    429: "The organisation's plan allows no more requests this minute; see `Retry-After`.",
     500: "Unexpected; `error.errorId` is logged with the detail.",
 }
 _BODY_ERRORS = (400, 413, 415, 422)
@@ -66,7 +67,7 @@ class Operation:
 
     @property
     def statuses(self) -> tuple[int, ...]:
-        return tuple(sorted({401, 500, *self.errors}))
+        return tuple(sorted({401, 429, 500, *self.errors}))
 
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -48,11 +48,11 @@ async def test_edge_values_round_trip(db: Database, principal: Principal) -> Non
         await event_ops.append_event(db, principal, record.id, type="info", message="\x00")
 
 
-async def test_filtering_on_unstorable_text_matches_nothing(
-    db: Database, principal: Principal
-) -> None:
+async def test_filtering_on_unstorable_text_is_refused(db: Database, principal: Principal) -> None:
     await session_ops.create_session(db, principal, {})
     for user_id in ("a\x00b", "\ud800"):
-        page = await session_ops.list_sessions(db, principal, user_id=user_id)
-        assert page.items == []
-        assert await session_ops.count_sessions(db, principal, user_id=user_id) == 0
+        with pytest.raises(InvalidInput) as caught:
+            await session_ops.list_sessions(db, principal, user_id=user_id)
+        assert caught.value.field == "userId"
+        with pytest.raises(InvalidInput):
+            await session_ops.count_sessions(db, principal, user_id=user_id)
