@@ -14,6 +14,7 @@ from db.engine import Database
 from db.keys import create_key, has_keys, list_keys, revoke_key
 from db.migrate import upgrade_to_head
 from graph.app import open_database
+from graph.server import run
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
@@ -75,13 +76,15 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"sessiongraph: DEVELOPMENT API key for {DEV_ORG}/{DEV_USER} (local use only):")
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
-    uvicorn.run(
-        "graph.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
+    run(
+        uvicorn.Config(
+            "graph.app:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -9,10 +10,11 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
-from graph.errors import with_codes
+from graph.errors import stream_with_codes, with_codes
 from graph.mutation import Mutation
 from graph.query import Query
 from graph.scalars import SCALAR_MAP
+from graph.subscription import Subscription
 from graph.types import Event, Session
 
 
@@ -28,6 +30,10 @@ class Schema(strawberry.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return with_codes(await super().execute(*args, **kwargs), production=self.production)
 
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        """Subscriptions and operations over WebSocket: every result gets codes too."""
+        return stream_with_codes(await super().stream(*args, **kwargs), production=self.production)
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Callers' mistakes are not server errors; unexpected ones are logged by `with_codes`."""
 
@@ -37,6 +43,7 @@ def build_schema(*, production: bool = False) -> Schema:
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Session, Event],
         extensions=[
             lambda: ParserCache(maxsize=512),
