@@ -122,11 +122,20 @@ async def stream_with_codes(
     source: AsyncGenerator[Any, None], *, production: bool
 ) -> AsyncGenerator[Any, None]:
     """`with_codes` for each result of a stream (subscriptions, operations over WebSocket)."""
+    started = False
     async with aclosing(source):
-        async for result in source:
-            if isinstance(result, PreExecutionError):
-                yield _pre_execution_with_codes(result, production=production)
-            elif isinstance(result, ExecutionResult):
-                yield with_codes(result, production=production)
-            else:
-                yield result
+        try:
+            async for result in source:
+                started = True
+                if isinstance(result, PreExecutionError):
+                    yield _pre_execution_with_codes(result, production=production)
+                elif isinstance(result, ExecutionResult):
+                    yield with_codes(result, production=production)
+                else:
+                    yield result
+        except GraphQLError as error:
+            if started:
+                raise
+            # A parse error raised while preparing (e.g. through the parser cache).
+            failed = PreExecutionError(data=None, errors=[error])
+            yield _pre_execution_with_codes(failed, production=production)
