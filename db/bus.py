@@ -21,6 +21,8 @@ from typing import Any, Literal
 log = logging.getLogger("sessiongraph.bus")
 
 HintKind = Literal["events", "created", "updated", "expired", "deleted"]
+# How the LISTEN connection shows in pg_stat_activity.
+APPLICATION_NAME = "sessiongraph-bus"
 SESSION_KINDS: frozenset[str] = frozenset({"created", "updated", "expired", "deleted"})
 _KINDS: frozenset[str] = SESSION_KINDS | {"events"}
 
@@ -203,7 +205,9 @@ class PostgresBus(Bus):
         first = True
         while True:
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=10)
+                conn = await asyncpg.connect(
+                    self.dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
             except (OSError, TimeoutError, asyncpg.PostgresError) as error:
                 log.warning("bus: cannot connect (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)

@@ -23,7 +23,9 @@ def sizes(request: pytest.FixtureRequest) -> tuple[int, int, int]:
     return (40, 10, 300) if request.config.getoption("--long") else (20, 10, 100)
 
 
-async def _writers(db: Database, principal: Principal, session: str, writers: int, each: int) -> None:
+async def _writers(
+    db: Database, principal: Principal, session: str, writers: int, each: int
+) -> None:
     await asyncio.gather(*(append(db, principal, session, each) for _ in range(writers)))
 
 
@@ -114,7 +116,9 @@ async def test_sse_resumes_from_last_event_id(
 async def test_sse_errors_are_rest_shaped(
     http: httpx.AsyncClient, api_key: str, db: Database, principal: Principal
 ) -> None:
-    missing = await http.get(stream_path("sess_0123456789abcdef"), headers={"Authorization": api_key})
+    missing = await http.get(
+        stream_path("sess_0123456789abcdef"), headers={"Authorization": api_key}
+    )
     assert missing.status_code == 404
     assert missing.json() == {
         "error": {"code": "not_found", "message": "session sess_0123456789abcdef not found"}
@@ -123,7 +127,9 @@ async def test_sse_errors_are_rest_shaped(
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["error"]["code"] == "unauthenticated"
     session = await new_session(db, principal)
-    bad = await http.get(stream_path(session), headers={"Authorization": api_key, "Last-Event-ID": "x"})
+    bad = await http.get(
+        stream_path(session), headers={"Authorization": api_key, "Last-Event-ID": "x"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
 
 
@@ -135,7 +141,9 @@ async def test_sse_keepalive_comments_and_deletion(
     session = await new_session(db, principal)
     await append(db, principal, session, 1)
     seen = []
-    async with http.stream("GET", stream_path(session), headers={"Authorization": api_key}) as response:
+    async with http.stream(
+        "GET", stream_path(session), headers={"Authorization": api_key}
+    ) as response:
         async for frame in frames(response):
             seen.append(frame.event or "comment")
             if frame.comment and "comment" not in seen[:-1]:

@@ -64,7 +64,9 @@ async def test_subscribe_then_vanish_300_times(
                 await ws.events("e", 1)  # mid-replay for half of them
             ws.conn.transport.abort()  # no close frame: the client just disappears
         if n % 10 == 0:  # an SSE client vanishing mid-stream too
-            async with http.stream("GET", stream_path(session), headers={"Authorization": api_key}) as r:
+            async with http.stream(
+                "GET", stream_path(session), headers={"Authorization": api_key}
+            ) as r:
                 async for _ in r.aiter_bytes():
                     break
     assert await settle(app, db, baseline) == baseline

@@ -19,7 +19,9 @@ from tests.support.ws import EVENTS, socket
 
 pytestmark = pytest.mark.timeout(60)
 
-UPDATES = "subscription($s: ID) { sessionUpdates(sessionId: $s) { kind sessionId session { status } } }"
+UPDATES = (
+    "subscription($s: ID) { sessionUpdates(sessionId: $s) { kind sessionId session { status } } }"
+)
 
 
 async def _next_update(ws, op_id: str = "u") -> dict:  # type: ignore[no-untyped-def]
@@ -74,7 +76,7 @@ async def test_expiry_is_swept_announced_and_ends_streams(
         await ws.init(api_key)
         await ws.subscribe("u", UPDATES, {"s": session})
         await ws.subscribe("e", EVENTS, {"s": session})
-        messages = [await ws.recv(timeout=15) for _ in range(4)]
+        messages = [await ws.recv(within=15) for _ in range(4)]
     by_id: dict[str, list[dict]] = {}  # type: ignore[type-arg]
     for message in messages:
         by_id.setdefault(message["id"], []).append(message)

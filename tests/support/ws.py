@@ -28,8 +28,8 @@ class Socket:
     async def send(self, message: Any) -> None:
         await self.conn.send(message if isinstance(message, str | bytes) else json.dumps(message))
 
-    async def recv(self, timeout: float = 10) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
+    async def recv(self, within: float = 10) -> dict[str, Any]:
+        async with asyncio.timeout(within):
             message: dict[str, Any] = json.loads(await self.conn.recv())
         return message
 
@@ -38,12 +38,20 @@ class Socket:
         await self.send({"type": "connection_init", "payload": {**payload, **extra}})
         return await self.recv()
 
-    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any] | None = None) -> None:
+    async def subscribe(
+        self, op_id: str, query: str, variables: dict[str, Any] | None = None
+    ) -> None:
         await self.send(
-            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+            {
+                "id": op_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
         )
 
-    async def events(self, op_id: str, count: int | None = None) -> tuple[list[int], dict[str, Any]]:
+    async def events(
+        self, op_id: str, count: int | None = None
+    ) -> tuple[list[int], dict[str, Any]]:
         """Sequences of `next` messages for `op_id`, until `complete`/`error` (or `count` seen)."""
         seen: list[int] = []
         while count is None or len(seen) < count:
@@ -58,10 +66,10 @@ class Socket:
             seen.append(payload["data"]["sessionEvents"]["sequence"])
         return seen, {}
 
-    async def closed(self, timeout: float = 10) -> tuple[int | None, str]:
+    async def closed(self, within: float = 10) -> tuple[int | None, str]:
         """Wait for the server to close; the close code and reason."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while True:
                     await self.conn.recv()
         except ConnectionClosed as closed:
