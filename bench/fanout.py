@@ -76,7 +76,7 @@ class Server:
             "SESSIONGRAPH_ENV": "production",
         }
         self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
 
     def key(self) -> str:
         made = subprocess.run(
@@ -91,8 +91,8 @@ class Server:
         return made.stdout.strip().splitlines()[-1]
 
     async def __aenter__(self) -> Server:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "graph", "serve", "--port", str(self.port)],
+        self.process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "graph", "serve", "--port", str(self.port)),
             env=self.env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -108,7 +108,8 @@ class Server:
     async def __aexit__(self, *_: object) -> None:
         assert self.process is not None
         self.process.terminate()
-        self.process.wait(timeout=30)
+        async with asyncio.timeout(30):
+            await self.process.wait()
 
 
 class Subscriber:
@@ -143,7 +144,11 @@ async def subscribe(base: str, key: str, session: str, sent: dict[int, float]) -
     assert json.loads(await conn.recv())["type"] == "connection_ack"
     await conn.send(
         json.dumps(
-            {"id": "1", "type": "subscribe", "payload": {"query": EVENTS, "variables": {"s": session}}}
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": EVENTS, "variables": {"s": session}},
+            }
         )
     )
     return Subscriber(conn, sent)
@@ -151,7 +156,7 @@ async def subscribe(base: str, key: str, session: str, sent: dict[int, float]) -
 
 async def wait_all(subscribers: list[Subscriber], sequence: int) -> None:
     async with asyncio.timeout(120):
-        while any(s.last < sequence for s in subscribers):
+        while any(s.last < sequence for s in subscribers):  # noqa: ASYNC110 - many producers
             await asyncio.sleep(0.002)
 
 
@@ -191,10 +196,7 @@ async def measure(count: int, database_url: str) -> Figures:
         subscribers: list[Subscriber] = []
         for start in range(0, count, 50):
             subscribers += await asyncio.gather(
-                *(
-                    subscribe(server.base, key, session, sent)
-                    for _ in range(min(50, count - start))
-                )
+                *(subscribe(server.base, key, session, sent) for _ in range(min(50, count - start)))
             )
         tasks = [asyncio.create_task(s.listen()) for s in subscribers]
         await wait_all(subscribers, sequence)  # each has replayed the warm-up event

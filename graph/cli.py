@@ -84,6 +84,9 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
             port=port,
             workers=workers,
             log_level=settings.log_level,
+            # Stream messages are small and go to many sockets: compressing each one per
+            # connection costs more CPU and memory (a zlib context per socket) than it saves.
+            ws_per_message_deflate=False,
         )
     )
     return 0

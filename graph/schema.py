@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
 from graph.errors import stream_with_codes, with_codes
+from graph.fanout import SharedEventExecutor
 from graph.mutation import Mutation
 from graph.query import Query
 from graph.scalars import SCALAR_MAP
@@ -50,6 +51,7 @@ def build_schema(*, production: bool = False) -> Schema:
             lambda: ValidationCache(maxsize=512),
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
+        execution_context_class=SharedEventExecutor,
     )
     schema.production = production
     return schema

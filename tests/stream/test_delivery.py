@@ -189,3 +189,29 @@ async def test_terminal_session_replays_then_completes(
         await ws.init(api_key)
         await ws.subscribe("e", EVENTS, {"s": session, "a": 1})
         assert await ws.events("e") == ([2, 3], {"id": "e", "type": "complete"})
+
+
+async def test_shared_execution_respects_each_selection(
+    base_url: str, api_key: str, db: Database, principal: Principal
+) -> None:
+    """Subscribers share one execution per event only when their selections agree."""
+    session = await new_session(db, principal)
+    query = (
+        "subscription($s: ID!, $a: Int, $m: Boolean!) { sessionEvents(sessionId: $s, "
+        "afterSequence: $a) { sequence message @include(if: $m) } }"
+    )
+    async with socket(base_url) as ws:
+        await ws.init(api_key)
+        await ws.subscribe("with", query, {"s": session, "m": True})
+        await ws.subscribe("without", query, {"s": session, "m": False, "a": 0})
+        await ws.subscribe("plain", EVENTS, {"s": session})
+        await append(db, principal, session, 1)
+        got = {}
+        while len(got) < 3:
+            message = await ws.recv()
+            got[message["id"]] = message["payload"]["data"]["sessionEvents"]
+    assert got == {
+        "with": {"sequence": 1, "message": "m0"},
+        "without": {"sequence": 1},
+        "plain": {"sequence": 1},
+    }
