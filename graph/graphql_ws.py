@@ -177,7 +177,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
             await super().handle_task_exception(error)
 
 
+class _AnyOperation:
+    """The legacy protocol's `start` carries queries and mutations too, as its clients send."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+    async def subscribe(self, **kwargs: Any) -> Any:
+        return await self.schema.stream(**kwargs)
+
+
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+
     async def handle_message(self, message: Any) -> None:
         problem = legacy_message_problem(message)
         if problem is not None:
