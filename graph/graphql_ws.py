@@ -9,6 +9,7 @@ coded errors, and a registry of open sockets so shutdown can close them with 100
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -191,6 +192,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+
+    async def handle(self) -> None:
+        """The legacy protocol has no init timeout of its own; give it the same 4408."""
+        deadline = asyncio.create_task(self._init_deadline())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def _init_deadline(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
         problem = legacy_message_problem(message)

@@ -11,7 +11,7 @@ from db.engine import Database
 from db.records import Principal
 from tests.stream.conftest import MAX_SUBSCRIPTIONS
 from tests.support.sessions import append, new_session
-from tests.support.ws import EVENTS, LEGACY, socket
+from tests.support.ws import EVENTS, LEGACY, TRANSPORT, socket
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -90,8 +90,9 @@ async def test_unknown_subprotocol_closes_4406(base_url: str) -> None:
         assert (await ws.closed())[0] == 4406
 
 
-async def test_no_init_in_time_closes_4408(base_url: str) -> None:
-    async with socket(base_url) as ws:
+@pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+async def test_no_init_in_time_closes_4408(base_url: str, protocol: str) -> None:
+    async with socket(base_url, subprotocols=[protocol]) as ws:
         assert (await ws.closed())[0] == 4408
 
 
@@ -202,5 +203,9 @@ async def test_legacy_protocol_accepts_operations_only_after_init(
         while (message := await ws.recv())["type"] == "ka":
             pass
         assert message["type"] == "error" and message["id"] == "2"
+        await ws.send({"type": "start", "id": "3", "payload": {"query": "{ __typename }"}})
+        while (message := await ws.recv())["type"] == "ka":
+            pass
+        assert message == {"type": "data", "id": "3", "payload": {"data": {"__typename": "Query"}}}
         await ws.send('{"type": 3}')
         assert (await ws.closed())[0] == 4400
