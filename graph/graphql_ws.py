@@ -52,6 +52,7 @@ class SocketContext:
         self.session_ttl_seconds = session_ttl_seconds
         self.upgrade_key = upgrade_key
         self.connection_params: dict[str, Any] | None = None
+        self.key: str | None = None  # as sent, so each new operation can re-check it
         self._principal: Principal | None = None
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
             load_fn=self._load_events, cache=False
@@ -66,6 +67,14 @@ class SocketContext:
     @principal.setter
     def principal(self, value: Principal) -> None:
         self._principal = value
+
+    async def still_valid(self) -> bool:
+        """Whether the connection's key still works (it may have been revoked since init)."""
+        try:
+            self._principal = await principal_from_header(self.db, self.key)
+        except Unauthenticated:
+            return False
+        return True
 
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
         found = await events_in_windows(self.db, keys)
@@ -171,6 +180,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
                 {"id": message["id"], "type": "error", "payload": [limit_error(limit)]}
             )
             return
+        if self.connection_acknowledged and not await self.context.still_valid():
+            await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
+            return
         await super().handle_subscribe(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
@@ -222,6 +234,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
                 await self.websocket.send_json(
                     {"type": "error", "id": message["id"], "payload": limit_error(limit)}
                 )
+                return
+            if self.connection_acknowledged and not await self.context.still_valid():
+                await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
                 return
         await super().handle_message(message)
 
@@ -284,6 +299,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
         """The key from the init payload, else from the upgrade request; 4403 when bad."""
         value = key_from_params(context.connection_params) or context.upgrade_key
+        context.key = value
         try:
             context.principal = await principal_from_header(self.db, value)
         except Unauthenticated as error:

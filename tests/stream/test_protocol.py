@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from db.engine import Database
+from db.keys import create_key, revoke_key
 from db.records import Principal
 from tests.stream.conftest import MAX_SUBSCRIPTIONS
 from tests.support.sessions import append, new_session
@@ -209,3 +211,14 @@ async def test_legacy_protocol_accepts_operations_only_after_init(
         assert message == {"type": "data", "id": "3", "payload": {"data": {"__typename": "Query"}}}
         await ws.send('{"type": 3}')
         assert (await ws.closed())[0] == 4400
+
+
+async def test_a_revoked_key_starts_nothing_more(base_url: str, db: Database) -> None:
+    record, secret = await create_key(db, "org_" + secrets.token_hex(6), "user_r")
+    async with socket(base_url) as ws:
+        await ws.init(secret)
+        await ws.subscribe("a", "{ __typename }")
+        assert (await ws.recv())["type"] == "next"
+        await revoke_key(db, record.id)
+        await ws.subscribe("b", "{ __typename }")
+        assert (await ws.closed()) == (4403, "Forbidden: the API key was revoked")
