@@ -24,7 +24,7 @@ from db import sessions as session_ops
 from db.clock import to_rfc3339
 from db.engine import Database
 from db.errors import DomainError, InvalidInput
-from db.feeds import EventReader, feeds_of
+from db.feeds import feeds_of
 from db.records import EventRecord
 from graph.auth import KeyRequired, principal_of
 from graph.errors import mapping_for
@@ -108,14 +108,16 @@ class EventStreams:
             return rest_error(error)
         if session.is_terminal and after >= session.last_sequence:
             return Response(status_code=204)
-        reader = feeds_of(self.db).events(session_id, after)
         return StreamingResponse(
-            self._body(reader),
+            self._body(session_id, after),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    async def _body(self, reader: EventReader) -> AsyncIterator[bytes]:
+    async def _body(self, session_id: str, after: int) -> AsyncIterator[bytes]:
+        # The reader is made here, not in `respond`: a body that never starts (the client
+        # left first) then never registers a reader it could not unregister.
+        reader = feeds_of(self.db).events(session_id, after)
         self.open += 1
         stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         following: asyncio.Future[Any] | None = None
@@ -154,9 +156,5 @@ class EventStreams:
             self.open -= 1
 
 
-def rest_unauthenticated(error: DomainError) -> Response:
-    return rest_error(error)
-
-
 def event_stream_endpoint(streams: EventStreams) -> KeyRequired:
-    return KeyRequired(streams, streams.db, refuse=rest_unauthenticated)
+    return KeyRequired(streams, streams.db, refuse=rest_error)

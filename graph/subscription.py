@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from db import sessions as session_ops
 from db.errors import InvalidInput, NotFound
-from db.feeds import EventReader, UpdateReader, feeds_of
+from db.feeds import Feeds, feeds_of
 from graph.types import Event, Session
 
 
@@ -33,7 +33,9 @@ class SessionUpdate:
     session: Session | None
 
 
-async def _events(reader: EventReader) -> AsyncGenerator[Event, None]:
+async def _events(feeds: Feeds, session_id: str, after: int) -> AsyncGenerator[Event, None]:
+    # Registered on first iteration: a stream closed before it starts leaves nothing behind.
+    reader = feeds.events(session_id, after)
     try:
         async for record in reader:
             yield Event.from_record(record)
@@ -41,7 +43,10 @@ async def _events(reader: EventReader) -> AsyncGenerator[Event, None]:
         reader.close()
 
 
-async def _updates(reader: UpdateReader) -> AsyncGenerator[SessionUpdate, None]:
+async def _updates(
+    feeds: Feeds, organization_id: str, session_id: str | None
+) -> AsyncGenerator[SessionUpdate, None]:
+    reader = feeds.updates(organization_id, session_id)
     try:
         async for change in reader:
             yield SessionUpdate(
@@ -73,7 +78,7 @@ class Subscription:
                 "afterSequence must be 0 or a positive sequence", field="afterSequence"
             )
         await session_ops.get_session(ctx.db, ctx.principal, str(session_id))
-        return _events(feeds_of(ctx.db).events(str(session_id), after))
+        return _events(feeds_of(ctx.db), str(session_id), after)
 
     @strawberry.subscription(
         description=(
@@ -91,5 +96,4 @@ class Subscription:
             and await session_ops.find_session(ctx.db, ctx.principal, wanted) is None
         ):
             raise NotFound(f"session {wanted} not found")
-        reader = feeds_of(ctx.db).updates(ctx.principal.organization_id, wanted)
-        return _updates(reader)
+        return _updates(feeds_of(ctx.db), ctx.principal.organization_id, wanted)
