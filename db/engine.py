@@ -16,9 +16,11 @@ from typing import Any, Literal
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from db.bus import Bus, Hint, bus_for
 from db.urls import async_url, is_sqlite
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+_PENDING_HINTS = "sessiongraph.pending_hints"
 
 
 class Database:
@@ -49,6 +51,8 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.write_engine = self.engine
+        # Operations publish a hint here after each commit; live streams listen.
+        self.bus: Bus = bus_for(self.url)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -67,7 +71,20 @@ class Database:
             yield within
             return
         async with self.write_engine.begin() as conn:
+            pending: list[Hint] = []
+            conn.info[_PENDING_HINTS] = pending
             yield conn
+        # Reached only once the transaction has committed: announce what it changed.
+        for hint in pending:
+            self.bus.publish(hint)
+
+    def announce(self, conn: AsyncConnection, hint: Hint) -> None:
+        """Publish `hint` when the transaction `conn` belongs to commits; never if it rolls back.
+
+        An operation joined to a caller's transaction (`within`) must not be announced
+        before that transaction commits, or a reader would look before the rows exist.
+        """
+        conn.info[_PENDING_HINTS].append(hint)
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock, validation
 from db import status as status_rules
+from db.bus import Hint
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
@@ -84,6 +85,7 @@ async def append_event(
             created_at=now,
         )
         await writing.execute(events.insert().values(row))
+        db.announce(writing, Hint("events", session_id, row["organization_id"], row["sequence"]))
     EVENTS_APPENDED.inc()
     return EventRecord(**row)
 

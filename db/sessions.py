@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock, validation
 from db import status as status_rules
+from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
@@ -146,6 +147,7 @@ async def create_session(
         if not status_rules.is_terminal(row["status"]):
             await _check_session_quota(writing, principal, now)
         await writing.execute(sessions.insert().values(row))
+        db.announce(writing, Hint("created", row["id"], row["organization_id"]))
     SESSIONS_CREATED.inc()
     return SessionRecord.from_row(MappingRow(row), now)
 
@@ -323,6 +325,7 @@ async def update_session(
                 .returning(*sessions.c)
             )
         ).one()
+    db.bus.publish(Hint("updated", session_id, row.organization_id))
     return SessionRecord.from_row(row, now)
 
 
@@ -340,4 +343,5 @@ async def delete_session(db: Database, principal: Principal, session_id: str) ->
             raise NotFound(f"session {session_id} not found")
         await conn.execute(events.delete().where(events.c.session_id == session_id))
         await conn.execute(sessions.delete().where(sessions.c.id == session_id))
+    db.bus.publish(Hint("deleted", session_id, principal.organization_id))
     return session_id

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from db.engine import Database
+from db.expiry import ExpirySweeper
+from db.feeds import feeds_of
 from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
 from graph.graphql_http import GraphQLView, graphql_endpoint
+from graph.graphql_ws import GraphQLWebSocket
 from graph.health import healthz, readyz
 from graph.limits import Limits
 from graph.logs import configure_logging
@@ -23,6 +28,7 @@ from graph.request_ids import RequestIds
 from graph.rest import rest_api_routes
 from graph.schema import build_schema
 from graph.settings import Settings
+from graph.sse import STREAM_PATH, EventStreams, event_stream_endpoint
 
 
 def open_database(settings: Settings) -> Database:
@@ -37,8 +43,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     db = database or open_database(settings)
     production = settings.env == "production"
+    schema = build_schema(production=production, limits=Limits.from_settings(settings))
     view = GraphQLView(
-        build_schema(production=production, limits=Limits.from_settings(settings)),
+        schema,
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
     )
@@ -55,17 +62,49 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 )
             routes.append(Mount(ASSETS_ROUTE, StaticFiles(directory=assets)))
         ide = ide_page(local_assets=assets is not None)
+    sockets = GraphQLWebSocket(
+        schema,
+        db=db,
+        session_ttl_seconds=settings.session_ttl_seconds,
+        init_timeout=settings.ws_init_timeout_seconds,
+        max_subscriptions=settings.ws_max_subscriptions,
+        keep_alive_interval=settings.ws_keepalive_seconds,
+        revocation_check_seconds=settings.ws_revocation_check_seconds,
+    )
+    streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
+    sweeper = ExpirySweeper(
+        db,
+        interval=settings.expiry_sweep_seconds,
+        retention=timedelta(seconds=settings.expired_retention_seconds),
+    )
+
+    async def drain() -> None:
+        """Before the server stops: sockets close with 1001, SSE streams end cleanly."""
+        streams.stop_all()
+        await sockets.close_all()
+        await asyncio.sleep(0)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        if database is None:
-            await db.dispose()
+        await db.bus.start()
+        feeds_of(db)  # listening before the first subscriber, so no hint is missed
+        sweeper.start()
+        try:
+            yield
+        finally:
+            await drain()
+            await sweeper.stop()
+            feeds_of(db).close()
+            await db.bus.stop()
+            if database is None:
+                await db.dispose()
 
     app = Starlette(
         routes=[
             *routes,
             Route("/graphql", graphql_endpoint(view, ide=ide), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", sockets),
+            Route(STREAM_PATH, event_stream_endpoint(streams), methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/monitor", monitor, methods=["GET"]),
@@ -77,6 +116,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.sockets = sockets
+    app.state.streams = streams
+    app.state.sweeper = sweeper
+    app.state.drain = drain
     return app
 
 

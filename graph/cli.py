@@ -18,6 +18,7 @@ from db.plans import list_plans, set_plan
 from db.records import Plan
 from graph.app import open_database
 from graph.logs import configure_logging, uvicorn_log_config
+from graph.server import run
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
@@ -106,15 +107,20 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        "graph.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=uvicorn_log_config(),
-        access_log=False,
+    run(
+        uvicorn.Config(
+            "graph.app:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            # Stream messages are small and go to many sockets: compressing each one per
+            # connection costs more CPU and memory (a zlib context per socket) than it saves.
+            ws_per_message_deflate=False,
+            log_config=uvicorn_log_config(),
+            access_log=False,
+        )
     )
     return 0
 

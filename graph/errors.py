@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from typing import Any
 
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.utils.aio import aclosing
 
 from db.errors import (
     Conflict,
@@ -97,3 +101,47 @@ def with_codes(result: ExecutionResult, *, production: bool) -> ExecutionResult:
     if result.errors:
         result.errors = [graphql_error(e, production=production) for e in result.errors]
     return result
+
+
+def _request_error_in_place(error: GraphQLError) -> GraphQLError:
+    """Keep the error object (its class tells the WebSocket handler to close with 4400)."""
+    error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+    return error
+
+
+def _pre_execution_with_codes(result: ExecutionResult, *, production: bool) -> ExecutionResult:
+    errors = []
+    for error in result.errors or []:
+        original = error.original_error
+        if isinstance(error, GraphQLSyntaxError) or not (
+            original is None or isinstance(original, GraphQLError | DomainError)
+        ):
+            # Syntax errors and a bad operation choice (unknown name, wrong kind).
+            errors.append(_request_error_in_place(error))
+        else:
+            errors.append(graphql_error(error, production=production))
+    result.errors = errors
+    return result
+
+
+async def stream_with_codes(
+    source: AsyncGenerator[Any, None], *, production: bool
+) -> AsyncGenerator[Any, None]:
+    """`with_codes` for each result of a stream (subscriptions, operations over WebSocket)."""
+    started = False
+    async with aclosing(source):
+        try:
+            async for result in source:
+                started = True
+                if isinstance(result, PreExecutionError):
+                    yield _pre_execution_with_codes(result, production=production)
+                elif isinstance(result, ExecutionResult):
+                    yield with_codes(result, production=production)
+                else:
+                    yield result
+        except GraphQLError as error:
+            if started:
+                raise
+            # A parse error raised while preparing (e.g. through the parser cache).
+            failed = PreExecutionError(data=None, errors=[error])
+            yield _pre_execution_with_codes(failed, production=production)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -11,12 +12,14 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
-from graph.errors import with_codes
+from graph.errors import stream_with_codes, with_codes
+from graph.fanout import SharedEventExecutor
 from graph.limits import Limits, OperationLimits, limit_rules
 from graph.mutation import Mutation
 from graph.production import without_suggestions
 from graph.query import Query
 from graph.scalars import SCALAR_MAP
+from graph.subscription import Subscription
 from graph.types import Event, Session
 
 
@@ -39,6 +42,10 @@ class Schema(strawberry.Schema):
             result = ExecutionResult(data=None, errors=[timeout_error(self.limits)])
         result = with_codes(result, production=self.production)
         return without_suggestions(result) if self.production else result
+
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        """Subscriptions and operations over WebSocket: every result gets codes too."""
+        return stream_with_codes(await super().stream(*args, **kwargs), production=self.production)
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Callers' mistakes are not server errors; unexpected ones are logged by `with_codes`."""
@@ -66,6 +73,7 @@ def build_schema(*, production: bool = False, limits: Limits | None = None) -> S
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Session, Event],
         extensions=[
             lambda: OperationLimits(limits, rules),
@@ -80,6 +88,7 @@ def build_schema(*, production: bool = False, limits: Limits | None = None) -> S
                 {"max_operations": limits.max_operations} if limits.max_operations > 1 else None
             ),
         ),
+        execution_context_class=SharedEventExecutor,
     )
     schema.production = production
     schema.limits = limits

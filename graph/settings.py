@@ -61,3 +61,21 @@ class Settings(BaseSettings):
     idempotency_retention_seconds: int = Field(
         default=24 * 3600, gt=0, description="How long an Idempotency-Key's response is kept"
     )
+    ws_init_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="WebSocket: close with 4408 when no connection_init by then"
+    )
+    ws_max_subscriptions: int = Field(
+        default=100, ge=1, description="WebSocket: operations one connection may run at once"
+    )
+    ws_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="Legacy graphql-ws `ka` and SSE comment interval"
+    )
+    ws_revocation_check_seconds: float = Field(
+        default=5.0, gt=0, description="WebSocket: how soon a revoked key's sockets close (4403)"
+    )
+    expiry_sweep_seconds: float = Field(
+        default=10.0, gt=0, description="How often expired sessions are marked and announced"
+    )
+    expired_retention_seconds: int = Field(
+        default=30 * 24 * 3600, ge=0, description="How long expired sessions are kept"
+    )

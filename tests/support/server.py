@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from graph.server import GracefulServer
+
 
 @asynccontextmanager
 async def running_server(app: ASGIApp) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = GracefulServer(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(15):
         while not server.started:

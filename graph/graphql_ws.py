@@ -1,0 +1,378 @@
+"""`/graphql` over WebSocket: graphql-transport-ws and legacy graphql-ws, on Strawberry's handlers.
+
+Strawberry runs both protocols (init timeout 4408, 4401, 4409, 4429, ping/pong, the
+per-connection limit, the legacy init check of CVE-2026-35526). This module adds what
+the service needs on top: the API key from the `connection_init` payload or the upgrade
+request, a strict check of every message's shape (4400 instead of a crashed handler),
+coded errors, and a registry of open sockets so shutdown can close them with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+import orjson
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types.unset import UNSET, UnsetType
+
+from db.engine import Database
+from db.errors import Unauthenticated
+from db.events import events_in_windows
+from db.keys import revoked_among
+from db.records import EventRecord, Principal
+from graph.auth import principal_from_header
+from graph.context import EventKey
+from graph.ratelimit import admit, graphql_error_body, refusal
+
+log = logging.getLogger("sessiongraph.ws")
+GOING_AWAY = 1001
+
+
+class SocketContext:
+    """One connection's context: the principal arrives with `connection_init`.
+
+    DataLoaders do not cache here: a connection lives for hours and each subscription
+    event must read fresh rows (batching within one event still applies).
+    """
+
+    def __init__(self, db: Database, session_ttl_seconds: int, upgrade_key: str | None) -> None:
+        self.db = db
+        self.session_ttl_seconds = session_ttl_seconds
+        self.upgrade_key = upgrade_key
+        self.connection_params: dict[str, Any] | None = None
+        self.key: str | None = None  # as sent, so each new operation can re-check it
+        self._principal: Principal | None = None
+        self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
+            load_fn=self._load_events, cache=False
+        )
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise Unauthenticated("the connection is not initialised")
+        return self._principal
+
+    @principal.setter
+    def principal(self, value: Principal) -> None:
+        self._principal = value
+
+    async def still_valid(self) -> bool:
+        """Whether the connection's key still works (it may have been revoked since init)."""
+        try:
+            self._principal = await principal_from_header(self.db, self.key)
+        except Unauthenticated:
+            return False
+        return True
+
+    @property
+    def key_id(self) -> str | None:
+        """The id of the key the connection authenticated with, once it has."""
+        return self._principal.key_id if self._principal is not None else None
+
+    async def refusal(self) -> dict[str, Any] | None:
+        """Each operation spends one request of the organisation's per-minute budget."""
+        decision = await admit(self.db, self.principal)
+        return None if decision.allowed else graphql_error_body(refusal(decision))
+
+    async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
+        found = await events_in_windows(self.db, keys)
+        return [found[key] for key in keys]
+
+
+def key_from_params(params: Mapping[str, Any] | None) -> str | None:
+    """`{"Authorization": "Bearer <key>"}` (any case), or the same inside `"headers"`."""
+    if not params:
+        return None
+    for scope in (params, params.get("headers")):
+        if isinstance(scope, Mapping):
+            for name, value in scope.items():
+                if isinstance(name, str) and name.lower() == "authorization":
+                    return value if isinstance(value, str) else None
+    return None
+
+
+def _is_object_or_null(value: object) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def transport_message_problem(message: object) -> str | None:
+    """Why a graphql-transport-ws message breaks PROTOCOL.md, or None when it is well formed."""
+    if not isinstance(message, dict):
+        return "message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "message type must be a string"
+    if kind in ("connection_init", "ping", "pong"):
+        if not _is_object_or_null(message.get("payload")):
+            return f"{kind} payload must be an object or null"
+        return None
+    if kind == "complete":
+        return None if isinstance(message.get("id"), str) else "complete needs a string id"
+    if kind != "subscribe":
+        return f"unknown message type {kind!r}"
+    if not isinstance(message.get("id"), str) or not message["id"]:
+        return "subscribe needs a non-empty string id"
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "subscribe payload must be an object with a string query"
+    if not (payload.get("operationName") is None or isinstance(payload["operationName"], str)):
+        return "operationName must be a string or null"
+    if not (_is_object_or_null(payload.get("variables"))):
+        return "variables must be an object or null"
+    if not (_is_object_or_null(payload.get("extensions"))):
+        return "extensions must be an object or null"
+    return None
+
+
+def legacy_message_problem(message: object) -> str | None:
+    """The same check for subscriptions-transport-ws messages."""
+    if not isinstance(message, dict):
+        return "message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "message type must be a string"
+    if kind == "connection_init":
+        return None if _is_object_or_null(message.get("payload")) else "payload must be an object"
+    if kind in ("stop",):
+        return None if isinstance(message.get("id"), str) else "stop needs a string id"
+    if kind == "start":
+        payload = message.get("payload")
+        if not isinstance(message.get("id"), str) or not message["id"]:
+            return "start needs a non-empty string id"
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "start payload must be an object with a string query"
+        if not _is_object_or_null(payload.get("variables")):
+            return "variables must be an object or null"
+        return None
+    if kind == "connection_terminate":
+        return None
+    return f"unknown message type {kind!r}"
+
+
+def limit_error(limit: int) -> dict[str, Any]:
+    return {
+        "message": f"at most {limit} operations may run at once on one connection",
+        "extensions": {"code": "RATE_LIMITED", "reason": "MAX_SUBSCRIPTIONS"},
+    }
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
+    async def handle_message(self, message: Any) -> None:
+        problem = transport_message_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        if message["type"] == "connection_init" and message.get("payload") is None:
+            message = {**message, "payload": {}}  # PROTOCOL.md allows null
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and limit is not None
+            and len(self.operations) >= limit
+        ):
+            await self.websocket.send_json(
+                {"id": message["id"], "type": "error", "payload": [limit_error(limit)]}
+            )
+            return
+        if self.connection_acknowledged and not await self.context.still_valid():
+            await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
+            return
+        if self.connection_acknowledged and (refused := await self.context.refusal()):
+            await self.websocket.send_json(
+                {"id": message["id"], "type": "error", "payload": [refused]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if not isinstance(error, WebSocketDisconnected):
+            await super().handle_task_exception(error)
+
+
+class _AnyOperation:
+    """The legacy protocol's `start` carries queries and mutations too, as its clients send."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+    async def subscribe(self, **kwargs: Any) -> Any:
+        return await self.schema.stream(**kwargs)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+
+    async def handle(self) -> None:
+        """The legacy protocol has no init timeout of its own; give it the same 4408."""
+        deadline = asyncio.create_task(self._init_deadline())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def _init_deadline(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        problem = legacy_message_problem(message)
+        if problem is not None:
+            await self.websocket.close(code=4400, reason=problem)
+            return
+        if message["type"] == "start":
+            limit = self.max_subscriptions_per_connection
+            if (
+                self.connection_acknowledged
+                and message["id"] not in self.tasks
+                and limit is not None
+                and len(self.tasks) >= limit
+            ):
+                await self.websocket.send_json(
+                    {"type": "error", "id": message["id"], "payload": limit_error(limit)}
+                )
+                return
+            if self.connection_acknowledged and not await self.context.still_valid():
+                await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
+                return
+            if self.connection_acknowledged and (refused := await self.context.refusal()):
+                await self.websocket.send_json(
+                    {"type": "error", "id": message["id"], "payload": refused}
+                )
+                return
+        await super().handle_message(message)
+
+
+class SocketAdapter(ASGIWebSocketAdapter):
+    """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await super().send_json(message)
+        except RuntimeError as error:
+            raise WebSocketDisconnected from error
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError):
+            await super().close(code, reason)
+
+
+class GraphQLWebSocket(GraphQL[SocketContext, None]):
+    """The ASGI app behind `WebSocketRoute("/graphql")`."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = SocketAdapter
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        db: Database,
+        session_ttl_seconds: int,
+        init_timeout: float,
+        max_subscriptions: int,
+        keep_alive_interval: float,
+        revocation_check_seconds: float = 5.0,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            keep_alive=True,  # legacy `ka` messages, which its clients expect
+            keep_alive_interval=keep_alive_interval,
+            connection_init_wait_timeout=timedelta(seconds=init_timeout),
+            max_subscriptions_per_connection=max_subscriptions,
+            # Keys travel in `connection_init` or an Authorization header, never in
+            # cookies, so a page on another origin gains nothing a script could not.
+            allowed_origins=["*"],
+        )
+        self.db = db
+        self.session_ttl_seconds = session_ttl_seconds
+        self.revocation_check_seconds = revocation_check_seconds
+        self.sockets: dict[WebSocket, SocketContext | None] = {}
+        self.closing = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    def encode_json(self, data: object) -> str:
+        return orjson.dumps(data).decode()
+
+    async def get_context(self, request: Any, response: Any) -> SocketContext:
+        context = SocketContext(
+            self.db, self.session_ttl_seconds, request.headers.get("authorization")
+        )
+        if request in self.sockets:
+            self.sockets[request] = context
+        return context
+
+    async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
+        """The key from the init payload, else from the upgrade request; 4403 when bad."""
+        value = key_from_params(context.connection_params) or context.upgrade_key
+        context.key = value
+        try:
+            context.principal = await principal_from_header(self.db, value)
+        except Unauthenticated as error:
+            raise ConnectionRejectionError(
+                {"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}
+            ) from error
+        return cast("UnsetType", UNSET)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive=receive, send=send)
+        if self.closing:
+            await websocket.close(GOING_AWAY)
+            return
+        self.sockets[websocket] = None
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._close_revoked())
+        try:
+            await self.run(websocket)
+        finally:
+            self.sockets.pop(websocket, None)
+
+    async def _close_revoked(self) -> None:
+        """Close, with 4403, every socket whose key was revoked since it connected.
+
+        One indexed read per interval for all of this process's sockets bounds how long a
+        revoked key keeps streaming to `revocation_check_seconds`.
+        """
+        while self.sockets:
+            await asyncio.sleep(self.revocation_check_seconds)
+            keys = {
+                socket: context.key_id
+                for socket, context in list(self.sockets.items())
+                if context is not None and context.key_id is not None
+            }
+            revoked = await revoked_among(self.db, set(keys.values()))
+            for socket, key_id in keys.items():
+                if key_id in revoked:
+                    with contextlib.suppress(Exception):
+                        await socket.close(4403, "Forbidden: the API key was revoked")
+
+    async def close_all(self, reason: str = "server shutting down") -> None:
+        """Shutdown: every open socket gets 1001 so clients reconnect elsewhere and resume."""
+        self.closing = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+        for websocket in list(self.sockets):
+            with contextlib.suppress(Exception):
+                await websocket.close(GOING_AWAY, reason)

@@ -1,0 +1,151 @@
+"""Several server processes on one PostgreSQL database form one service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket as sockets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import asyncpg
+import httpx
+import pytest
+
+from db.bus import APPLICATION_NAME
+from db.engine import Database
+from db.records import Principal
+from tests.support.sessions import append, new_session
+from tests.support.ws import EVENTS, socket
+
+pytestmark = pytest.mark.timeout(120)
+
+APPEND = "mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO}) { sequence } }"
+
+
+def _free_port() -> int:
+    with sockets.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _server_process(database_url: str) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SESSIONGRAPH_DATABASE_URL": database_url,
+        "SESSIONGRAPH_AUTO_MIGRATE": "false",
+        "SESSIONGRAPH_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graph", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=None,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            process.kill()
+            process.wait()
+
+
+async def _ready(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http, asyncio.timeout(30):
+        while True:
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def two_servers(database_url: str) -> AsyncIterator[tuple[str, str]]:
+    with _server_process(database_url) as first, _server_process(database_url) as second:
+        await asyncio.gather(_ready(first), _ready(second))
+        await asyncio.sleep(0.3)  # both LISTEN connections up
+        yield first, second
+
+
+async def _terminate_listeners(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = $1 AND datname = current_database()",
+            APPLICATION_NAME,
+        )
+        return len(rows)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def postgres_url(database_url: str, backend: str) -> str:
+    if backend != "postgresql":
+        pytest.skip("LISTEN/NOTIFY across processes is PostgreSQL's")
+    return database_url
+
+
+async def test_append_through_one_process_reaches_the_other(
+    postgres_url: str, api_key: str, db: Database, principal: Principal
+) -> None:
+    session = await new_session(db, principal)
+    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+        await ws.init(api_key)
+        await ws.subscribe("e", EVENTS, {"s": session})
+        async with httpx.AsyncClient(base_url=second) as http:
+            answer = await http.post(
+                "/graphql",
+                json={"query": APPEND, "variables": {"s": session}},
+                headers={"Authorization": f"Bearer {api_key}"},
+            )
+            assert answer.json() == {"data": {"appendEvent": {"sequence": 1}}}
+        assert (await ws.events("e", 1))[0] == [1]
+        await db.bus.start()  # this test process is a third writer on the same service
+        try:
+            await append(db, principal, session, 2)
+            assert (await ws.events("e", 2))[0] == [2, 3]
+        finally:
+            await db.bus.stop()
+
+
+async def test_killing_the_listen_connection_loses_nothing(
+    request: pytest.FixtureRequest,
+    postgres_url: str,
+    api_key: str,
+    db: Database,
+    principal: Principal,
+) -> None:
+    total = 1000 if request.config.getoption("--long") else 300
+    session = await new_session(db, principal)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+        await ws.init(api_key)
+        await ws.subscribe("e", EVENTS, {"s": session})
+
+        async def write() -> None:
+            async with httpx.AsyncClient(base_url=second, timeout=30) as http:
+                for n in range(total):
+                    await http.post(
+                        "/graphql",
+                        json={"query": APPEND, "variables": {"s": session}},
+                        headers=headers,
+                    )
+                    if n % (total // 4) == total // 8:
+                        assert await _terminate_listeners(postgres_url) >= 1
+
+        writer = asyncio.create_task(write())
+        seen, _ = await ws.events("e", total)
+        await writer
+    assert seen == list(range(1, total + 1))

@@ -1,0 +1,21 @@
+"""Small helpers that create sessions and append events through the db operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.engine import Database
+from db.events import append_event
+from db.records import Principal
+from db.sessions import create_session
+
+
+async def new_session(db: Database, principal: Principal, **fields: Any) -> str:
+    return (await create_session(db, principal, fields)).id
+
+
+async def append(db: Database, principal: Principal, session_id: str, count: int = 1) -> list[int]:
+    return [
+        (await append_event(db, principal, session_id, type="info", message=f"m{i}")).sequence
+        for i in range(count)
+    ]
