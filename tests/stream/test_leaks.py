@@ -11,12 +11,19 @@ from starlette.applications import Starlette
 
 from db.engine import Database
 from db.feeds import feeds_of
+from db.plans import set_plan
 from db.records import Principal
 from tests.support.sessions import append, new_session
 from tests.support.sse import stream_path
 from tests.support.ws import EVENTS, socket
 
 pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(autouse=True)
+async def generous_plan(db: Database, principal: Principal) -> None:
+    """Every cycle spends the organisation's per-minute budget; these tests are about leaks."""
+    await set_plan(db, principal.organization_id, max_requests_per_minute=1_000_000)
 
 
 def counts(app: Starlette, db: Database) -> dict[str, Any]:
