@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db.engine import Database
-from graph.graphql_http import GraphQLView, graphql_endpoint
+from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
 from graph.jsonio import JSONResponse
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -34,11 +34,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     db = database or open_database(settings)
     production = settings.env == "production"
-    view = GraphQLView(
+    endpoint = GraphQLEndpoint(
         build_schema(production=production),
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
         ide=not production,
+        max_body_bytes=settings.graphql_max_body_bytes,
     )
 
     @asynccontextmanager
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint(view), methods=["GET", "POST"]),
+            Route("/graphql", graphql_endpoint(endpoint), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

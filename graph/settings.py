@@ -35,3 +35,6 @@ class Settings(BaseSettings):
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    graphql_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest /graphql request body (413 above)"
+    )
