@@ -39,7 +39,9 @@ class Dataset:
     deep_rows: int
 
 
-def _session_rows(org: str, user: str, count: int, *, rich: bool, events_each: int) -> list[dict[str, Any]]:
+def _session_rows(
+    org: str, user: str, count: int, *, rich: bool, events_each: int
+) -> list[dict[str, Any]]:
     now = clock.now()
     product = {"type": "text-generation", "config": {"maxTokens": 512, "language": "en"}}
     rows = []
@@ -92,18 +94,26 @@ async def _insert(db: Database, table: sa.Table, rows: list[dict[str, Any]]) -> 
             await conn.execute(table.insert(), rows[start : start + CHUNK])
 
 
-async def create(url: str, *, sessions_count: int, events_each: int, page_sessions: int, deep_rows: int) -> Dataset:
+async def create(
+    url: str, *, sessions_count: int, events_each: int, page_sessions: int, deep_rows: int
+) -> Dataset:
     """Migrate an empty database and fill it; returns the keys and ids the workloads use."""
     db = Database(url)
     try:
         await upgrade_to_head(db)
         _, key = await create_key(db, "org_bench_reads", "user_bench", plan=BENCH_PLAN)
         _, pages_key = await create_key(db, "org_bench_pages", "user_bench", plan=BENCH_PLAN)
-        reads = _session_rows("org_bench_reads", "user_bench", sessions_count, rich=True, events_each=events_each)
-        writes = _session_rows("org_bench_reads", "user_bench", WRITE_SESSIONS, rich=False, events_each=0)
+        reads = _session_rows(
+            "org_bench_reads", "user_bench", sessions_count, rich=True, events_each=events_each
+        )
+        writes = _session_rows(
+            "org_bench_reads", "user_bench", WRITE_SESSIONS, rich=False, events_each=0
+        )
         for row in writes:  # older than every read session: never on q2's first page
             row["created_at"] = row["updated_at"] = row["created_at"] - timedelta(days=1)
-        pages = _session_rows("org_bench_pages", "user_bench", page_sessions, rich=False, events_each=0)
+        pages = _session_rows(
+            "org_bench_pages", "user_bench", page_sessions, rich=False, events_each=0
+        )
         await _insert(db, sessions, reads + writes + pages)
         await _insert(db, events, [e for s in reads for e in _event_rows(s, events_each)])
         async with db.read() as conn:

@@ -32,7 +32,9 @@ SESSION_COLUMNS = (
     " product_object, product_object_hash, schema_version, created_at, updated_at,"
     " expires_at, last_sequence"
 )
-EVENT_COLUMNS = "id, sequence, session_id, organization_id, user_id, type, stage, message, payload, created_at"
+EVENT_COLUMNS = (
+    "id, sequence, session_id, organization_id, user_id, type, stage, message, payload, created_at"
+)
 AUTH = (
     "SELECT k.organization_id, k.user_id FROM api_keys k JOIN organizations o"
     " ON o.id = k.organization_id WHERE k.key_hash = {0} AND k.revoked_at IS NULL"
@@ -49,7 +51,9 @@ class Store:
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         raise NotImplementedError
 
-    async def append(self, session_id: str, org: str, user: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    async def append(
+        self, session_id: str, org: str, user: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def stamp(self, value: Any) -> str:
@@ -78,7 +82,12 @@ class SqliteStore(Store):
 
         async def connect() -> Any:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
-            for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL", "foreign_keys=ON"):
+            for pragma in (
+                "journal_mode=WAL",
+                "busy_timeout=10000",
+                "synchronous=FULL",
+                "foreign_keys=ON",
+            ):
                 await conn.execute(f"PRAGMA {pragma}")
             return conn
 
@@ -99,7 +108,9 @@ class SqliteStore(Store):
     def db_time(self, value: datetime) -> Any:
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    async def append(self, session_id: str, org: str, user: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    async def append(
+        self, session_id: str, org: str, user: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         stored = self.db_time(now)
@@ -156,7 +167,9 @@ class PostgresStore(Store):
     def db_time(self, value: datetime) -> Any:
         return value
 
-    async def append(self, session_id: str, org: str, user: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    async def append(
+        self, session_id: str, org: str, user: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -181,7 +194,9 @@ class PostgresStore(Store):
         await self.pool.close()
 
 
-def _event(session_id: str, sequence: int, org: str, user: str, fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _event(
+    session_id: str, sequence: int, org: str, user: str, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     return {
         "id": "evt_" + secrets.token_hex(8),
         "sequence": sequence,
@@ -221,7 +236,9 @@ class Floor:
         self.store = store
         p = store.param
         self.auth_sql = AUTH.format(p(1))
-        self.session_sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = {p(1)} AND organization_id = {p(2)}"
+        self.session_sql = (
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = {p(1)} AND organization_id = {p(2)}"
+        )
         self.events_sql = (
             f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = {p(1)} AND sequence BETWEEN"
             f" {p(2)} AND {p(3)} ORDER BY sequence"
@@ -362,11 +379,17 @@ class Floor:
         else:
             rows = await self.store.fetch(self.page_sql, who[0])
         kept = rows[:100]
-        nodes = [{"id": r[0], "status": r[1].upper(), "createdAt": self.store.stamp(r[2])} for r in kept]
+        nodes = [
+            {"id": r[0], "status": r[1].upper(), "createdAt": self.store.stamp(r[2])} for r in kept
+        ]
         end = None
         if kept:
             last = kept[-1]
-            end = base64.urlsafe_b64encode(f"{nodes[-1]['createdAt']}|{last[0]}".encode()).decode().rstrip("=")
+            end = (
+                base64.urlsafe_b64encode(f"{nodes[-1]['createdAt']}|{last[0]}".encode())
+                .decode()
+                .rstrip("=")
+            )
         page_info = {"hasNextPage": len(rows) > 100, "endCursor": end}
         return json_response({"data": {"sessions": {"nodes": nodes, "pageInfo": page_info}}})
 

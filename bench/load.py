@@ -63,7 +63,9 @@ def _to_ms(text: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(base_url: str, requests: list[Request], concurrency: int, duration: float) -> Measurement:
+def run_wrk(
+    base_url: str, requests: list[Request], concurrency: int, duration: float
+) -> Measurement:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_wrk_script(requests))
     try:
@@ -87,7 +89,9 @@ def run_wrk(base_url: str, requests: list[Request], concurrency: int, duration: 
         Path(script.name).unlink()
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     failed = int(failures.group(1)) if failures else 0
     if errors:
         failed += sum(int(g) for g in errors.groups())
@@ -109,7 +113,12 @@ def _raw(request: Request, host: str) -> bytes:
 
 
 async def _connection(
-    host: str, port: int, payloads: list[bytes], offset: int, deadline: float, latencies: list[float]
+    host: str,
+    port: int,
+    payloads: list[bytes],
+    offset: int,
+    deadline: float,
+    latencies: list[float],
 ) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     failures = 0
@@ -138,7 +147,9 @@ async def _connection(
     return failures
 
 
-async def run_builtin(base_url: str, requests: list[Request], concurrency: int, duration: float) -> Measurement:
+async def run_builtin(
+    base_url: str, requests: list[Request], concurrency: int, duration: float
+) -> Measurement:
     host_port = base_url.split("://", 1)[1]
     host, port = host_port.split(":")
     payloads = [_raw(r, host_port) for r in requests]
@@ -146,7 +157,10 @@ async def run_builtin(base_url: str, requests: list[Request], concurrency: int, 
     started = time.perf_counter()
     deadline = started + duration
     failures = await asyncio.gather(
-        *(_connection(host, int(port), payloads, i, deadline, latencies) for i in range(concurrency))
+        *(
+            _connection(host, int(port), payloads, i, deadline, latencies)
+            for i in range(concurrency)
+        )
     )
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies) or [0.0]
@@ -160,7 +174,9 @@ async def run_builtin(base_url: str, requests: list[Request], concurrency: int, 
     )
 
 
-def measure(base_url: str, requests: list[Request], concurrency: int, duration: float, *, use_wrk: bool) -> Measurement:
+def measure(
+    base_url: str, requests: list[Request], concurrency: int, duration: float, *, use_wrk: bool
+) -> Measurement:
     if use_wrk:
         return run_wrk(base_url, requests, concurrency, duration)
     return asyncio.run(run_builtin(base_url, requests, concurrency, duration))

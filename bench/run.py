@@ -41,13 +41,25 @@ QUICK = {"sessions": 40, "events": 20, "page_sessions": 2_000, "deep_rows": 1_80
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small data, short runs (smoke test)")
-    parser.add_argument("--duration", type=float, help="seconds per measurement (default 10, quick 1)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds per measurement (default 10, quick 1)"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create the bench database on")
-    parser.add_argument("--concurrency", type=int, default=16, help="connections for read workloads")
+    parser.add_argument(
+        "--postgres-url", default=DEFAULT_POSTGRES, help="server to create the bench database on"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="connections for read workloads"
+    )
     parser.add_argument("--only", help="comma-separated workload names (default: all)")
-    parser.add_argument("--builtin", action="store_true", help="use the asyncio load generator even if wrk is installed")
-    parser.add_argument("--json", default="bench/results/latest.json", help="where to write the results")
+    parser.add_argument(
+        "--builtin",
+        action="store_true",
+        help="use the asyncio load generator even if wrk is installed",
+    )
+    parser.add_argument(
+        "--json", default="bench/results/latest.json", help="where to write the results"
+    )
     return parser.parse_args(argv)
 
 
@@ -79,7 +91,9 @@ def has_rest_routes(server: Server, data: dataset.Dataset) -> bool:
         headers={"Authorization": f"Bearer {data.key}"},
         timeout=10,
     )
-    return response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json")
+    return response.status_code == 200 and response.headers.get("content-type", "").startswith(
+        "application/json"
+    )
 
 
 def check_same_json(server: Server, floor: Server, work: workloads.Workload) -> str | None:
@@ -89,8 +103,11 @@ def check_same_json(server: Server, floor: Server, work: workloads.Workload) -> 
     answers = []
     for target, request in ((server, work.server[0]), (floor, work.floor[0])):
         response = httpx.request(
-            request.method, target.url + request.path, content=request.body or None,
-            headers=dict(request.headers), timeout=30,
+            request.method,
+            target.url + request.path,
+            content=request.body or None,
+            headers=dict(request.headers),
+            timeout=30,
         )
         answers.append(response.json())
     if answers[0] != answers[1]:
@@ -98,11 +115,16 @@ def check_same_json(server: Server, floor: Server, work: workloads.Workload) -> 
     return None
 
 
-def run_database(kind: str, args: argparse.Namespace, sizes: dict[str, int], duration: float) -> dict[str, Any]:
+def run_database(
+    kind: str, args: argparse.Namespace, sizes: dict[str, int], duration: float
+) -> dict[str, Any]:
     use_wrk = load.wrk_path() is not None and not args.builtin
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, args.postgres_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(kind, args.postgres_url, Path(tmp)) as url,
+    ):
         print(f"[{kind}] creating data set {sizes} ...", flush=True)
         data = asyncio.run(
             dataset.create(
@@ -115,8 +137,13 @@ def run_database(kind: str, args: argparse.Namespace, sizes: dict[str, int], dur
         )
         chosen = set(args.only.split(",")) if args.only else None
         plan = workloads.build(
-            data.key, data.pages_key, data.read_ids, data.write_ids, data.deep_cursor,
-            data.deep_rows, args.concurrency,
+            data.key,
+            data.pages_key,
+            data.read_ids,
+            data.write_ids,
+            data.deep_cursor,
+            data.deep_rows,
+            args.concurrency,
         )
         with real_server(url) as server, floor_server(url) as floor:
             rest = has_rest_routes(server, data)
@@ -124,7 +151,10 @@ def run_database(kind: str, args: argparse.Namespace, sizes: dict[str, int], dur
                 if chosen is not None and work.name not in chosen:
                     continue
                 if work.needs_rest and not rest:
-                    message = f"{work.name}: skipped, the server has no REST routes under {workloads.REST_PREFIX} yet"
+                    message = (
+                        f"{work.name}: skipped, the server has no REST routes under"
+                        f" {workloads.REST_PREFIX} yet"
+                    )
                     print(f"[{kind}] {message}", flush=True)
                     notes.append(message)
                     rows.append({"workload": work.name, "skipped": message})
@@ -135,12 +165,22 @@ def run_database(kind: str, args: argparse.Namespace, sizes: dict[str, int], dur
                     print(f"[{kind}] WARNING {mismatch}", flush=True)
                 results = {}
                 for target, requests in ((floor, work.floor), (server, work.server)):
-                    load.measure(target.url, requests, work.concurrency, min(2.0, duration / 3), use_wrk=use_wrk)
+                    load.measure(
+                        target.url,
+                        requests,
+                        work.concurrency,
+                        min(2.0, duration / 3),
+                        use_wrk=use_wrk,
+                    )
                     results[target.name] = load.measure(
                         target.url, requests, work.concurrency, duration, use_wrk=use_wrk
                     )
                 real, base = results["sessiongraph"], results["floor"]
-                ratio = real.requests_per_second / base.requests_per_second if base.requests_per_second else 0.0
+                ratio = (
+                    real.requests_per_second / base.requests_per_second
+                    if base.requests_per_second
+                    else 0.0
+                )
                 rows.append(
                     {
                         "workload": work.name,
@@ -154,9 +194,18 @@ def run_database(kind: str, args: argparse.Namespace, sizes: dict[str, int], dur
                 print(f"[{kind}] {format_row(rows[-1])}", flush=True)
             peak = server.peak_rss_mib()
             floor_peak = floor.peak_rss_mib()
-    return {"database": kind, "rows": rows, "peak_rss_mib": round(peak, 1),
-            "floor_peak_rss_mib": round(floor_peak, 1), "notes": notes,
-            "load_generator": "wrk" if use_wrk else "builtin"}
+    return {
+        "database": kind,
+        "rows": rows,
+        "peak_rss_mib": round(peak, 1),
+        "floor_peak_rss_mib": round(floor_peak, 1),
+        "notes": notes,
+        "load_generator": "wrk" if use_wrk else "builtin",
+    }
+
+
+def _cells(m: dict[str, Any]) -> str:
+    return f"{m['requests_per_second']:>9.1f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f}"
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -165,19 +214,23 @@ def format_row(row: dict[str, Any]) -> str:
     s, f = row["server"], row["floor"]
     target = f" (target {row['target']})" if row.get("target") else ""
     failed = f"  FAILED {s['failures']}/{f['failures']}" if s["failures"] or f["failures"] else ""
-    return (
-        f"{row['workload']:<15} {s['requests_per_second']:>9.1f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f}"
-        f"   {f['requests_per_second']:>9.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f}"
-        f"   {row['ratio']:>5.2f}{target}{failed}"
-    )
+    return f"{row['workload']:<15} {_cells(s)}   {_cells(f)}   {row['ratio']:>5.2f}{target}{failed}"
+
+
+HEADER = (
+    f"{'workload':<15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    f"   {'floor r/s':>9} {'p50 ms':>8} {'p99 ms':>8}   ratio"
+)
 
 
 def print_table(report: dict[str, Any]) -> None:
     for result in report["results"]:
         print()
-        print(f"== {result['database']} ({result['load_generator']}, {report['duration_s']} s per run,"
-              f" {report['concurrency']} connections) ==")
-        print(f"{'workload':<15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}   {'floor r/s':>9} {'p50 ms':>8} {'p99 ms':>8}   ratio")
+        print(
+            f"== {result['database']} ({result['load_generator']},"
+            f" {report['duration_s']} s per run, {report['concurrency']} connections) =="
+        )
+        print(HEADER)
         by_name = {}
         for row in result["rows"]:
             print(format_row(row))
@@ -185,8 +238,12 @@ def print_table(report: dict[str, Any]) -> None:
         first, deep = by_name.get("page_first"), by_name.get("page_deep")
         if first and deep and "server" in first and "server" in deep:
             cost = first["server"]["requests_per_second"] / deep["server"]["requests_per_second"]
-            print(f"page after {report['sizes']['deep_rows']:,} rows costs {cost:.2f}x the first page (target <= 1.2)")
-        print(f"peak RSS of the server: {result['peak_rss_mib']} MiB (target <= 200); floor: {result['floor_peak_rss_mib']} MiB")
+            rows = report["sizes"]["deep_rows"]
+            print(f"page after {rows:,} rows costs {cost:.2f}x the first page (target <= 1.2)")
+        print(
+            f"peak RSS of the server: {result['peak_rss_mib']} MiB (target <= 200);"
+            f" floor: {result['floor_peak_rss_mib']} MiB"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,9 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     duration = args.duration or (1.0 if args.quick else 10.0)
     report: dict[str, Any] = {
-        "sizes": sizes, "duration_s": duration, "concurrency": args.concurrency,
-        "python": sys.version.split()[0], "machine": platform.machine(),
-        "cpus": os.cpu_count(), "results": [],
+        "sizes": sizes,
+        "duration_s": duration,
+        "concurrency": args.concurrency,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "results": [],
     }
     for kind in args.databases.split(","):
         try:

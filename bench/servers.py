@@ -39,8 +39,20 @@ def free_port() -> int:
 def uvicorn_process(name: str, app: str, env: dict[str, str], probe: str) -> Iterator[Server]:
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     process = subprocess.Popen(command, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"

@@ -102,11 +102,18 @@ def build(
         Workload(
             "rest_append",
             [
-                Request("POST", f"{REST_PREFIX}/{sid}/events", orjson.dumps(APPEND_BODY), _json_headers(key))
+                Request(
+                    "POST",
+                    f"{REST_PREFIX}/{sid}/events",
+                    orjson.dumps(APPEND_BODY),
+                    _json_headers(key),
+                )
                 for sid in write_ids
             ],
             [
-                Request("POST", f"/rest/{sid}/events", orjson.dumps(APPEND_BODY), _json_headers(key))
+                Request(
+                    "POST", f"/rest/{sid}/events", orjson.dumps(APPEND_BODY), _json_headers(key)
+                )
                 for sid in write_ids
             ],
             16,

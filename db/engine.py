@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from db.lean import LeanReader
 from db.urls import async_url, is_sqlite
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -49,6 +50,12 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.write_engine = self.engine
+        self.lean = LeanReader(
+            self.url,
+            is_sqlite=self.is_sqlite,
+            pool_size=4 if self.is_sqlite else pool_size,
+            busy_timeout_ms=sqlite_busy_timeout_ms,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -68,7 +75,13 @@ class Database:
             (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
         )
 
+    @property
+    def statement_listeners(self) -> list[Any]:
+        """Called with the SQL of each statement the lean reader runs (SQLAlchemy has events)."""
+        return self.lean.listeners
+
     async def dispose(self) -> None:
+        await self.lean.close()
         for engine in self.engines:
             await engine.dispose()
 
