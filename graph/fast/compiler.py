@@ -15,6 +15,7 @@ compile time, and the operation keeps running on Strawberry's standard execution
 
 from __future__ import annotations
 
+import enum
 import operator
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -25,15 +26,19 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -262,6 +267,10 @@ class Compiler:
 
         if is_default and strawberry_field is not None and strawberry_field.is_basic_field:
             getter = _attribute_getter(strawberry_field)
+            named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+            if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                label = f"{parent_name}.{nodes[0].name.value}"
+                return _basic_leaf(key, parent_name, nodes, return_type, named, getter, label)
 
             def execute_basic(run: Run, parent_path: Path | None, source: Any) -> Any:
                 try:
@@ -420,7 +429,75 @@ def _typename_field(typename: str) -> ExecuteField:
     def execute_typename(_run: Run, _path: Path | None, _source: Any) -> str:
         return typename
 
+    execute_typename.never_awaits = True  # type: ignore[attr-defined]
     return execute_typename
+
+
+def _fast_coerce(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """The leaf's own output coercion, with shortcuts that return exactly what it would."""
+    coerce = leaf_type.coerce_output_value
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        return lambda value: value if type(value) is str else coerce(value)
+    if leaf_type is GraphQLInt:
+        return lambda value: (
+            value if type(value) is int and -(2**31) <= value < 2**31 else coerce(value)
+        )
+    if leaf_type is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else coerce(value)
+    if isinstance(leaf_type, GraphQLEnumType):
+        names: dict[Any, Any] = {}
+
+        def coerce_enum(value: Any) -> Any:
+            try:
+                return names[value]
+            except (KeyError, TypeError):
+                coerced = coerce(value)
+                if isinstance(value, enum.Enum):
+                    names[value] = coerced  # a pure function of the member
+                return coerced
+
+        return coerce_enum
+    return coerce
+
+
+def _basic_leaf(
+    key: str,
+    parent_name: str,
+    nodes: list[FieldNode],
+    return_type: Any,
+    leaf_type: GraphQLScalarType | GraphQLEnumType,
+    getter: Callable[[Any], Any],
+    label: str,
+) -> ExecuteField:
+    """An attribute read and its coercion in one call: the bulk of every response."""
+    non_null = isinstance(return_type, GraphQLNonNull)
+    null_message = f"Cannot return null for non-nullable field {label}."
+    coerce = _fast_coerce(leaf_type)
+
+    def execute_leaf(run: Run, parent_path: Path | None, source: Any) -> Any:
+        try:
+            value = getter(source)
+            if value is None or value is Undefined:
+                if non_null:
+                    raise TypeError(null_message)
+                return None
+            if isinstance(value, Exception):
+                raise value
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise TypeError(
+                    f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                    f"{inspect(value)})` to return non-nullable value, returned:"
+                    f" {inspect(coerced)}"
+                )
+            return coerced
+        except Exception as raw:
+            path = Path(parent_path, key, parent_name)
+            _handle_field_error(run, raw, nodes, return_type, path)
+            return None
+
+    execute_leaf.never_awaits = True  # type: ignore[attr-defined]
+    return execute_leaf
 
 
 class _LazyPath:
@@ -541,6 +618,12 @@ def _concurrent_fields(
     executors: list[tuple[str, ExecuteField]],
 ) -> Callable[[Run, Path | None, Any], Any]:
     """Resolve every field; await the asynchronous ones together, as graphql-core does."""
+    if all(getattr(execute, "never_awaits", False) for _, execute in executors):
+
+        def execute_plain_fields(run: Run, path: Path | None, source: Any) -> Any:
+            return {key: execute(run, path, source) for key, execute in executors}
+
+        return execute_plain_fields
 
     def execute_fields(run: Run, path: Path | None, source: Any) -> Any:
         results: dict[str, Any] = {}
