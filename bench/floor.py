@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -253,7 +253,7 @@ class Floor:
         )
         self.page_after_sql = (
             f"SELECT id, status, created_at FROM sessions WHERE organization_id = {p(1)} AND"
-            f" (created_at < {p(2)} OR (created_at = {p(3)} AND id < {p(4)}))"
+            f" (created_at, id) < ({p(2)}, {p(3)})"
             " ORDER BY created_at DESC, id DESC LIMIT 101"
         )
 
@@ -349,7 +349,10 @@ class Floor:
         who = await self.principal(request)
         if who is None:
             return 401, None
-        fields = orjson.loads(await request.body())
+        try:
+            fields = orjson.loads(await request.body())
+        except ClientDisconnect:
+            return 400, None  # the load generator stopped mid-request
         if fields.get("type") not in ("debug", "info", "warning", "error"):
             return 422, None
         event = await self.store.append(request.path_params["id"], who[0], who[1], fields)
@@ -375,7 +378,7 @@ class Floor:
             raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)).decode()
             stamp, last_id = raw.split("|")
             created = self.store.db_time(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
-            rows = await self.store.fetch(self.page_after_sql, who[0], created, created, last_id)
+            rows = await self.store.fetch(self.page_after_sql, who[0], created, last_id)
         else:
             rows = await self.store.fetch(self.page_sql, who[0])
         kept = rows[:100]

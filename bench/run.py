@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import secrets
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -246,7 +247,12 @@ def print_table(report: dict[str, Any]) -> None:
         )
 
 
+def _exit_on_sigterm(*_: object) -> None:
+    raise SystemExit(143)  # unwinds the `with` blocks: servers stopped, databases dropped
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     duration = args.duration or (1.0 if args.quick else 10.0)

@@ -104,9 +104,11 @@ async def session_page(
     if after is not None:
         created_at, last_id = after
         stamp = reader.bind_time(created_at)
+        # A row value, not `a < x OR (a = x AND b < y)`: both databases then seek the
+        # (organization_id, created_at, id) index instead of scanning the rows before it.
         op = "<" if newest_first else ">"
-        conditions.append(f"(created_at {op} ? OR (created_at = ? AND id {op} ?))")
-        args += [stamp, stamp, last_id]
+        conditions.append(f"(created_at, id) {op} (?, ?)")
+        args += [stamp, last_id]
     direction = "DESC" if newest_first else "ASC"
     sql = (
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(conditions)}"

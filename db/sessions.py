@@ -248,21 +248,8 @@ async def list_sessions(
         return SessionPage(items=items[:limit], has_more=len(items) > limit)
     conditions = _filters(principal, statuses, user_id, now)
     if cursor is not None:
-        created_at, last_id = cursor
-        if newest_first:
-            conditions.append(
-                sa.or_(
-                    sessions.c.created_at < created_at,
-                    sa.and_(sessions.c.created_at == created_at, sessions.c.id < last_id),
-                )
-            )
-        else:
-            conditions.append(
-                sa.or_(
-                    sessions.c.created_at > created_at,
-                    sa.and_(sessions.c.created_at == created_at, sessions.c.id > last_id),
-                )
-            )
+        key = sa.tuple_(sessions.c.created_at, sessions.c.id)
+        conditions.append(key < sa.tuple_(*cursor) if newest_first else key > sa.tuple_(*cursor))
     order = (
         (sessions.c.created_at.desc(), sessions.c.id.desc())
         if newest_first

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
@@ -107,6 +107,8 @@ class GraphQLEndpoint:
         media_type = response_media_type(request.headers.get("accept")) or JSON
         try:
             response = await self._respond(request, media_type)
+        except ClientDisconnect:
+            return  # the client left before sending its whole body: nobody to answer
         except RequestRefused as refused:
             response = Response(
                 orjson.dumps(refusal_body(refused.message)),
