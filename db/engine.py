@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from db.bus import Bus, Hint, bus_for
+from db.lean import LeanReader
 from db.urls import async_url, is_sqlite
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -53,6 +54,12 @@ class Database:
             self.write_engine = self.engine
         # Operations publish a hint here after each commit; live streams listen.
         self.bus: Bus = bus_for(self.url)
+        self.lean = LeanReader(
+            self.url,
+            is_sqlite=self.is_sqlite,
+            pool_size=4 if self.is_sqlite else pool_size,
+            busy_timeout_ms=sqlite_busy_timeout_ms,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -92,7 +99,13 @@ class Database:
             (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
         )
 
+    @property
+    def statement_listeners(self) -> list[Any]:
+        """Called with the SQL of each statement the lean reader runs (SQLAlchemy has events)."""
+        return self.lean.listeners
+
     async def dispose(self) -> None:
+        await self.lean.close()
         for engine in self.engines:
             await engine.dispose()
 

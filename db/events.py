@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, validation
+from db import clock, hot_reads, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.engine import Database
@@ -190,24 +189,11 @@ async def events_in_windows(
 
     Callers pass sessions they already resolved for the principal, so scope is settled.
     """
-    by_range: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for session_id, window in windows:
-        if not window.is_empty:
-            by_range[(window.low, window.high)].append(session_id)
+    by_range = hot_reads.sequence_ranges(windows)
     found: dict[tuple[str, int], EventRecord] = {}
     if by_range:
-        condition = sa.or_(
-            *(
-                sa.and_(events.c.session_id.in_(ids), events.c.sequence.between(low, high))
-                for (low, high), ids in by_range.items()
-            )
-        )
-        async with db.read() as conn:
-            rows = await conn.execute(
-                sa.select(events).where(condition).order_by(events.c.session_id, events.c.sequence)
-            )
-            for r in rows:
-                found[(r.session_id, r.sequence)] = EventRecord.from_row(r)
+        for record in await hot_reads.events_in_ranges(db.lean, by_range):
+            found[(record.session_id, record.sequence)] = record
     result: dict[tuple[str, EventWindow], list[EventRecord]] = {}
     for session_id, window in windows:
         result[(session_id, window)] = [

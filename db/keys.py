@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock
+from db import clock, hot_reads
 from db.engine import Database
 from db.errors import InvalidInput, NotFound, Unauthenticated
 from db.ids import new_key_id
@@ -82,28 +82,10 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
         raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
     if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
         raise Unauthenticated("the API key is not valid")
-    query = (
-        sa.select(
-            api_keys.c.id,
-            api_keys.c.organization_id,
-            api_keys.c.user_id,
-            organizations.c.plan_name,
-            organizations.c.max_sessions,
-            organizations.c.max_requests_per_minute,
-        )
-        .join(organizations, organizations.c.id == api_keys.c.organization_id)
-        .where(api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None))
-    )
-    async with db.read() as conn:
-        row = (await conn.execute(query)).first()
-    if row is None:
+    principal = await hot_reads.principal_for_hash(db.lean, hash_key(secret))
+    if principal is None:
         raise Unauthenticated("the API key is not valid or has been revoked")
-    return Principal(
-        key_id=row.id,
-        organization_id=row.organization_id,
-        user_id=row.user_id,
-        plan=Plan(row.plan_name, row.max_sessions, row.max_requests_per_minute),
-    )
+    return principal
 
 
 async def list_keys(db: Database) -> list[KeyRecord]:

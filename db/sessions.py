@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, validation
+from db import clock, hot_reads, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
@@ -179,8 +179,9 @@ async def _check_session_quota(conn: AsyncConnection, principal: Principal, now:
 async def find_session(db: Database, principal: Principal, session_id: str) -> SessionRecord | None:
     if not is_well_formed(session_id, SESSION_PREFIX):
         return None
-    async with db.read() as conn:
-        return await _find(conn, principal, session_id)
+    return await hot_reads.session_by_id(
+        db.lean, principal.organization_id, session_id, clock.now()
+    )
 
 
 async def _find(
@@ -241,23 +242,22 @@ async def list_sessions(
     """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator."""
     check_page_size(limit, limit_field)
     now = clock.now()
+    cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
+    if statuses is None:
+        items = await hot_reads.session_page(
+            db.lean,
+            principal.organization_id,
+            limit=limit + 1,
+            after=cursor,
+            user_id=user_id,
+            newest_first=newest_first,
+            now=now,
+        )
+        return SessionPage(items=items[:limit], has_more=len(items) > limit)
     conditions = _filters(principal, statuses, user_id, now)
-    if after is not None:
-        created_at, last_id = decode_session_cursor(after, field=cursor_field)
-        if newest_first:
-            conditions.append(
-                sa.or_(
-                    sessions.c.created_at < created_at,
-                    sa.and_(sessions.c.created_at == created_at, sessions.c.id < last_id),
-                )
-            )
-        else:
-            conditions.append(
-                sa.or_(
-                    sessions.c.created_at > created_at,
-                    sa.and_(sessions.c.created_at == created_at, sessions.c.id > last_id),
-                )
-            )
+    if cursor is not None:
+        key = sa.tuple_(sessions.c.created_at, sessions.c.id)
+        conditions.append(key < sa.tuple_(*cursor) if newest_first else key > sa.tuple_(*cursor))
     order = (
         (sessions.c.created_at.desc(), sessions.c.id.desc())
         if newest_first

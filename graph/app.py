@@ -17,7 +17,7 @@ from db.engine import Database
 from db.expiry import ExpirySweeper
 from db.feeds import feeds_of
 from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
-from graph.graphql_http import GraphQLView, graphql_endpoint
+from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
 from graph.graphql_ws import GraphQLWebSocket
 from graph.health import healthz, readyz
 from graph.limits import Limits
@@ -44,10 +44,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     db = database or open_database(settings)
     production = settings.env == "production"
     schema = build_schema(production=production, limits=Limits.from_settings(settings))
-    view = GraphQLView(
+    endpoint = GraphQLEndpoint(
         schema,
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
+        max_body_bytes=settings.graphql_max_body_bytes,
     )
     routes: list[BaseRoute] = []
     ide = None
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Starlette(
         routes=[
             *routes,
-            Route("/graphql", graphql_endpoint(view, ide=ide), methods=["GET", "POST"]),
+            Route("/graphql", graphql_endpoint(endpoint, ide=ide), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", sockets),
             Route(STREAM_PATH, event_stream_endpoint(streams), methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

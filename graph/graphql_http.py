@@ -1,37 +1,158 @@
-"""`/graphql` over HTTP: Strawberry's view behind the key check, with orjson encoding."""
+"""`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it.
+
+- The response media type follows `Accept`: `application/graphql-response+json` when the
+  client names it, else `application/json` (also for a missing Accept or `*/*`); 406 when
+  it accepts neither.
+- A request that is not a well-formed GraphQL request is 400; a body over the size limit
+  413; a POST body that is not `application/json` 415; a mutation over GET 405 with
+  `Allow: POST`.
+- Under `application/graphql-response+json`, a request that fails before execution
+  (syntax, validation, variable coercion) is 400 without a `data` entry; under
+  `application/json` it is 200, for clients of the legacy watershed.
+- CSRF: a page on another site can make a browser send only "simple" requests without a
+  CORS preflight: GET, or POST with a form or `text/plain` body. GET never runs mutations
+  and POST demands `application/json`, so no state can be changed cross-site; and keys
+  travel in `Authorization`, which a browser adds to no cross-site request by itself.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from strawberry.asgi import GraphQL
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from db.engine import Database
 from db.errors import Unauthenticated
 from graph.auth import KeyRequired, PublicPage, principal_of
 from graph.context import Context
+from graph.errors import with_codes
+from graph.fast.runner import OperationRunner
+from graph.http_request import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    GraphQLParams,
+    RequestRefused,
+    params_from_body,
+    params_from_query_string,
+    response_media_type,
+)
 from graph.jsonio import JSONResponse
+from graph.schema import Schema
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+QUERIES_ONLY = (OperationType.QUERY,)
+ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context: the principal is resolved before it runs."""
+def is_request_error(result: ExecutionResult) -> bool:
+    """Failed before execution: no data, and no error that belongs to a field (has a path)."""
+    return (
+        result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
+    )
 
-    def __init__(self, schema: Any, *, db: Database, session_ttl_seconds: int) -> None:
-        super().__init__(schema, graphql_ide=None)
+
+def response_body(result: ExecutionResult) -> dict[str, Any]:
+    """The GraphQL response map: `data` (absent for request errors), `errors`, `extensions`."""
+    body: dict[str, Any] = {}
+    if not is_request_error(result):
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return body
+
+
+def refusal_body(message: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+
+
+class GraphQLEndpoint:
+    """The ASGI app behind `KeyRequired` for `/graphql` (GET and POST)."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        db: Database,
+        session_ttl_seconds: int,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.schema = schema
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
+        self.max_body_bytes = max_body_bytes
+        self.runner = OperationRunner(schema)
 
-    async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        media_type = response_media_type(request.headers.get("accept")) or JSON
+        try:
+            response = await self._respond(request, media_type)
+        except ClientDisconnect:
+            return  # the client left before sending its whole body: nobody to answer
+        except RequestRefused as refused:
+            response = Response(
+                orjson.dumps(refusal_body(refused.message)),
+                status_code=refused.status,
+                headers=refused.headers,
+                media_type=media_type,
+            )
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request, media_type: str) -> Response:
+        if response_media_type(request.headers.get("accept")) is None:
+            raise RequestRefused(
+                406,
+                f"this endpoint answers with {GRAPHQL_RESPONSE} or {JSON}; Accept allows neither",
+            )
+        params, allowed = await self._params(request)
+        context = Context(
             db=self.db,
             principal=principal_of(request.scope),
             session_ttl_seconds=self.session_ttl_seconds,
         )
+        result = await self._execute(params, context, allowed)
+        status = 200
+        if media_type == GRAPHQL_RESPONSE and is_request_error(result):
+            status = 400
+        return Response(
+            orjson.dumps(response_body(result)), status_code=status, media_type=media_type
+        )
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def _params(self, request: Request) -> tuple[GraphQLParams, tuple[OperationType, ...]]:
+        if request.method == "GET":
+            return params_from_query_string(request), QUERIES_ONLY
+        if request.method == "POST":
+            return await params_from_body(request, self.max_body_bytes), ALL_OPERATIONS
+        raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
+
+    async def _execute(
+        self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
+    ) -> ExecutionResult:
+        try:
+            return await self.runner.execute(
+                params.query, params.variables, context, params.operation_name, allowed
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
+                raise RequestRefused(
+                    405, "mutations are not allowed over GET; use POST", {"Allow": "POST"}
+                ) from None
+            raise RequestRefused(400, error.as_http_error_reason("this method")) from None
+        except MissingQueryError:
+            raise RequestRefused(400, "the request needs a 'query' string") from None
+        except CannotGetOperationTypeError as error:
+            failed = ExecutionResult(data=None, errors=[GraphQLError(error.as_http_error_reason())])
+            return with_codes(failed, production=self.schema.production)
 
 
 def unauthenticated_response(error: Unauthenticated) -> Response:
@@ -43,5 +164,6 @@ def unauthenticated_response(error: Unauthenticated) -> Response:
     )
 
 
-def graphql_endpoint(view: GraphQLView, *, ide: PublicPage | None) -> KeyRequired:
-    return KeyRequired(view, view.db, refuse=unauthenticated_response, public=ide)
+def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> KeyRequired:
+    """`ide` answers a browser's request for the GraphiQL page, which needs no key."""
+    return KeyRequired(endpoint, endpoint.db, refuse=unauthenticated_response, public=ide)

@@ -79,3 +79,6 @@ class Settings(BaseSettings):
     expired_retention_seconds: int = Field(
         default=30 * 24 * 3600, ge=0, description="How long expired sessions are kept"
     )
+    graphql_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest /graphql request body (413 above)"
+    )

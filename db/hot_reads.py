@@ -1,0 +1,143 @@
+"""The SQL of the hottest reads, run through `LeanReader` and mapped straight to records.
+
+Each function here is the lean twin of a query in keys.py, sessions.py or events.py;
+those modules call these, so the rules (tenant scope, expiry, windows) stay in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from db import status as status_rules
+from db.lean import LeanReader
+from db.records import EventRecord, Plan, Principal, SessionRecord
+
+SESSION_COLUMNS = (
+    "id, organization_id, user_id, status, assembly_state, catalog_version, plan, prd,"
+    " product_object, product_object_hash, schema_version, created_at, updated_at,"
+    " expires_at, last_sequence, revision"
+)
+EVENT_COLUMNS = (
+    "id, session_id, sequence, organization_id, user_id, type, stage, message, payload, created_at"
+)
+AUTHENTICATE = (
+    "SELECT k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions,"
+    " o.max_requests_per_minute FROM api_keys k JOIN organizations o"
+    " ON o.id = k.organization_id WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+)
+SESSION_BY_ID = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ? AND organization_id = ?"
+
+
+def session_record(reader: LeanReader, row: Any, now: datetime) -> SessionRecord:
+    time, json = reader.time, reader.json
+    expires_at = time(row[13])
+    return SessionRecord(
+        id=row[0],
+        organization_id=row[1],
+        user_id=row[2],
+        status=status_rules.effective(row[3], expires_at, now),
+        assembly_state=json(row[4]),
+        catalog_version=row[5],
+        plan=json(row[6]),
+        prd=json(row[7]),
+        product_object=json(row[8]),
+        product_object_hash=row[9],
+        schema_version=row[10],
+        created_at=time(row[11]),
+        updated_at=time(row[12]),
+        expires_at=expires_at,
+        last_sequence=row[14],
+        revision=row[15],
+    )
+
+
+def event_record(reader: LeanReader, row: Any) -> EventRecord:
+    return EventRecord(
+        id=row[0],
+        session_id=row[1],
+        sequence=row[2],
+        organization_id=row[3],
+        user_id=row[4],
+        type=row[5],
+        stage=row[6],
+        message=row[7],
+        payload=reader.json(row[8]),
+        created_at=reader.time(row[9]),
+    )
+
+
+async def principal_for_hash(reader: LeanReader, key_hash: str) -> Principal | None:
+    rows = await reader.fetch(AUTHENTICATE, (key_hash,))
+    if not rows:
+        return None
+    row = rows[0]
+    return Principal(
+        key_id=row[0], organization_id=row[1], user_id=row[2], plan=Plan(row[3], row[4], row[5])
+    )
+
+
+async def session_by_id(
+    reader: LeanReader, organization_id: str, session_id: str, now: datetime
+) -> SessionRecord | None:
+    rows = await reader.fetch(SESSION_BY_ID, (session_id, organization_id))
+    return session_record(reader, rows[0], now) if rows else None
+
+
+async def session_page(
+    reader: LeanReader,
+    organization_id: str,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    user_id: str | None,
+    newest_first: bool,
+    now: datetime,
+) -> list[SessionRecord]:
+    """Up to `limit` rows after the keyset cursor, in (createdAt, id) order."""
+    conditions = ["organization_id = ?"]
+    args: list[Any] = [organization_id]
+    if user_id is not None:
+        conditions.append("user_id = ?")
+        args.append(user_id)
+    if after is not None:
+        created_at, last_id = after
+        stamp = reader.bind_time(created_at)
+        # A row value, not `a < x OR (a = x AND b < y)`: both databases then seek the
+        # (organization_id, created_at, id) index instead of scanning the rows before it.
+        op = "<" if newest_first else ">"
+        conditions.append(f"(created_at, id) {op} (?, ?)")
+        args += [stamp, last_id]
+    direction = "DESC" if newest_first else "ASC"
+    sql = (
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(conditions)}"
+        f" ORDER BY created_at {direction}, id {direction} LIMIT ?"
+    )
+    rows = await reader.fetch(sql, (*args, limit))
+    return [session_record(reader, row, now) for row in rows]
+
+
+async def events_in_ranges(
+    reader: LeanReader, ranges: dict[tuple[int, int], list[str]]
+) -> list[EventRecord]:
+    """Events of many sessions, one sequence range per group of sessions, in one statement."""
+    clauses = []
+    args: list[Any] = []
+    for (low, high), ids in ranges.items():
+        marks = ", ".join("?" * len(ids))
+        clauses.append(f"(session_id IN ({marks}) AND sequence BETWEEN ? AND ?)")
+        args += [*ids, low, high]
+    sql = (
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' OR '.join(clauses)}"
+        " ORDER BY session_id, sequence"
+    )
+    return [event_record(reader, row) for row in await reader.fetch(sql, args)]
+
+
+def sequence_ranges(windows: Sequence[tuple[str, Any]]) -> dict[tuple[int, int], list[str]]:
+    ranges: dict[tuple[int, int], list[str]] = {}
+    for session_id, window in windows:
+        if not window.is_empty:
+            ranges.setdefault((window.low, window.high), []).append(session_id)
+    return ranges

@@ -1,0 +1,672 @@
+"""Compile a validated operation once into closures that execute it, graphql-core's way.
+
+graphql-core's executor rediscovers the same facts on every request: which fields a
+selection set holds, which definition each field has, how each return type completes.
+For one document they never change, so they are worked out here once and captured in
+closures; what is left per request is calling resolvers and building dicts.
+
+Behaviour follows graphql-core 3.3's `Executor` step for step (the same resolvers, the same
+argument coercion, the same error messages, null propagation, error order and
+"nulled position" filtering), so results are byte-identical; the differential test
+holds it to that. What is not handled here (abstract return types, directives, fragment
+variables, introspection, subscriptions, field middleware) raises `Unsupported` at
+compile time, and the operation keeps running on Strawberry's standard execution.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    is_abstract_type,
+    visit,
+)
+from graphql.error import located_error
+from graphql.execution.executor import CollectedErrors
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import Visitor
+from graphql.pyutils import Path, Undefined, inspect, is_iterable
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+
+is_awaitable = optimized_is_awaitable
+
+
+class Unsupported(Exception):
+    """The operation uses something this compiler does not reproduce exactly."""
+
+
+class Run:
+    """The state of one execution: context, coerced variables and collected errors."""
+
+    __slots__ = ("context", "errors", "operation", "schema", "variables")
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        context: Any,
+        variables: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.context = context
+        self.variables = variables
+        self.errors = CollectedErrors()
+
+
+# Completes a resolved value at a path: returns the value, or an awaitable of it.
+Complete = Callable[[Run, Any, Any], Any]
+# Resolves and completes one field of a source object under a parent path.
+ExecuteField = Callable[[Run, Path | None, Any], Any]
+
+
+def _handle_field_error(
+    run: Run, raw: Exception, nodes: list[FieldNode], return_type: Any, path: Path
+) -> None:
+    error = located_error(raw, nodes, path.as_list())
+    if isinstance(return_type, GraphQLNonNull):
+        raise error
+    run.errors.add(error, path)
+
+
+class _Collector:
+    """Group a selection set's fields by response key, in graphql-core's order."""
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode], schema: GraphQLSchema):
+        self.fragments = fragments
+        self.schema = schema
+
+    def collect(
+        self, runtime_type: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
+    ) -> dict[str, list[FieldNode]]:
+        fields: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            self._collect(runtime_type, selection_set, fields, set())
+        return fields
+
+    def _collect(
+        self,
+        runtime_type: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        fields: dict[str, list[FieldNode]],
+        visited: set[str],
+    ) -> None:
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise Unsupported("directives")
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if selection.type_condition is not None and not self._matches(
+                    selection.type_condition.name.value, runtime_type
+                ):
+                    continue
+                self._collect(runtime_type, selection.selection_set, fields, visited)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in visited:
+                    continue
+                visited.add(name)
+                fragment = self.fragments.get(name)
+                if fragment is None or fragment.variable_definitions:
+                    raise Unsupported("fragment variables")
+                if not self._matches(fragment.type_condition.name.value, runtime_type):
+                    continue
+                self._collect(runtime_type, fragment.selection_set, fields, visited)
+
+    def _matches(self, condition: str, runtime_type: GraphQLObjectType) -> bool:
+        conditional = self.schema.get_type(condition)
+        if conditional is runtime_type:
+            return True
+        if is_abstract_type(conditional):
+            return self.schema.is_sub_type(conditional, runtime_type)
+        return False
+
+
+def _uses_variables(node: FieldNode) -> bool:
+    """Arguments without variables coerce to the same values on every request."""
+    found = False
+
+    class Finder(Visitor):
+        def enter_variable(self, *_: Any) -> None:
+            nonlocal found
+            found = True
+
+    for argument in node.arguments or ():
+        visit(argument, Finder())
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOperation:
+    """A validated operation turned into closures; `execute` runs it for one request."""
+
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    operation_type: OperationType
+    execute_root: Callable[[Run, Any], Any]
+
+    async def execute(
+        self, context: Any, raw_variables: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
+        variables = get_variable_values(
+            self.schema,
+            self.operation.variable_definitions or (),
+            raw_variables or {},
+            max_errors=50,
+        )
+        if isinstance(variables, list):
+            return None, variables
+        run = Run(self.schema, self.operation, context, variables)  # type: ignore[arg-type]
+        data: dict[str, Any] | None
+        try:
+            result = self.execute_root(run, None)
+            data = await result if is_awaitable(result) else result
+        except GraphQLError as error:
+            run.errors.add(error, None)
+            data = None
+        return data, run.errors.errors or None
+
+
+class Compiler:
+    """Builds closures for one document; one instance per compilation."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.collector = _Collector(self.fragments, schema)
+
+    def compile(self, operation: OperationDefinitionNode) -> CompiledOperation:
+        if operation.directives:
+            raise Unsupported("operation directives")
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise Unsupported("subscriptions")
+        root_type = self.schema.get_root_type(operation.operation)
+        if root_type is None:
+            raise Unsupported("no root type")
+        fields = self.collector.collect(root_type, [operation.selection_set])
+        executors = self._field_executors(root_type, fields, operation)
+        execute_root: Callable[[Run, Any], Any]
+        if operation.operation == OperationType.MUTATION:
+            execute_root = _serial_fields(executors)
+        else:
+            execute_fields = _concurrent_fields(executors)
+
+            def execute_root(run: Run, source: Any) -> Any:
+                return execute_fields(run, None, source)
+
+        return CompiledOperation(self.schema, operation, operation.operation, execute_root)
+
+    def _field_executors(
+        self,
+        parent_type: GraphQLObjectType,
+        fields: dict[str, list[FieldNode]],
+        operation: OperationDefinitionNode,
+    ) -> list[tuple[str, ExecuteField]]:
+        executors: list[tuple[str, ExecuteField]] = []
+        for key, nodes in fields.items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                executors.append((key, _typename_field(parent_type.name)))
+                continue
+            if name.startswith("__"):
+                raise Unsupported("introspection")
+            field_def = parent_type.fields.get(name)
+            if field_def is None:
+                continue  # graphql-core leaves unknown fields out (validation forbids them)
+            executors.append((key, self._field(parent_type, key, nodes, field_def, operation)))
+        return executors
+
+    def _field(
+        self,
+        parent_type: GraphQLObjectType,
+        key: str,
+        nodes: list[FieldNode],
+        field_def: GraphQLField,
+        operation: OperationDefinitionNode,
+    ) -> ExecuteField:
+        return_type = field_def.type
+        parent_name = parent_type.name
+        resolve = field_def.resolve
+        if resolve is None:
+            raise Unsupported("field without a Strawberry resolver")
+        complete = self._completer(return_type, nodes, f"{parent_name}.{nodes[0].name.value}")
+        first = nodes[0]
+        is_default = getattr(resolve, "_is_default", False) and not field_def.args
+        strawberry_field = (field_def.extensions or {}).get("strawberry-definition")
+
+        if is_default and strawberry_field is not None and strawberry_field.is_basic_field:
+            getter = _attribute_getter(strawberry_field)
+            named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+            if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                label = f"{parent_name}.{nodes[0].name.value}"
+                return _basic_leaf(key, parent_name, nodes, return_type, named, getter, label)
+
+            def execute_basic(run: Run, parent_path: Path | None, source: Any) -> Any:
+                try:
+                    completed = complete(
+                        run, _LazyPath(parent_path, key, parent_name), getter(source)
+                    )
+                except Exception as raw:
+                    path = Path(parent_path, key, parent_name)
+                    _handle_field_error(run, raw, nodes, return_type, path)
+                    return None
+                if is_awaitable(completed):
+                    return _await_completed(
+                        run, completed, nodes, return_type, parent_path, key, parent_name
+                    )
+                return completed
+
+            return execute_basic
+
+        static_args: dict[str, Any] | None = None
+        needs_args = bool(field_def.args or first.arguments)
+        dynamic_args = needs_args and _uses_variables(first)
+        if needs_args and not dynamic_args:
+            static_args = get_argument_values(field_def, first, None)
+        field_name = first.name.value
+
+        def execute_resolved(run: Run, parent_path: Path | None, source: Any) -> Any:
+            path = Path(parent_path, key, parent_name)
+            info = ResolveInfo(
+                field_name,
+                nodes,
+                return_type,
+                parent_type,
+                path,
+                run.schema,
+                self.fragments,
+                None,
+                run.operation,
+                run.variables.coerced,  # type: ignore[attr-defined]
+                run.context,
+                is_awaitable,
+                None,
+                None,
+                None,  # type: ignore[arg-type]  # no operation extensions, as in schema.execute
+            )
+            try:
+                if dynamic_args:
+                    args = get_argument_values(field_def, first, run.variables)  # type: ignore[arg-type]
+                elif static_args is not None:
+                    args = dict(static_args)
+                else:
+                    args = {}
+                result = resolve(source, info, **args)
+                if is_awaitable(result):
+                    return _complete_awaitable(run, result, complete, nodes, return_type, path)
+                completed = complete(run, path, result)
+            except Exception as raw:
+                _handle_field_error(run, raw, nodes, return_type, path)
+                return None
+            if is_awaitable(completed):
+                return _await_completed_at(run, completed, nodes, return_type, path)
+            return completed
+
+        return execute_resolved
+
+    def _completer(self, return_type: Any, nodes: list[FieldNode], field_label: str) -> Complete:
+        if isinstance(return_type, GraphQLNonNull):
+            inner = self._completer(return_type.of_type, nodes, field_label)
+            message = f"Cannot return null for non-nullable field {field_label}."
+
+            def complete_non_null(run: Run, path: Any, result: Any) -> Any:
+                if isinstance(result, Exception):
+                    raise result
+                completed = inner(run, path, result)
+                if completed is None:
+                    raise TypeError(message)
+                return completed
+
+            return complete_non_null
+        if isinstance(return_type, GraphQLList):
+            return self._list_completer(return_type, nodes, field_label)
+        if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
+            return _leaf_completer(return_type)
+        if isinstance(return_type, GraphQLObjectType):
+            return self._object_completer(return_type, nodes)
+        raise Unsupported("abstract return type")
+
+    def _list_completer(
+        self, return_type: GraphQLList[Any], nodes: list[FieldNode], field_label: str
+    ) -> Complete:
+        item_type = return_type.of_type
+        item_complete = self._completer(item_type, nodes, field_label)
+        not_iterable = f"Expected Iterable, but did not find one for field '{field_label}'."
+
+        def complete_list(run: Run, path: Any, result: Any) -> Any:
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                return None
+            if not is_iterable(result):
+                raise GraphQLError(not_iterable)
+            path = _real(path)
+            completed: list[Any] = []
+            awaitable_indices: list[int] = []
+            for index, item in enumerate(result):
+                item_path = Path(path, index, None)
+                if is_awaitable(item):
+                    completed.append(
+                        _complete_awaitable(run, item, item_complete, nodes, item_type, item_path)
+                    )
+                    awaitable_indices.append(index)
+                    continue
+                try:
+                    value = item_complete(run, item_path, item)
+                except Exception as raw:
+                    _handle_field_error(run, raw, nodes, item_type, item_path)
+                    completed.append(None)
+                    continue
+                if is_awaitable(value):
+                    completed.append(_await_completed_at(run, value, nodes, item_type, item_path))
+                    awaitable_indices.append(index)
+                else:
+                    completed.append(value)
+            if not awaitable_indices:
+                return completed
+            return _gather_into(completed, awaitable_indices)
+
+        return complete_list
+
+    def _object_completer(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> Complete:
+        selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+        fields = self.collector.collect(object_type, selection_sets)
+        executors = self._field_executors(object_type, fields, None)  # type: ignore[arg-type]
+        execute_fields = _concurrent_fields(executors)
+        is_type_of = object_type.is_type_of
+
+        def complete_object(run: Run, path: Any, result: Any) -> Any:
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                return None
+            if is_type_of is not None:
+                matches = is_type_of(result, None)  # type: ignore[arg-type]
+                if is_awaitable(matches):
+                    raise Unsupported("asynchronous is_type_of")
+                if not matches:
+                    raise GraphQLError(
+                        f"Expected value of type '{object_type}' but got: {inspect(result)}.",
+                        nodes,
+                    )
+            return execute_fields(run, _real(path), result)
+
+        return complete_object
+
+
+def _typename_field(typename: str) -> ExecuteField:
+    def execute_typename(_run: Run, _path: Path | None, _source: Any) -> str:
+        return typename
+
+    execute_typename.never_awaits = True  # type: ignore[attr-defined]
+    return execute_typename
+
+
+def _fast_coerce(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """The leaf's own output coercion, with shortcuts that return exactly what it would."""
+    coerce = leaf_type.coerce_output_value
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        return lambda value: value if type(value) is str else coerce(value)
+    if leaf_type is GraphQLInt:
+        return lambda value: (
+            value if type(value) is int and -(2**31) <= value < 2**31 else coerce(value)
+        )
+    if leaf_type is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else coerce(value)
+    if isinstance(leaf_type, GraphQLEnumType):
+        names: dict[Any, Any] = {}
+
+        def coerce_enum(value: Any) -> Any:
+            try:
+                return names[value]
+            except (KeyError, TypeError):
+                coerced = coerce(value)
+                if isinstance(value, enum.Enum):
+                    names[value] = coerced  # a pure function of the member
+                return coerced
+
+        return coerce_enum
+    return coerce
+
+
+def _basic_leaf(
+    key: str,
+    parent_name: str,
+    nodes: list[FieldNode],
+    return_type: Any,
+    leaf_type: GraphQLScalarType | GraphQLEnumType,
+    getter: Callable[[Any], Any],
+    label: str,
+) -> ExecuteField:
+    """An attribute read and its coercion in one call: the bulk of every response."""
+    non_null = isinstance(return_type, GraphQLNonNull)
+    null_message = f"Cannot return null for non-nullable field {label}."
+    coerce = _fast_coerce(leaf_type)
+
+    def execute_leaf(run: Run, parent_path: Path | None, source: Any) -> Any:
+        try:
+            value = getter(source)
+            if value is None or value is Undefined:
+                if non_null:
+                    raise TypeError(null_message)
+                return None
+            if isinstance(value, Exception):
+                raise value
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise TypeError(
+                    f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                    f"{inspect(value)})` to return non-nullable value, returned:"
+                    f" {inspect(coerced)}"
+                )
+            return coerced
+        except Exception as raw:
+            path = Path(parent_path, key, parent_name)
+            _handle_field_error(run, raw, nodes, return_type, path)
+            return None
+
+    execute_leaf.never_awaits = True  # type: ignore[attr-defined]
+    return execute_leaf
+
+
+class _LazyPath:
+    """The path of a plain field, built only if an error needs it."""
+
+    __slots__ = ("key", "parent", "typename")
+
+    def __init__(self, parent: Path | None, key: str, typename: str) -> None:
+        self.parent = parent
+        self.key = key
+        self.typename = typename
+
+
+def _real(path: Any) -> Path:
+    if isinstance(path, _LazyPath):
+        return Path(path.parent, path.key, path.typename)
+    return path  # type: ignore[no-any-return]
+
+
+def _attribute_getter(field: Any) -> Callable[[Any], Any]:
+    default_resolver = field.default_resolver
+    name = field.python_name
+    if default_resolver is getattr:
+        return operator.attrgetter(name)
+    return lambda source: default_resolver(source, name)
+
+
+def _leaf_completer(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    coerce = leaf_type.coerce_output_value
+
+    def complete_leaf(run: Run, path: Any, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        coerced = coerce(result)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                f"{inspect(result)})` to return non-nullable value, returned:"
+                f" {inspect(coerced)}"
+            )
+        return coerced
+
+    return complete_leaf
+
+
+async def _complete_awaitable(
+    run: Run,
+    awaitable: Awaitable[Any],
+    complete: Complete,
+    nodes: list[FieldNode],
+    return_type: GraphQLOutputType,
+    path: Path,
+) -> Any:
+    try:
+        completed = complete(run, path, await awaitable)
+        if is_awaitable(completed):
+            completed = await completed
+    except Exception as raw:
+        _handle_field_error(run, raw, nodes, return_type, path)
+        return None
+    return completed
+
+
+async def _await_completed_at(
+    run: Run,
+    completed: Awaitable[Any],
+    nodes: list[FieldNode],
+    return_type: GraphQLOutputType,
+    path: Path,
+) -> Any:
+    try:
+        return await completed
+    except Exception as raw:
+        _handle_field_error(run, raw, nodes, return_type, path)
+        return None
+
+
+async def _await_completed(
+    run: Run,
+    completed: Awaitable[Any],
+    nodes: list[FieldNode],
+    return_type: GraphQLOutputType,
+    parent_path: Path | None,
+    key: str,
+    typename: str,
+) -> Any:
+    try:
+        return await completed
+    except Exception as raw:
+        _handle_field_error(run, raw, nodes, return_type, Path(parent_path, key, typename))
+        return None
+
+
+async def _gather_into(values: list[Any], indices: list[int]) -> list[Any]:
+    if len(indices) == 1:
+        index = indices[0]
+        values[index] = await values[index]
+    else:
+        results = await gather_with_cancel(*(values[i] for i in indices))
+        for index, value in zip(indices, results, strict=True):
+            values[index] = value
+    return values
+
+
+async def _gather_fields(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    if len(keys) == 1:
+        key = keys[0]
+        results[key] = await results[key]
+    else:
+        awaited = await gather_with_cancel(*(results[k] for k in keys))
+        results.update(zip(keys, awaited, strict=True))
+    return results
+
+
+def _concurrent_fields(
+    executors: list[tuple[str, ExecuteField]],
+) -> Callable[[Run, Path | None, Any], Any]:
+    """Resolve every field; await the asynchronous ones together, as graphql-core does."""
+    if all(getattr(execute, "never_awaits", False) for _, execute in executors):
+
+        def execute_plain_fields(run: Run, path: Path | None, source: Any) -> Any:
+            return {key: execute(run, path, source) for key, execute in executors}
+
+        return execute_plain_fields
+
+    def execute_fields(run: Run, path: Path | None, source: Any) -> Any:
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        for key, execute in executors:
+            value = execute(run, path, source)
+            results[key] = value
+            if is_awaitable(value):
+                pending.append(key)
+        if not pending:
+            return results
+        return _gather_fields(results, pending)
+
+    return execute_fields
+
+
+def _serial_fields(
+    executors: list[tuple[str, ExecuteField]],
+) -> Callable[[Run, Any], Any]:
+    """Mutations: each root field finishes before the next one starts."""
+
+    async def execute_serially(run: Run, source: Any) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        for key, execute in executors:
+            value = execute(run, None, source)
+            results[key] = await value if is_awaitable(value) else value
+        return results
+
+    return execute_serially
+
+
+def compile_operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> CompiledOperation:
+    """Raises `Unsupported` for anything the standard executor must handle."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        if len(operations) != 1:
+            raise Unsupported("operation must be named")
+        operation = operations[0]
+    else:
+        named = [o for o in operations if o.name is not None and o.name.value == operation_name]
+        if not named:
+            raise Unsupported("unknown operation")
+        operation = named[-1]
+    return Compiler(schema, document).compile(operation)
