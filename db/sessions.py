@@ -243,6 +243,8 @@ async def list_sessions(
     check_page_size(limit, limit_field)
     now = clock.now()
     cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
+    if user_id is not None:
+        validation.free_of_nul(user_id, "userId")
     if statuses is None:
         items = await hot_reads.session_page(
             db.lean,

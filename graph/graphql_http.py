@@ -120,6 +120,10 @@ class GraphQLEndpoint:
             principal=principal_of(request.scope),
             session_ttl_seconds=self.session_ttl_seconds,
         )
+        if isinstance(params, list):
+            results = [await self._execute(one, context, allowed) for one in params]
+            body = [response_body(result) for result in results]
+            return Response(orjson.dumps(body), media_type=media_type)
         result = await self._execute(params, context, allowed)
         status = 200
         if media_type == GRAPHQL_RESPONSE and is_request_error(result):
@@ -128,11 +132,16 @@ class GraphQLEndpoint:
             orjson.dumps(response_body(result)), status_code=status, media_type=media_type
         )
 
-    async def _params(self, request: Request) -> tuple[GraphQLParams, tuple[OperationType, ...]]:
+    async def _params(
+        self, request: Request
+    ) -> tuple[GraphQLParams | list[GraphQLParams], tuple[OperationType, ...]]:
         if request.method == "GET":
             return params_from_query_string(request), QUERIES_ONLY
         if request.method == "POST":
-            return await params_from_body(request, self.max_body_bytes), ALL_OPERATIONS
+            params = await params_from_body(
+                request, self.max_body_bytes, max_operations=self.schema.limits.max_operations
+            )
+            return params, ALL_OPERATIONS
         raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
 
     async def _execute(

@@ -167,8 +167,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def params_from_body(request: Request, limit: int) -> GraphQLParams:
-    """POST: a JSON object body sent as `application/json`; anything else is refused."""
+async def params_from_body(
+    request: Request, limit: int, *, max_operations: int = 1
+) -> GraphQLParams | list[GraphQLParams]:
+    """POST: a JSON object body sent as `application/json`; anything else is refused.
+
+    A JSON array is a batch of requests, accepted only when batching is on
+    (`max_operations` above 1) and holding at most that many.
+    """
     if not _is_json_content_type(request.headers.get("content-type")):
         raise RequestRefused(415, "send the request as 'Content-Type: application/json'")
     body = await read_body(request, limit)
@@ -178,6 +184,24 @@ async def params_from_body(request: Request, limit: int) -> GraphQLParams:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise RequestRefused(400, "the request body is not valid JSON") from None
+    if isinstance(data, list):
+        return _batch(data, max_operations)
     if not isinstance(data, dict):
         raise RequestRefused(400, "the request body must be a JSON object")
     return _params(data)
+
+
+def _batch(items: list[Any], max_operations: int) -> list[GraphQLParams]:
+    if max_operations <= 1:
+        raise RequestRefused(
+            400, "batching is off: send one operation per request, as a JSON object"
+        )
+    if not items:
+        raise RequestRefused(400, "the batch is empty")
+    if len(items) > max_operations:
+        raise RequestRefused(
+            400, f"Too many operations in the batch: at most {max_operations} per request"
+        )
+    if not all(isinstance(item, dict) for item in items):
+        raise RequestRefused(400, "every request in a batch must be a JSON object")
+    return [_params(item) for item in items]

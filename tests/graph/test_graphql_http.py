@@ -78,7 +78,7 @@ async def test_field_errors_keep_200_and_data(
 ) -> None:
     response = await http.post(
         "/graphql",
-        json={"query": "{ sessions(first: 0) { totalCount } }"},
+        json={"query": '{ sessions(after: "forged") { totalCount } }'},
         headers={**auth, "Accept": GQL_RESPONSE},
     )
     assert response.status_code == 200
