@@ -107,6 +107,23 @@ async def _refusal(
     return Conflict(f"session is {status}; events cannot be appended to a {status} session")
 
 
+async def _session_in(
+    conn: AsyncConnection, principal: Principal, session_id: str
+) -> SessionRecord:
+    """The caller's session, read on `conn` so what follows shares its snapshot."""
+    row = (
+        await conn.execute(
+            sa.select(sessions).where(
+                sessions.c.id == session_id,
+                sessions.c.organization_id == principal.organization_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    return SessionRecord.from_row(row, clock.now())
+
+
 async def list_events(
     db: Database,
     principal: Principal,
@@ -122,19 +139,8 @@ async def list_events(
         raise InvalidInput("after must be 0 or a positive sequence", field="after")
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    now = clock.now()
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(sessions).where(
-                    sessions.c.id == session_id,
-                    sessions.c.organization_id == principal.organization_id,
-                )
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"session {session_id} not found")
-        session = SessionRecord.from_row(row, now)
+        session = await _session_in(conn, principal, session_id)
         query = (
             sa.select(events)
             .where(events.c.session_id == session_id, events.c.sequence > after)
@@ -161,19 +167,8 @@ async def session_with_events(
     """
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    now = clock.now()
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(sessions).where(
-                    sessions.c.id == session_id,
-                    sessions.c.organization_id == principal.organization_id,
-                )
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"session {session_id} not found")
-        session = SessionRecord.from_row(row, now)
+        session = await _session_in(conn, principal, session_id)
         rows = await conn.execute(
             sa.select(events)
             .where(events.c.session_id == session_id, events.c.sequence <= session.last_sequence)

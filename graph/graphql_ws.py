@@ -40,6 +40,11 @@ from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
 GOING_AWAY = 1001
+REVOKED = "Forbidden: the API key was revoked"
+
+
+class KeyRevoked(Exception):
+    """The connection's key no longer works: the socket must close with 4403."""
 
 
 class SocketContext:
@@ -83,8 +88,18 @@ class SocketContext:
         """The id of the key the connection authenticated with, once it has."""
         return self._principal.key_id if self._principal is not None else None
 
-    async def refusal(self) -> dict[str, Any] | None:
-        """Each operation spends one request of the organisation's per-minute budget."""
+    async def admit_operation(
+        self, operation_id: str, running: Mapping[str, object], limit: int | None
+    ) -> dict[str, Any] | None:
+        """None when a new operation may start, else the GraphQL error that answers it.
+
+        Raises `KeyRevoked` when the connection's key stopped working (the socket closes).
+        Each operation spends one request of the organisation's per-minute budget.
+        """
+        if limit is not None and operation_id not in running and len(running) >= limit:
+            return limit_error(limit)
+        if not await self.still_valid():
+            raise KeyRevoked
         decision = await admit(self.db, self.principal)
         return None if decision.allowed else graphql_error_body(refusal(decision))
 
@@ -181,25 +196,19 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: Any) -> None:
-        limit = self.max_subscriptions_per_connection
-        if (
-            self.connection_acknowledged
-            and message["id"] not in self.operations
-            and limit is not None
-            and len(self.operations) >= limit
-        ):
-            await self.websocket.send_json(
-                {"id": message["id"], "type": "error", "payload": [limit_error(limit)]}
-            )
-            return
-        if self.connection_acknowledged and not await self.context.still_valid():
-            await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
-            return
-        if self.connection_acknowledged and (refused := await self.context.refusal()):
-            await self.websocket.send_json(
-                {"id": message["id"], "type": "error", "payload": [refused]}
-            )
-            return
+        if self.connection_acknowledged:
+            try:
+                error = await self.context.admit_operation(
+                    message["id"], self.operations, self.max_subscriptions_per_connection
+                )
+            except KeyRevoked:
+                await self.websocket.close(code=4403, reason=REVOKED)
+                return
+            if error is not None:
+                await self.websocket.send_json(
+                    {"id": message["id"], "type": "error", "payload": [error]}
+                )
+                return
         await super().handle_subscribe(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
@@ -240,24 +249,17 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         if problem is not None:
             await self.websocket.close(code=4400, reason=problem)
             return
-        if message["type"] == "start":
-            limit = self.max_subscriptions_per_connection
-            if (
-                self.connection_acknowledged
-                and message["id"] not in self.tasks
-                and limit is not None
-                and len(self.tasks) >= limit
-            ):
-                await self.websocket.send_json(
-                    {"type": "error", "id": message["id"], "payload": limit_error(limit)}
+        if message["type"] == "start" and self.connection_acknowledged:
+            try:
+                error = await self.context.admit_operation(
+                    message["id"], self.tasks, self.max_subscriptions_per_connection
                 )
+            except KeyRevoked:
+                await self.websocket.close(code=4403, reason=REVOKED)
                 return
-            if self.connection_acknowledged and not await self.context.still_valid():
-                await self.websocket.close(code=4403, reason="Forbidden: the API key was revoked")
-                return
-            if self.connection_acknowledged and (refused := await self.context.refusal()):
+            if error is not None:
                 await self.websocket.send_json(
-                    {"type": "error", "id": message["id"], "payload": refused}
+                    {"type": "error", "id": message["id"], "payload": error}
                 )
                 return
         await super().handle_message(message)
@@ -366,7 +368,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             for socket, key_id in keys.items():
                 if key_id in revoked:
                     with contextlib.suppress(Exception):
-                        await socket.close(4403, "Forbidden: the API key was revoked")
+                        await socket.close(4403, REVOKED)
 
     async def close_all(self, reason: str = "server shutting down") -> None:
         """Shutdown: every open socket gets 1001 so clients reconnect elsewhere and resume."""

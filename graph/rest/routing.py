@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -40,6 +40,9 @@ async def run_operation(operation: Operation, request: Request, ctx: RestContext
         return validation_error_response(error)
     except DomainError as error:
         return domain_error_response(error)
+    except ClientDisconnect:
+        # The client left before its body arrived: no one reads an answer, nothing to log.
+        return Response(status_code=499)
     except Exception as error:
         return internal_error_response(error, f"{operation.method} {operation.path}")
 
