@@ -13,7 +13,12 @@ from graph.scalars import JSON, DateTime
 
 
 @strawberry.input
-class CreateSessionInput:
+class _SettableSessionFields:
+    """The fields a client may set (db.sessions.SETTABLE_FIELDS), shared by both inputs.
+
+    Never referenced by a field itself, so it does not appear in the schema.
+    """
+
     status: SessionStatus | None = UNSET
     assembly_state: JSON | None = UNSET
     catalog_version: str | None = UNSET
@@ -21,17 +26,16 @@ class CreateSessionInput:
     product_object: JSON | None = UNSET
     schema_version: str | None = UNSET
     expires_at: DateTime | None = UNSET
+
+
+@strawberry.input
+class CreateSessionInput(_SettableSessionFields):
+    pass
 
 
 @strawberry.input(description="Omitted fields are kept; fields sent as null are cleared.")
-class UpdateSessionInput:
-    status: SessionStatus | None = UNSET
-    assembly_state: JSON | None = UNSET
-    catalog_version: str | None = UNSET
-    prd: JSON | None = UNSET
-    product_object: JSON | None = UNSET
-    schema_version: str | None = UNSET
-    expires_at: DateTime | None = UNSET
+class UpdateSessionInput(_SettableSessionFields):
+    pass
 
 
 @strawberry.input

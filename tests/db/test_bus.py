@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 
-from db.bus import APPLICATION_NAME, Bus, Hint, PostgresBus, bus_for
+from db.bus import Bus, Hint, PostgresBus, bus_for
 from db.engine import Database
+from tests.support.listeners import terminate_listeners
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,19 +38,6 @@ def test_the_database_picks_its_bus(database_url: str) -> None:
     assert type(bus_for(db.url)) is expected
 
 
-async def _terminate(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = $1 AND datname = current_database()",
-            APPLICATION_NAME,
-        )
-        return len(rows)
-    finally:
-        await conn.close()
-
-
 async def _eventually(condition, within: float = 10) -> None:  # type: ignore[no-untyped-def]
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - polls state another component changes
@@ -74,7 +61,7 @@ async def test_postgres_bus_crosses_processes_and_recovers(database_url: str, ba
         a.publish(first)
         await _eventually(lambda: heard_b == [first])
         assert heard_a == [first]  # at once locally, and its own NOTIFY is not heard twice
-        assert await _terminate(dsn) == 2
+        assert await terminate_listeners(dsn) == 2
         await _eventually(lambda: sorted(resyncs) == ["a", "b"] and a.connected and b.connected)
         assert a.reconnects == b.reconnects == 1
         second = Hint("deleted", "sess_0123456789abcdef", "org_a")

@@ -10,13 +10,12 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-import asyncpg
 import httpx
 import pytest
 
-from db.bus import APPLICATION_NAME
 from db.engine import Database
 from db.records import Principal
+from tests.support.listeners import terminate_listeners
 from tests.support.sessions import append, new_session
 from tests.support.ws import EVENTS, socket
 
@@ -77,23 +76,10 @@ async def two_servers(database_url: str) -> AsyncIterator[tuple[str, str]]:
         yield first, second
 
 
-async def _terminate_listeners(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = $1 AND datname = current_database()",
-            APPLICATION_NAME,
-        )
-        return len(rows)
-    finally:
-        await conn.close()
-
-
 async def _terminate_a_listener(database_url: str) -> int:
     """Kill the LISTEN connections, waiting (bounded) for one that is back after a kill."""
     for _ in range(100):
-        killed = await _terminate_listeners(database_url)
+        killed = await terminate_listeners(database_url)
         if killed:
             return killed
         await asyncio.sleep(0.05)
