@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, hot_reads, validation
+from db import clock, hot_reads, lean_events, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.engine import Database
@@ -163,18 +163,16 @@ async def session_with_events(
 
     The log is read up to the session row's `last_sequence`: an event is committed with the
     bump that numbered it, so every sequence up to it exists and later appends stay out,
-    on any isolation level.
+    on any isolation level (see `db.lean_events`, which runs it on the raw driver).
     """
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    async with db.read() as conn:
-        session = await _session_in(conn, principal, session_id)
-        rows = await conn.execute(
-            sa.select(events)
-            .where(events.c.session_id == session_id, events.c.sequence <= session.last_sequence)
-            .order_by(events.c.sequence)
-        )
-        return session, [EventRecord.from_row(r) for r in rows]
+    found = await lean_events.session_with_log(
+        db.lean, principal.organization_id, session_id, clock.now()
+    )
+    if found is None:
+        raise NotFound(f"session {session_id} not found")
+    return found
 
 
 async def events_in_windows(

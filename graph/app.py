@@ -24,7 +24,6 @@ from graph.limits import Limits
 from graph.logs import configure_logging
 from graph.metrics import Observed, metrics_endpoint
 from graph.monitor import monitor
-from graph.request_ids import RequestIds
 from graph.rest import rest_api_routes
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -112,7 +111,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *rest_api_routes(settings, db),
         ],
-        middleware=[Middleware(RequestIds), Middleware(Observed)],
+        middleware=[Middleware(Observed, access_log=settings.access_log)],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,7 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.request_ids import HEADER, current_request_id, request_id_from
+
 access_log = logging.getLogger("sessiongraph.access")
+HEADER_BYTES = HEADER.encode("latin-1")
 
 REQUESTS = Counter(
     "sessiongraph_http_requests_total",
@@ -80,34 +84,75 @@ def route_template(scope: Scope) -> str:
 
 
 class Observed:
-    """ASGI middleware: counts, times and logs each HTTP request once, when it ends."""
+    """The one ASGI middleware every request passes: request id, metrics, access log.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Per HTTP request it assigns the request id (`graph.request_ids`: kept from a sane
+    `X-Request-ID`, else minted), echoes it on the response, and when the response ends
+    counts it, times it and writes one access-log line (`sessiongraph.access`, only when
+    `access_log` is on and that logger takes INFO). WebSocket connections get an id for
+    their log lines. One wrapper of `send` instead of one per concern; metric children are
+    looked up once per (route, method, status).
+    """
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http":
+            if kind != "websocket":
+                await self.app(scope, receive, send)
+                return
+            request_id = request_id_from(scope["headers"])
+            scope.setdefault("state", {})["request_id"] = request_id
+            token = current_request_id.set(request_id)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                current_request_id.reset(token)
             return
         started = time.perf_counter()
+        request_id = request_id_from(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
+        echo = (HEADER_BYTES, request_id.encode("latin-1"))
         status = 500
 
-        async def record_status(message: Message) -> None:
+        async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echo]
             await send(message)
 
         try:
-            await self.app(scope, receive, record_status)
+            await self.app(scope, receive, sending)
         finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(scope)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route).observe(elapsed)
+            try:
+                self._observe(scope, status, time.perf_counter() - started)
+            finally:
+                current_request_id.reset(token)
+
+    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = route_template(scope)
+        method = scope["method"]
+        counted = self._counted.get((route, method, status))
+        if counted is None:
+            counted = self._counted[(route, method, status)] = REQUESTS.labels(
+                route, method, str(status)
+            )
+        counted.inc()
+        timed = self._timed.get(route)
+        if timed is None:
+            timed = self._timed[route] = LATENCY.labels(route)
+        timed.observe(elapsed)
+        if self.access_log and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %.1fms",
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 elapsed * 1000,

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     graphql_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest a query or mutation may run"
     )
+    access_log: bool = Field(
+        default=True,
+        description="One `sessiongraph.access` line per HTTP request (at `info` level)",
+    )
     log_format: Literal["json", "text"] = Field(
         default="json", description="`json` (one object per line) or `text` for people"
     )

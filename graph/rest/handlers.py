@@ -21,6 +21,7 @@ from db import sessions as session_ops
 from db.engine import Database
 from db.idempotency import StoredResponse, claim, fingerprint
 from graph.auth import principal_of
+from graph.rest.bodies import event_body, session_body
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -36,6 +37,7 @@ from graph.rest.models import (
 from graph.rest.wire import entity_tags, idempotency_key, none_match, read_json_object
 
 COLLECTION = "/v1/products/generation/sessions"
+JSON = "application/json"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 M = TypeVar("M", bound=BaseModel)
@@ -160,7 +162,7 @@ async def get_session(request: Request, ctx: RestContext) -> Response:
     )
     if none_match(entity_tags(request.headers.get("if-none-match")), session.etag):
         return Response(status_code=304, headers={"ETag": session.etag})
-    return json_response(Session.of(session, events), headers={"ETag": session.etag})
+    return Response(session_body(session, events), headers={"ETag": session.etag}, media_type=JSON)
 
 
 async def update_session(request: Request, ctx: RestContext) -> Response:
@@ -202,9 +204,7 @@ async def append_event(request: Request, ctx: RestContext) -> Response:
             payload=event.payload,
             conn=conn,
         )
-        return StoredResponse(
-            status_code=201, headers={}, body=Event.of(record).model_dump_json(by_alias=True)
-        )
+        return StoredResponse(status_code=201, headers={}, body=event_body(record).decode())
 
     return await _idempotent(ctx, request, body, run)
 

@@ -1,0 +1,111 @@
+"""The hand-written REST bodies are byte for byte what the pydantic models write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from db.records import EventRecord, SessionRecord
+from graph.rest.bodies import event_body, instant, session_body
+from graph.rest.models import Event, Session
+
+_text = st.text(max_size=12)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=12,
+)
+_objects = st.none() | st.dictionaries(_text, _json, max_size=5)
+_times = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+).map(lambda t: t.replace(microsecond=t.microsecond - t.microsecond % 1000))
+_optional_text = st.none() | _text
+
+
+@st.composite
+def events(draw: st.DrawFn, sequence: int = 1) -> EventRecord:
+    return EventRecord(
+        id="evt_" + draw(st.text("0123456789abcdef", min_size=16, max_size=16)),
+        session_id="sess_0123456789abcdef",
+        sequence=sequence,
+        organization_id=draw(st.none() | _text),
+        user_id=draw(_text),
+        type=draw(st.sampled_from(["debug", "info", "warning", "error"])),
+        stage=draw(_optional_text),
+        message=draw(_optional_text),
+        payload=draw(_objects),
+        created_at=draw(_times),
+    )
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> tuple[SessionRecord, list[EventRecord]]:
+    log = [draw(events(i + 1)) for i in range(draw(st.integers(0, 4)))]
+    record = SessionRecord(
+        id="sess_0123456789abcdef",
+        organization_id=draw(st.none() | _text),
+        user_id=draw(_text),
+        status=draw(st.sampled_from(["pending", "generating", "completed", "expired"])),
+        assembly_state=draw(_objects),
+        catalog_version=draw(_optional_text),
+        plan=draw(_objects),
+        prd=draw(_objects),
+        product_object=draw(_objects),
+        product_object_hash=draw(_optional_text),
+        schema_version=draw(_optional_text),
+        created_at=draw(_times),
+        updated_at=draw(_times),
+        expires_at=draw(_times),
+        last_sequence=len(log),
+        revision=1,
+    )
+    return record, log
+
+
+@settings(max_examples=400, deadline=None)
+@given(sessions())
+def test_session_body_is_the_models_bytes(drawn: tuple[SessionRecord, list[EventRecord]]) -> None:
+    record, log = drawn
+    expected = Session.of(record, log).model_dump_json(by_alias=True).encode()
+    assert session_body(record, log) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(events())
+def test_event_body_is_the_models_bytes(record: EventRecord) -> None:
+    assert event_body(record) == Event.of(record).model_dump_json(by_alias=True).encode()
+
+
+def test_integers_beyond_64_bits_take_the_models_path() -> None:
+    payload: dict[str, Any] = {"big": 2**70, "list": [-(2**65)]}
+    record = EventRecord(
+        "evt_0123456789abcdef",
+        "sess_0123456789abcdef",
+        1,
+        "org",
+        "user",
+        "info",
+        None,
+        None,
+        payload,
+        datetime(2024, 6, 10, 9, 15, 30, 120000, tzinfo=UTC),
+    )
+    assert event_body(record) == Event.of(record).model_dump_json(by_alias=True).encode()
+    assert b'"big":1180591620717411303424' in event_body(record)
+
+
+def test_instants_in_other_zones_and_early_years_match_to_rfc3339() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    shifted = datetime(2024, 6, 10, 11, 15, 30, 5000, tzinfo=UTC).astimezone(plus_two)
+    assert instant(shifted) == "2024-06-10T11:15:30.005Z"
+    assert instant(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "999-01-02T03:04:05.000Z"
