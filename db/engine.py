@@ -3,14 +3,17 @@
 SQLite allows one writer at a time. Writes therefore go through a one-connection engine
 whose transactions open with `BEGIN IMMEDIATE`: concurrent writers in this process queue
 for the connection instead of racing for the lock, and other processes wait on
-`busy_timeout`. Reads use a small pool and never block the writer (WAL).
+`busy_timeout`. Appends without an idempotency claim have their own writer
+(`db.lean_appends`, group commit); it and this engine take turns on `sqlite_writer_turn`.
+Reads use a small pool and never block the writer (WAL).
 PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, Literal
 
 from sqlalchemy import event
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from db.bus import Bus, Hint, bus_for
 from db.lean import LeanReader
+from db.lean_appends import Appender
 from db.urls import async_url, is_sqlite
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -38,6 +42,12 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = is_sqlite(self.url)
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
+        pragmas: tuple[str, ...] = ()
+        # SQLite: the process's writers (this engine's connection and the appender's) take
+        # turns here rather than in SQLite's busy handler.
+        self.sqlite_writer_turn: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else nullcontext()
+        )
         if self.is_sqlite:
             pragmas = (
                 "PRAGMA journal_mode=WAL",
@@ -60,6 +70,15 @@ class Database:
             pool_size=4 if self.is_sqlite else pool_size,
             busy_timeout_ms=sqlite_busy_timeout_ms,
         )
+        # Appends without an idempotency claim run on the raw driver (`db.lean_appends`).
+        self.appends = Appender(
+            self.url,
+            is_sqlite=self.is_sqlite,
+            pool_size=pool_size,
+            pragmas=pragmas,
+            writer_turn=self.sqlite_writer_turn,
+            listeners=self.lean.listeners,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -77,7 +96,7 @@ class Database:
         if within is not None:
             yield within
             return
-        async with self.write_engine.begin() as conn:
+        async with self.sqlite_writer_turn, self.write_engine.begin() as conn:
             pending: list[Hint] = []
             conn.info[_PENDING_HINTS] = pending
             yield conn
@@ -105,6 +124,7 @@ class Database:
         return self.lean.listeners
 
     async def dispose(self) -> None:
+        await self.appends.close()
         await self.lean.close()
         for engine in self.engines:
             await engine.dispose()

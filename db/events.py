@@ -16,6 +16,7 @@ from db.bus import Hint
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
+from db.lean_appends import NewEvent
 from db.metrics import EVENTS_APPENDED
 from db.models import events, sessions
 from db.records import EventRecord, Principal, SessionRecord
@@ -59,6 +60,8 @@ async def append_event(
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
     now = clock.now()
+    if conn is None:
+        return await _append_lean(db, principal, session_id, row, now)
     async with db.write(within=conn) as writing:
         bumped = (
             await writing.execute(
@@ -87,6 +90,40 @@ async def append_event(
         db.announce(writing, Hint("events", session_id, row["organization_id"], row["sequence"]))
     EVENTS_APPENDED.inc()
     return EventRecord(**row)
+
+
+async def _append_lean(
+    db: Database, principal: Principal, session_id: str, row: dict[str, Any], now: datetime
+) -> EventRecord:
+    """The same append on the raw driver (`db.lean_appends`): one statement on PostgreSQL,
+    group commit on SQLite. Used when no caller's transaction (idempotency claim) is joined."""
+    event = NewEvent(
+        id=new_event_id(),
+        session_id=session_id,
+        organization_id=principal.organization_id,
+        user_id=principal.user_id,
+        created_at=now,
+        **row,
+    )
+    numbered = await db.appends.append(event)
+    if numbered is None:
+        async with db.read() as conn:
+            raise await _refusal(conn, principal, session_id, now)
+    sequence, organization_id = numbered
+    db.bus.publish(Hint("events", session_id, organization_id, sequence))
+    EVENTS_APPENDED.inc()
+    return EventRecord(
+        id=event.id,
+        session_id=session_id,
+        sequence=sequence,
+        organization_id=organization_id,
+        user_id=event.user_id,
+        type=event.type,
+        stage=event.stage,
+        message=event.message,
+        payload=event.payload,
+        created_at=now,
+    )
 
 
 async def _refusal(
