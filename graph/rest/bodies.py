@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from db.clock import to_rfc3339
+from db.clock import parse_rfc3339, to_rfc3339
+from db.lean_events import LogEntry
 from db.records import EventRecord, SessionRecord
 from graph.rest.models import Event, Session
 
@@ -42,12 +43,27 @@ def event_fields(record: EventRecord) -> dict[str, Any]:
     }
 
 
-def session_fields(record: SessionRecord, events: list[EventRecord]) -> dict[str, Any]:
+def entry_fields(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "createdAt": entry.created_at,
+        "id": entry.id,
+        "message": entry.message,
+        "organizationId": entry.organization_id,
+        "payload": entry.payload,
+        "sequence": entry.sequence,
+        "sessionId": entry.session_id,
+        "stage": entry.stage,
+        "type": entry.type,
+        "userId": entry.user_id,
+    }
+
+
+def session_fields(record: SessionRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "assemblyState": record.assembly_state,
         "catalogVersion": record.catalog_version,
         "createdAt": instant(record.created_at),
-        "events": [event_fields(e) for e in events],
+        "events": events,
         "expiresAt": instant(record.expires_at),
         "id": record.id,
         "organizationId": record.organization_id,
@@ -65,8 +81,17 @@ def session_fields(record: SessionRecord, events: list[EventRecord]) -> dict[str
 def session_body(record: SessionRecord, events: list[EventRecord]) -> bytes:
     """Exactly `Session.of(record, events).model_dump_json(by_alias=True)`, encoded."""
     try:
-        return orjson.dumps(session_fields(record, events))
+        return orjson.dumps(session_fields(record, [event_fields(e) for e in events]))
     except TypeError:
+        return Session.of(record, events).model_dump_json(by_alias=True).encode()
+
+
+def session_body_of_log(record: SessionRecord, entries: list[LogEntry]) -> bytes:
+    """`session_body` for events read as `LogEntry` tuples (`db.events.session_with_log`)."""
+    try:
+        return orjson.dumps(session_fields(record, [entry_fields(e) for e in entries]))
+    except TypeError:
+        events = [EventRecord(*e[:9], created_at=parse_rfc3339(e.created_at)) for e in entries]
         return Session.of(record, events).model_dump_json(by_alias=True).encode()
 
 

@@ -21,7 +21,7 @@ from db import sessions as session_ops
 from db.engine import Database
 from db.idempotency import StoredResponse, claim, fingerprint
 from graph.auth import principal_of
-from graph.rest.bodies import event_body, session_body
+from graph.rest.bodies import event_body, session_body, session_body_of_log
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -29,7 +29,6 @@ from graph.rest.models import (
     EventList,
     ListEventsQuery,
     ListSessionsQuery,
-    Session,
     SessionList,
     SessionSummary,
     UpdateSessionRequest,
@@ -150,19 +149,20 @@ async def create_session(request: Request, ctx: RestContext) -> Response:
         return StoredResponse(
             status_code=201,
             headers={"Location": f"{COLLECTION}/{record.id}", "ETag": record.etag},
-            body=Session.of(record, []).model_dump_json(by_alias=True),
+            body=session_body(record, []).decode(),
         )
 
     return await _idempotent(ctx, request, body, run)
 
 
 async def get_session(request: Request, ctx: RestContext) -> Response:
-    session, events = await event_ops.session_with_events(
+    session, log = await event_ops.session_with_log(
         ctx.db, principal_of(request.scope), _session_id(request)
     )
     if none_match(entity_tags(request.headers.get("if-none-match")), session.etag):
         return Response(status_code=304, headers={"ETag": session.etag})
-    return Response(session_body(session, events), headers={"ETag": session.etag}, media_type=JSON)
+    body = session_body_of_log(session, log)
+    return Response(body, headers={"ETag": session.etag}, media_type=JSON)
 
 
 async def update_session(request: Request, ctx: RestContext) -> Response:
@@ -178,7 +178,8 @@ async def update_session(request: Request, ctx: RestContext) -> Response:
         if_match=None if tags is None or "*" in tags else tags,
     )
     session, events = await event_ops.session_with_events(ctx.db, principal, _session_id(request))
-    return json_response(Session.of(session, events), headers={"ETag": session.etag})
+    answer = session_body(session, events)
+    return Response(answer, headers={"ETag": session.etag}, media_type=JSON)
 
 
 async def delete_session(request: Request, ctx: RestContext) -> Response:

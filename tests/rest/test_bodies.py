@@ -8,8 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.records import EventRecord, SessionRecord
-from graph.rest.bodies import event_body, instant, session_body
+from db import events as event_ops
+from db import sessions as session_ops
+from db.engine import Database
+from db.events import append_event
+from db.records import EventRecord, Principal, SessionRecord
+from graph.rest.bodies import event_body, instant, session_body, session_body_of_log
 from graph.rest.models import Event, Session
 
 _text = st.text(max_size=12)
@@ -109,3 +113,24 @@ def test_instants_in_other_zones_and_early_years_match_to_rfc3339() -> None:
     shifted = datetime(2024, 6, 10, 11, 15, 30, 5000, tzinfo=UTC).astimezone(plus_two)
     assert instant(shifted) == "2024-06-10T11:15:30.005Z"
     assert instant(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "999-01-02T03:04:05.000Z"
+
+
+async def test_stored_log_reads_write_the_same_body(db: Database, principal: Principal) -> None:
+    """The GET path (`session_with_log`, times as stored text) and the record path agree."""
+    session = await session_ops.create_session(
+        db, principal, {"prd": {"title": "Ünïcödé ✓", "n": [1, 2.5, -0.0, 1e18, None]}}
+    )
+    payloads: list[dict[str, Any] | None] = [
+        None,
+        {"text": 'quote " backslash \\ tab \t ctrl \x01 emoji 🎉', "big": 2**63 - 1},
+        {"nested": {"deep": [[], {}, [{"a": False}]]}, "float": 0.1},
+    ]
+    for i, payload in enumerate(payloads):
+        await append_event(
+            db, principal, session.id, type="info", stage="s", message=f"m{i}", payload=payload
+        )
+    record, events = await event_ops.session_with_events(db, principal, session.id)
+    same, log = await event_ops.session_with_log(db, principal, session.id)
+    assert same == record and len(log) == 3
+    expected = Session.of(record, events).model_dump_json(by_alias=True).encode()
+    assert session_body_of_log(same, log) == expected == session_body(record, events)
