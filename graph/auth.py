@@ -18,7 +18,12 @@ from db.keys import authenticate
 from db.ratelimit import Decision
 from db.records import Principal
 from graph.metrics import RATE_LIMITED
-from graph.ratelimit import admit, graphql_rate_limited_response, rate_limit_headers, with_headers
+from graph.ratelimit import (
+    admit,
+    graphql_rate_limited_response,
+    raw_rate_limit_headers,
+    with_headers,
+)
 
 Refusal = Callable[[Unauthenticated], Response]
 LimitedRefusal = Callable[[Decision], Response]
@@ -38,6 +43,14 @@ def key_from_header(value: str | None) -> str | None:
 async def principal_from_header(db: Database, value: str | None) -> Principal:
     """Raises `Unauthenticated` for a missing, unknown or revoked key."""
     return await authenticate(db, key_from_header(value))
+
+
+def authorization_of(scope: Scope) -> str | None:
+    """The `Authorization` field, read from the ASGI scope without building `Headers`."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def principal_of(scope: Scope) -> Principal:
@@ -74,14 +87,13 @@ class KeyRequired:
         self.limited = limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
         if self.public is not None:
-            page = await self.public(request)
+            page = await self.public(Request(scope, receive))
             if page is not None:
                 await page(scope, receive, send)
                 return
         try:
-            principal = await principal_from_header(self.db, request.headers.get("authorization"))
+            principal = await principal_from_header(self.db, authorization_of(scope))
         except Unauthenticated as error:
             await self.refuse(error)(scope, receive, send)
             return
@@ -91,4 +103,4 @@ class KeyRequired:
             await self.limited(decision)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, with_headers(send, rate_limit_headers(decision)))
+        await self.app(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))

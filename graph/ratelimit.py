@@ -9,6 +9,7 @@ themselves before they are refused.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from starlette.responses import Response
@@ -91,13 +92,24 @@ def rest_rate_limited_response(decision: Decision) -> Response:
     )
 
 
-def with_headers(send: Send, headers: dict[str, str]) -> Send:
-    """Add `headers` to the response that `send` starts."""
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+@lru_cache(maxsize=256)
+def _policy_field(limit: int) -> tuple[bytes, bytes]:
+    return b"ratelimit-policy", f'"{POLICY}";q={limit};w={WINDOW_SECONDS}'.encode("latin-1")
+
+
+def raw_rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """`rate_limit_headers` as ASGI header pairs, for an allowed request (no Retry-After);
+    the policy field, the same for every request of a plan, is encoded once."""
+    state = f'"{POLICY}";r={decision.remaining};t={decision.reset_seconds}'
+    return [_policy_field(decision.limit), (b"ratelimit", state.encode("latin-1"))]
+
+
+def with_headers(send: Send, raw: list[tuple[bytes, bytes]]) -> Send:
+    """Add the `raw` header pairs to the response that `send` starts."""
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *raw]}
+            message["headers"] = [*message.get("headers", ()), *raw]
         await send(message)
 
     return sending
