@@ -79,6 +79,7 @@ class LeanReader:
                     min_size=1,
                     max_size=self.pool_size,
                     init=_pg_codecs,
+                    reset=_nothing_to_reset,
                 )
                 self.json = _identity
 
@@ -118,6 +119,12 @@ class LeanReader:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+async def _nothing_to_reset(_conn: Any) -> None:
+    """Statements here are single reads in autocommit that change no session state, so a
+    released connection needs no `RESET ALL; UNLISTEN *; …` round trip (asyncpg's default;
+    an open transaction is still rolled back by the pool)."""
 
 
 async def _pg_codecs(conn: Any) -> None:

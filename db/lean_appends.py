@@ -157,6 +157,7 @@ class Appender:
                     min_size=1,
                     max_size=self.pool_size,
                     init=_jsonb_codec,
+                    reset=_nothing_to_reset,
                 )
 
     # SQLite
@@ -277,6 +278,11 @@ class Appender:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _nothing_to_reset(_conn: Any) -> None:
+    """Each append is one statement in autocommit that changes no session state: a released
+    connection needs no reset round trip (an open transaction is still rolled back)."""
 
 
 async def _jsonb_codec(conn: Any) -> None:
