@@ -145,6 +145,33 @@ async def test_access_log_is_json_with_request_id(
     )
 
 
+async def test_access_log_can_be_switched_off(
+    db: Database, database_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`SESSIONGRAPH_ACCESS_LOG=false`: no access line, while ids and metrics go on."""
+    app = create_app(Settings(database_url=database_url, access_log=False), database=db)
+    configure_logging("info", "json")
+    try:
+        async with running_server(app) as base, httpx.AsyncClient(base_url=base) as http:
+            response = await http.get("/healthz", headers={"X-Request-ID": "quiet-one"})
+            metrics = (await http.get("/metrics")).text
+    finally:
+        logging.getLogger().handlers = []
+    assert response.headers["x-request-id"] == "quiet-one"
+    assert (
+        _sample(
+            metrics,
+            "sessiongraph_http_requests_total",
+            route="/healthz",
+            method="GET",
+            status="200",
+        )
+        >= 1
+    )
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert not [line for line in lines if json.loads(line).get("logger") == "sessiongraph.access"]
+
+
 def test_app_is_a_starlette_app(app: Starlette) -> None:
     paths = {getattr(r, "path", None) for r in app.routes}
     assert {"/graphql", "/healthz", "/readyz", "/metrics"} <= paths
