@@ -14,8 +14,9 @@ themselves are cheap. Here:
   one `BEGIN IMMEDIATE … COMMIT` (one fsync) holding each append's UPDATE and INSERT.
   Within the transaction appends run one after another, so numbers stay consecutive per
   session and commit together; a refused append (no live session) writes nothing and
-  the others go on. If the batch fails as a whole, it is rolled back and each of its
-  appends is retried alone, so one bad append fails only its own request.
+  the others go on. If an append breaks a constraint, the batch is rolled back and each
+  of its appends retried alone, so one bad append fails only its own request; if the
+  database itself fails (locked past `busy_timeout`, I/O), the batch's appends fail.
   The writer holds `Database.sqlite_writer_turn` while it writes, the same turn
   `Database.write()` takes, so the process's two SQLite writers never wait on SQLite's
   busy handler for each other.
@@ -177,9 +178,13 @@ class Appender:
                     outcomes, statements = await loop.run_in_executor(
                         self._thread, self._write, events
                     )
-                except BaseException as error:  # e.g. cancelled at shutdown: fail the waiters
+                except BaseException as error:  # e.g. cancelled at shutdown: tell the waiters
                     for _, future in live:
-                        if not future.done():
+                        if future.done():
+                            continue
+                        if isinstance(error, asyncio.CancelledError):
+                            future.cancel()
+                        else:
                             future.set_exception(error)
                     raise
             for sql in statements:
@@ -203,6 +208,10 @@ class Appender:
             conn = self._connection()
             outcomes: list[Outcome] = list(self._transaction(conn, events, statements))
             return outcomes, statements
+        except sqlite3.OperationalError as error:
+            # The database itself failed (locked past busy_timeout, I/O): retrying each
+            # append alone would only repeat the wait, so the whole batch fails.
+            return [error] * len(events), statements
         except Exception as error:
             if len(events) == 1:
                 return [error], statements
