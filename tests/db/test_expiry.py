@@ -30,11 +30,13 @@ async def _stored_status(db: Database, session_id: str) -> str | None:
 async def test_sweep_persists_announces_and_later_deletes(
     db: Database, principal: Principal
 ) -> None:
-    soon = clock.now() + timedelta(milliseconds=50)
+    # Set-up (two creates with that expiry, two appends) must fit before `soon` even on a
+    # loaded machine, and the first append may open a connection pool.
+    soon = clock.now() + timedelta(milliseconds=500)
     due = await new_session(db, principal, expires_at=soon)
+    finished = await new_session(db, principal, status="completed", expires_at=soon)
     await append(db, principal, due, 2)
     live = await new_session(db, principal)
-    finished = await new_session(db, principal, status="completed", expires_at=soon)
     heard: list[Hint] = []
     db.bus.add_listener(heard.append)
     later = clock.now() + timedelta(seconds=1)
