@@ -15,6 +15,12 @@ from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
 
 
+# Enum members by stored value: a dict lookup instead of `Enum.__call__` for every row
+# (an unknown value still goes through the call, and fails as it would).
+_EVENT_TYPES = {member.value: member for member in EventType}
+_SESSION_STATUSES = {member.value: member for member in SessionStatus}
+
+
 @strawberry.interface(description="An object with a globally unique id (`sess_…`, `evt_…`).")
 class Node:
     id: strawberry.ID
@@ -49,7 +55,7 @@ class Event(Node):
             session_id=strawberry.ID(record.session_id),
             organization_id=record.organization_id,
             user_id=record.user_id,
-            type=EventType(record.type),
+            type=_EVENT_TYPES.get(record.type) or EventType(record.type),
             stage=record.stage,
             message=record.message,
             payload=record.payload,
@@ -63,25 +69,27 @@ class EventEdge:
     node: Event
 
 
+def _event_edges(root: EventConnection) -> list[EventEdge]:
+    """Edges and their cursors are built only when selected: most clients read `nodes`."""
+    return [EventEdge(cursor=encode_event_cursor(n.sequence), node=n) for n in root.nodes]
+
+
 @strawberry.type(description="A page of a session's events in sequence order.")
 class EventConnection:
-    edges: list[EventEdge]
+    edges: list[EventEdge] = strawberry.field(resolver=_event_edges)
     nodes: list[Event]
     page_info: PageInfo
     total_count: int
 
     @classmethod
     def build(cls, records: list[EventRecord], window: EventWindow, total: int) -> EventConnection:
-        nodes = [Event.from_record(r) for r in records]
-        edges = [EventEdge(cursor=encode_event_cursor(n.sequence), node=n) for n in nodes]
         return cls(
-            edges=edges,
-            nodes=nodes,
+            nodes=[Event.from_record(r) for r in records],
             page_info=PageInfo(
                 has_next_page=window.has_next_page,
                 has_previous_page=window.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=encode_event_cursor(records[0].sequence) if records else None,
+                end_cursor=encode_event_cursor(records[-1].sequence) if records else None,
             ),
             total_count=total,
         )
@@ -112,7 +120,7 @@ class Session(Node):
             id=strawberry.ID(record.id),
             organization_id=record.organization_id,
             user_id=record.user_id,
-            status=SessionStatus(record.status),
+            status=_SESSION_STATUSES.get(record.status) or SessionStatus(record.status),
             assembly_state=record.assembly_state,
             catalog_version=record.catalog_version,
             plan=record.plan,
@@ -155,6 +163,11 @@ class SessionEdge:
     node: Session
 
 
+def _session_edges(root: SessionConnection) -> list[SessionEdge]:
+    """Built only when selected, like `EventConnection.edges`."""
+    return [SessionEdge(cursor=cursor_of(n.record), node=n) for n in root.nodes]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionFilterValues:
     """The filters a page was read with, kept so `totalCount` can count the same rows."""
@@ -165,7 +178,7 @@ class SessionFilterValues:
 
 @strawberry.type(description="A page of sessions.")
 class SessionConnection:
-    edges: list[SessionEdge]
+    edges: list[SessionEdge] = strawberry.field(resolver=_session_edges)
     nodes: list[Session]
     page_info: PageInfo
     filters: strawberry.Private[SessionFilterValues]
@@ -183,16 +196,14 @@ class SessionConnection:
     def build(
         cls, page: SessionPage, filters: SessionFilterValues, *, had_cursor: bool
     ) -> SessionConnection:
-        nodes = [Session.from_record(r) for r in page.items]
-        edges = [SessionEdge(cursor=cursor_of(n.record), node=n) for n in nodes]
+        items = page.items
         return cls(
-            edges=edges,
-            nodes=nodes,
+            nodes=[Session.from_record(r) for r in items],
             page_info=PageInfo(
                 has_next_page=page.has_more,
                 has_previous_page=had_cursor,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursor_of(items[0]) if items else None,
+                end_cursor=cursor_of(items[-1]) if items else None,
             ),
             filters=filters,
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,14 @@ is_awaitable = optimized_is_awaitable
 
 class Unsupported(Exception):
     """The operation uses something this compiler does not reproduce exactly."""
+
+
+class _NotPlain(Exception):
+    """A row of a leaf-only list needs the general completion (a null, an error…)."""
+
+
+# Lists the row loop may read twice (a generator could be consumed only once).
+_SEQUENCES = (list, tuple)
 
 
 class Run:
@@ -363,6 +371,7 @@ class Compiler:
         item_type = return_type.of_type
         item_complete = self._completer(item_type, nodes, field_label)
         not_iterable = f"Expected Iterable, but did not find one for field '{field_label}'."
+        rows = self._leaf_rows(item_type, nodes)
 
         def complete_list(run: Run, path: Any, result: Any) -> Any:
             if isinstance(result, Exception):
@@ -371,6 +380,11 @@ class Compiler:
                 return None
             if not is_iterable(result):
                 raise GraphQLError(not_iterable)
+            if rows is not None and type(result) in _SEQUENCES:
+                try:
+                    return rows(result)
+                except Exception:  # anything unusual: the general loop below
+                    pass
             path = _real(path)
             completed: list[Any] = []
             awaitable_indices: list[int] = []
@@ -398,6 +412,44 @@ class Compiler:
             return _gather_into(completed, awaitable_indices)
 
         return complete_list
+
+    def _leaf_rows(
+        self, item_type: Any, nodes: list[FieldNode]
+    ) -> Callable[[Sequence[Any]], list[dict[str, Any]]] | None:
+        """One tight loop for a list of objects whose selected fields are all plain leaves.
+
+        Most of a response is such lists (`nodes { id type message }`). The loop reads each
+        item's attributes and coerces them without paths, awaitables or error bookkeeping;
+        it raises on anything unusual (a null, a failing read or coercion, an item of
+        another type), and the caller then runs the general completion from the start,
+        which gives the exact result and errors. Nothing here has side effects (attribute
+        reads and leaf coercion), so running the general path after it changes nothing.
+        """
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(object_type, GraphQLObjectType):
+            return None
+        selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+        fields = self.collector.collect(object_type, selection_sets)
+        executors = self._field_executors(object_type, fields, None)  # type: ignore[arg-type]
+        readers = [(key, getattr(execute, "row_reader", None)) for key, execute in executors]
+        if not readers or any(read is None for _, read in readers):
+            return None
+        is_type_of = object_type.is_type_of
+        is_object = object_type.name
+
+        def leaf_rows(items: Sequence[Any]) -> list[dict[str, Any]]:
+            completed = []
+            append = completed.append
+            for item in items:
+                if is_type_of is not None:
+                    if is_type_of(item, None) is not True:  # type: ignore[arg-type]
+                        raise _NotPlain(is_object)
+                elif item is None or is_awaitable(item):
+                    raise _NotPlain(is_object)
+                append({key: read(item) for key, read in readers})  # type: ignore[misc]
+            return completed
+
+        return leaf_rows
 
     def _object_completer(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> Complete:
         selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
@@ -430,6 +482,7 @@ def _typename_field(typename: str) -> ExecuteField:
         return typename
 
     execute_typename.never_awaits = True  # type: ignore[attr-defined]
+    execute_typename.row_reader = lambda _source: typename  # type: ignore[attr-defined]
     return execute_typename
 
 
@@ -497,6 +550,23 @@ def _basic_leaf(
             return None
 
     execute_leaf.never_awaits = True  # type: ignore[attr-defined]
+    if isinstance(getter, operator.attrgetter):  # a pure read: safe to repeat after a failure
+
+        def read_leaf(source: Any) -> Any:
+            """`execute_leaf` for `_leaf_rows`: raises instead of recording an error."""
+            value = getter(source)
+            if value is None or value is Undefined:
+                if non_null:
+                    raise _NotPlain(label)
+                return None
+            if isinstance(value, Exception):
+                raise _NotPlain(label)
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise _NotPlain(label)
+            return coerced
+
+        execute_leaf.row_reader = read_leaf  # type: ignore[attr-defined]
     return execute_leaf
 
 
