@@ -14,7 +14,6 @@ from db.windows import EventWindow, event_window
 from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
 
-
 # Enum members by stored value: a dict lookup instead of `Enum.__call__` for every row
 # (an unknown value still goes through the call, and fails as it would).
 _EVENT_TYPES = {member.value: member for member in EventType}
