@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from db.cursors import decode_event_cursor, encode_event_cursor
 from db.records import EventRecord, SessionRecord
@@ -13,6 +16,7 @@ from db.sessions import SessionPage, count_sessions, cursor_of
 from db.windows import EventWindow, event_window
 from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
+from graph.selection import event_fields_read
 
 # Enum members by stored value: a dict lookup instead of `Enum.__call__` for every row
 # (an unknown value still goes through the call, and fails as it would).
@@ -62,6 +66,27 @@ class Event(Node):
         )
 
 
+class LoadedEvent(Event):
+    """An `Event` holding only the fields its query reads (see `graph/selection.py`).
+
+    Built from the dict `db.hot_reads.event_fields_in_windows` returns, which becomes its
+    attribute dictionary: no dataclass `__init__`, no record in between. A field that was
+    not loaded raises `AttributeError` if read, rather than showing a wrong value.
+    """
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> LoadedEvent:
+        event = _new_object(cls)
+        kind = fields.get("type")
+        if kind is not None:
+            fields["type"] = _EVENT_TYPES.get(kind) or EventType(kind)
+        event.__dict__ = fields
+        return event
+
+
+_new_object = object.__new__
+
+
 @strawberry.type
 class EventEdge:
     cursor: str
@@ -81,14 +106,14 @@ class EventConnection:
     total_count: int
 
     @classmethod
-    def build(cls, records: list[EventRecord], window: EventWindow, total: int) -> EventConnection:
+    def build(cls, nodes: list[Event], window: EventWindow, total: int) -> EventConnection:
         return cls(
-            nodes=[Event.from_record(r) for r in records],
+            nodes=nodes,
             page_info=PageInfo(
                 has_next_page=window.has_next_page,
                 has_previous_page=window.has_previous_page,
-                start_cursor=encode_event_cursor(records[0].sequence) if records else None,
-                end_cursor=encode_event_cursor(records[-1].sequence) if records else None,
+                start_cursor=encode_event_cursor(nodes[0].sequence) if nodes else None,
+                end_cursor=encode_event_cursor(nodes[-1].sequence) if nodes else None,
             ),
             total_count=total,
         )
@@ -150,10 +175,27 @@ class Session(Node):
             last=last,
             before=decode_event_cursor(before, field="before") if before is not None else None,
         )
-        records = (
-            [] if window.is_empty else await info.context.events.load((self.record.id, window))
-        )
-        return EventConnection.build(records, window, self.record.event_count)
+        nodes: list[Event]
+        fields = event_fields_read(info, _event_field_names())
+        if window.is_empty:
+            nodes = []
+        elif fields is None:
+            records = await info.context.events.load((self.record.id, window))
+            nodes = [Event.from_record(r) for r in records]
+        else:
+            loaded = await info.context.event_fields.load((self.record.id, window, fields))
+            nodes = [LoadedEvent.from_fields(f) for f in loaded]
+        return EventConnection.build(nodes, window, self.record.event_count)
+
+
+@cache
+def _event_field_names() -> dict[str, str]:
+    """GraphQL name → Python name of `Event`'s fields (the schema camel-cases names)."""
+    definition = Event.__strawberry_definition__  # type: ignore[attr-defined]
+    return {
+        field.graphql_name or to_camel_case(field.python_name): field.python_name
+        for field in definition.fields
+    }
 
 
 @strawberry.type

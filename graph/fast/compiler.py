@@ -382,7 +382,7 @@ class Compiler:
                 raise GraphQLError(not_iterable)
             if rows is not None and type(result) in _SEQUENCES:
                 try:
-                    return rows(result)
+                    return rows(result)  # type: ignore[arg-type]  # a list or a tuple
                 except Exception:  # anything unusual: the general loop below
                     pass
             path = _real(path)
@@ -438,7 +438,7 @@ class Compiler:
         is_object = object_type.name
 
         def leaf_rows(items: Sequence[Any]) -> list[dict[str, Any]]:
-            completed = []
+            completed: list[dict[str, Any]] = []
             append = completed.append
             for item in items:
                 if is_type_of is not None:
