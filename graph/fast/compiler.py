@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -54,6 +55,8 @@ from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 
 is_awaitable = optimized_is_awaitable
 
@@ -303,6 +306,7 @@ class Compiler:
         if needs_args and not dynamic_args:
             static_args = get_argument_values(field_def, first, None)
         field_name = first.name.value
+        call = _direct_call(self.schema, strawberry_field) or resolve
 
         def execute_resolved(run: Run, parent_path: Path | None, source: Any) -> Any:
             path = Path(parent_path, key, parent_name)
@@ -330,7 +334,7 @@ class Compiler:
                     args = dict(static_args)
                 else:
                     args = {}
-                result = resolve(source, info, **args)
+                result = call(source, info, **args)
                 if is_awaitable(result):
                     return _complete_awaitable(run, result, complete, nodes, return_type, path)
                 completed = complete(run, path, result)
@@ -475,6 +479,65 @@ class Compiler:
             return execute_fields(run, _real(path), result)
 
         return complete_object
+
+
+# Argument types Strawberry passes to resolvers unchanged (`convert_argument` on a leaf).
+_PLAIN_ARGUMENTS = (int, str, bool, float, strawberry.ID)
+
+
+def _direct_call(schema: GraphQLSchema, field: Any) -> Callable[..., Any] | None:
+    """Call a Strawberry resolver as Strawberry's wrapper would, without the wrapper's cost.
+
+    Per call, the wrapper builds an `Info`, converts every declared argument (naming each
+    one again) and chains field extensions, then calls `field.get_result`. For a field
+    with no extensions and no exception handlers, that comes down to: arguments under
+    their Python names (`convert_arguments`, or unchanged for plain scalars, which it
+    returns as they are), the source as `self`/`root`/`parent`, an `Info` if asked for.
+    None when the field needs the wrapper; the caller then calls `field_def.resolve`.
+    """
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    converter = getattr(strawberry_schema, "schema_converter", None)
+    if field is None or field.base_resolver is None or field.extensions:
+        return None
+    if getattr(converter, "_exception_handler_specs", None) != ():
+        return None
+    config = strawberry_schema.config  # type: ignore[union-attr]
+    registry = converter.scalar_registry  # type: ignore[union-attr]
+    info_class = config.info_class
+    resolver = field.base_resolver
+    passes_self = resolver.self_parameter is not None
+    source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    arguments = field.arguments
+    plain = all(_is_plain(a.type) for a in arguments)
+    names = [(config.name_converter.from_argument(a), a.python_name) for a in arguments]
+    get_result = field.get_result
+
+    def call(source: Any, raw_info: Any, **raw_args: Any) -> Any:
+        info = info_class(_raw_info=raw_info, _field=field)
+        if not arguments:
+            kwargs: dict[str, Any] = {}
+        elif plain:
+            kwargs = {py: raw_args[gql] for gql, py in names if gql in raw_args}
+        else:
+            kwargs = convert_arguments(
+                raw_args, arguments, scalar_registry=registry, config=config, info=info
+            )
+        for name in source_names:
+            kwargs[name] = source
+        if info_name is not None:
+            kwargs[info_name] = info
+        return get_result(source, info=info, args=[source] if passes_self else [], kwargs=kwargs)
+
+    return call
+
+
+def _is_plain(argument_type: Any) -> bool:
+    if isinstance(argument_type, StrawberryMaybe):
+        return False
+    if isinstance(argument_type, StrawberryOptional):
+        argument_type = argument_type.of_type
+    return any(argument_type is t for t in _PLAIN_ARGUMENTS)
 
 
 def _typename_field(typename: str) -> ExecuteField:
