@@ -175,11 +175,11 @@ class Session(Node):
             last=last,
             before=decode_event_cursor(before, field="before") if before is not None else None,
         )
+        if window.is_empty:
+            return EventConnection.build([], window, self.record.event_count)
         nodes: list[Event]
         fields = event_fields_read(info, _event_field_names())
-        if window.is_empty:
-            nodes = []
-        elif fields is None:
+        if fields is None:
             records = await info.context.events.load((self.record.id, window))
             nodes = [Event.from_record(r) for r in records]
         else:
