@@ -439,7 +439,7 @@ class Compiler:
         if not readers or any(read is None for _, read in readers):
             return None
         is_type_of = object_type.is_type_of
-        is_object = object_type.name
+        type_name = object_type.name
 
         def leaf_rows(items: Sequence[Any]) -> list[dict[str, Any]]:
             completed: list[dict[str, Any]] = []
@@ -447,9 +447,9 @@ class Compiler:
             for item in items:
                 if is_type_of is not None:
                     if is_type_of(item, None) is not True:  # type: ignore[arg-type]
-                        raise _NotPlain(is_object)
+                        raise _NotPlain(type_name)
                 elif item is None or is_awaitable(item):
-                    raise _NotPlain(is_object)
+                    raise _NotPlain(type_name)
                 append({key: read(item) for key, read in readers})  # type: ignore[misc]
             return completed
 
