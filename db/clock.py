@@ -22,9 +22,15 @@ def as_utc(value: datetime) -> datetime:
 
 
 def to_rfc3339(value: datetime) -> str:
-    """`2024-06-10T09:15:30.000Z`: RFC 3339, UTC, `Z`, fixed millisecond width."""
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """`2024-06-10T09:15:30.000Z`: RFC 3339, UTC, `Z`, fixed millisecond width.
+
+    `isoformat` truncates to milliseconds as `microsecond // 1000` does and is one C call
+    (`strftime` cost ten times as much; every event of every response has a timestamp).
+    Years before 1000 are padded to four digits, which RFC 3339 requires anyway.
+    """
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_rfc3339(text: str) -> datetime:

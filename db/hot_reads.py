@@ -19,9 +19,21 @@ SESSION_COLUMNS = (
     " product_object, product_object_hash, schema_version, created_at, updated_at,"
     " expires_at, last_sequence, revision"
 )
-EVENT_COLUMNS = (
-    "id, session_id, sequence, organization_id, user_id, type, stage, message, payload, created_at"
+EVENT_FIELDS = (
+    "id",
+    "session_id",
+    "sequence",
+    "organization_id",
+    "user_id",
+    "type",
+    "stage",
+    "message",
+    "payload",
+    "created_at",
 )
+EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
+# What `event_fields_in_windows` always reads: rows are matched to windows by these.
+EVENT_KEY_FIELDS = ("session_id", "sequence")
 AUTHENTICATE = (
     "SELECT k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions,"
     " o.max_requests_per_minute FROM api_keys k JOIN organizations o"
@@ -54,17 +66,10 @@ def session_record(reader: LeanReader, row: Any, now: datetime) -> SessionRecord
 
 
 def event_record(reader: LeanReader, row: Any) -> EventRecord:
+    """`EVENT_COLUMNS` are in `EventRecord`'s field order: positional arguments cost less."""
+    r = row
     return EventRecord(
-        id=row[0],
-        session_id=row[1],
-        sequence=row[2],
-        organization_id=row[3],
-        user_id=row[4],
-        type=row[5],
-        stage=row[6],
-        message=row[7],
-        payload=reader.json(row[8]),
-        created_at=reader.time(row[9]),
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], reader.json(r[8]), reader.time(r[9])
     )
 
 
@@ -122,17 +127,60 @@ async def events_in_ranges(
     reader: LeanReader, ranges: dict[tuple[int, int], list[str]]
 ) -> list[EventRecord]:
     """Events of many sessions, one sequence range per group of sessions, in one statement."""
+    sql, args = _events_sql(EVENT_COLUMNS, ranges)
+    json, time = reader.json, reader.time
+    # `event_record` inlined: this loop runs for every event of every page.
+    return [
+        EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json(r[8]), time(r[9]))
+        for r in await reader.fetch(sql, args)
+    ]
+
+
+async def event_fields_in_windows(
+    reader: LeanReader, windows: Sequence[tuple[str, Any]], fields: Sequence[str]
+) -> dict[tuple[str, Any], list[dict[str, Any]]]:
+    """`events_in_windows` for a reader that needs only some fields: one statement, those columns.
+
+    Each event is a dict of the named fields (plus `session_id` and `sequence`), converted
+    as in `EventRecord`: a page of events that shows `id type message` then neither moves
+    nor decodes payloads and timestamps nobody reads.
+    """
+    names = tuple(dict.fromkeys((*EVENT_KEY_FIELDS, *fields)))
+    unknown = set(names) - set(EVENT_FIELDS)
+    if unknown:
+        raise ValueError(f"not event fields: {sorted(unknown)}")
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    ranges = sequence_ranges(windows)
+    if ranges:
+        rows = await reader.fetch(*_events_sql(", ".join(names), ranges))
+        json = reader.json if "payload" in names else None
+        time = reader.time if "created_at" in names else None
+        for row in rows:
+            event = dict(zip(names, row, strict=True))
+            if json is not None:
+                event["payload"] = json(event["payload"])
+            if time is not None:
+                event["created_at"] = time(event["created_at"])
+            found[(event["session_id"], event["sequence"])] = event
+    return {
+        (session_id, window): [
+            found[(session_id, seq)]
+            for seq in range(window.low, window.high + 1)
+            if (session_id, seq) in found
+        ]
+        for session_id, window in windows
+    }
+
+
+def _events_sql(columns: str, ranges: dict[tuple[int, int], list[str]]) -> tuple[str, list[Any]]:
     clauses = []
     args: list[Any] = []
     for (low, high), ids in ranges.items():
         marks = ", ".join("?" * len(ids))
         clauses.append(f"(session_id IN ({marks}) AND sequence BETWEEN ? AND ?)")
         args += [*ids, low, high]
-    sql = (
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' OR '.join(clauses)}"
-        " ORDER BY session_id, sequence"
-    )
-    return [event_record(reader, row) for row in await reader.fetch(sql, args)]
+    sql = f"SELECT {columns} FROM events WHERE {' OR '.join(clauses)} ORDER BY session_id, sequence"
+    return sql, args
 
 
 def sequence_ranges(windows: Sequence[tuple[str, Any]]) -> dict[tuple[int, int], list[str]]:

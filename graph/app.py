@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -38,7 +39,13 @@ def open_database(settings: Settings) -> Database:
     )
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    freeze_heap: bool = False,
+) -> Starlette:
+    """`freeze_heap`: for a process that serves only this app (see `app_factory`)."""
     settings = settings or Settings()
     db = database or open_database(settings)
     production = settings.env == "production"
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         await db.bus.start()
         feeds_of(db)  # listening before the first subscriber, so no hint is missed
         sweeper.start()
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             yield
         finally:
@@ -123,8 +132,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return app
 
 
+def freeze_startup_heap() -> None:
+    """Keep the objects built at start-up (modules, schema, pools) out of garbage collection.
+
+    They live as long as the process, yet every full collection walked all of them again:
+    a large response allocates enough objects to trigger collections several times per
+    request. `gc.freeze` moves them to a generation that is never scanned (CPython's
+    advice for servers); what requests allocate is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def app_factory() -> Starlette:
     """Entry point for uvicorn workers: each process reads the same environment."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)

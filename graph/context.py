@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from db.engine import Database
 from db.events import events_in_windows
+from db.hot_reads import event_fields_in_windows
 from db.records import EventRecord, Principal
 from db.windows import EventWindow
 
 EventKey = tuple[str, EventWindow]
+# A window and the event fields a query reads (see `graph/selection.py`).
+EventFieldsKey = tuple[str, EventWindow, tuple[str, ...]]
 
 
 @dataclass
@@ -21,11 +25,27 @@ class Context:
     principal: Principal
     session_ttl_seconds: int
     events: DataLoader[EventKey, list[EventRecord]] = field(init=False)
+    event_fields: DataLoader[EventFieldsKey, list[dict[str, Any]]] = field(init=False)
 
     def __post_init__(self) -> None:
         # Created per request: batching spans one operation, caching never outlives it.
         self.events = DataLoader(load_fn=self._load_events)
+        self.event_fields = DataLoader(load_fn=self._load_event_fields)
 
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
         found = await events_in_windows(self.db, keys)
+        return [found[key] for key in keys]
+
+    async def _load_event_fields(
+        self, keys: Sequence[EventFieldsKey]
+    ) -> list[list[dict[str, Any]]]:
+        """One statement per distinct set of fields (one set for a typical document)."""
+        by_fields: dict[tuple[str, ...], list[tuple[str, EventWindow]]] = {}
+        for session_id, window, fields in keys:
+            by_fields.setdefault(fields, []).append((session_id, window))
+        found: dict[tuple[str, EventWindow, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for fields, windows in by_fields.items():
+            rows = await event_fields_in_windows(self.db.lean, windows, fields)
+            for (session_id, window), events in rows.items():
+                found[(session_id, window, fields)] = events
         return [found[key] for key in keys]

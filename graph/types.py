@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from db.cursors import decode_event_cursor, encode_event_cursor
 from db.records import EventRecord, SessionRecord
@@ -13,6 +16,12 @@ from db.sessions import SessionPage, count_sessions, cursor_of
 from db.windows import EventWindow, event_window
 from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
+from graph.selection import event_fields_read
+
+# Enum members by stored value: a dict lookup instead of `Enum.__call__` for every row
+# (an unknown value still goes through the call, and fails as it would).
+_EVENT_TYPES = {member.value: member for member in EventType}
+_SESSION_STATUSES = {member.value: member for member in SessionStatus}
 
 
 @strawberry.interface(description="An object with a globally unique id (`sess_…`, `evt_…`).")
@@ -49,12 +58,33 @@ class Event(Node):
             session_id=strawberry.ID(record.session_id),
             organization_id=record.organization_id,
             user_id=record.user_id,
-            type=EventType(record.type),
+            type=_EVENT_TYPES.get(record.type) or EventType(record.type),
             stage=record.stage,
             message=record.message,
             payload=record.payload,
             created_at=record.created_at,
         )
+
+
+class LoadedEvent(Event):
+    """An `Event` holding only the fields its query reads (see `graph/selection.py`).
+
+    Built from the dict `db.hot_reads.event_fields_in_windows` returns, which becomes its
+    attribute dictionary: no dataclass `__init__`, no record in between. A field that was
+    not loaded raises `AttributeError` if read, rather than showing a wrong value.
+    """
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> LoadedEvent:
+        event = _new_object(cls)
+        kind = fields.get("type")
+        if kind is not None:
+            fields["type"] = _EVENT_TYPES.get(kind) or EventType(kind)
+        event.__dict__ = fields
+        return event
+
+
+_new_object = object.__new__
 
 
 @strawberry.type
@@ -63,25 +93,27 @@ class EventEdge:
     node: Event
 
 
+def _event_edges(root: EventConnection) -> list[EventEdge]:
+    """Edges and their cursors are built only when selected: most clients read `nodes`."""
+    return [EventEdge(cursor=encode_event_cursor(n.sequence), node=n) for n in root.nodes]
+
+
 @strawberry.type(description="A page of a session's events in sequence order.")
 class EventConnection:
-    edges: list[EventEdge]
+    edges: list[EventEdge] = strawberry.field(resolver=_event_edges)
     nodes: list[Event]
     page_info: PageInfo
     total_count: int
 
     @classmethod
-    def build(cls, records: list[EventRecord], window: EventWindow, total: int) -> EventConnection:
-        nodes = [Event.from_record(r) for r in records]
-        edges = [EventEdge(cursor=encode_event_cursor(n.sequence), node=n) for n in nodes]
+    def build(cls, nodes: list[Event], window: EventWindow, total: int) -> EventConnection:
         return cls(
-            edges=edges,
             nodes=nodes,
             page_info=PageInfo(
                 has_next_page=window.has_next_page,
                 has_previous_page=window.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=encode_event_cursor(nodes[0].sequence) if nodes else None,
+                end_cursor=encode_event_cursor(nodes[-1].sequence) if nodes else None,
             ),
             total_count=total,
         )
@@ -112,7 +144,7 @@ class Session(Node):
             id=strawberry.ID(record.id),
             organization_id=record.organization_id,
             user_id=record.user_id,
-            status=SessionStatus(record.status),
+            status=_SESSION_STATUSES.get(record.status) or SessionStatus(record.status),
             assembly_state=record.assembly_state,
             catalog_version=record.catalog_version,
             plan=record.plan,
@@ -143,16 +175,38 @@ class Session(Node):
             last=last,
             before=decode_event_cursor(before, field="before") if before is not None else None,
         )
-        records = (
-            [] if window.is_empty else await info.context.events.load((self.record.id, window))
-        )
-        return EventConnection.build(records, window, self.record.event_count)
+        if window.is_empty:
+            return EventConnection.build([], window, self.record.event_count)
+        nodes: list[Event]
+        fields = event_fields_read(info, _event_field_names())
+        if fields is None:
+            records = await info.context.events.load((self.record.id, window))
+            nodes = [Event.from_record(r) for r in records]
+        else:
+            loaded = await info.context.event_fields.load((self.record.id, window, fields))
+            nodes = [LoadedEvent.from_fields(f) for f in loaded]
+        return EventConnection.build(nodes, window, self.record.event_count)
+
+
+@cache
+def _event_field_names() -> dict[str, str]:
+    """GraphQL name → Python name of `Event`'s fields (the schema camel-cases names)."""
+    definition = Event.__strawberry_definition__  # type: ignore[attr-defined]
+    return {
+        field.graphql_name or to_camel_case(field.python_name): field.python_name
+        for field in definition.fields
+    }
 
 
 @strawberry.type
 class SessionEdge:
     cursor: str
     node: Session
+
+
+def _session_edges(root: SessionConnection) -> list[SessionEdge]:
+    """Built only when selected, like `EventConnection.edges`."""
+    return [SessionEdge(cursor=cursor_of(n.record), node=n) for n in root.nodes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +219,7 @@ class SessionFilterValues:
 
 @strawberry.type(description="A page of sessions.")
 class SessionConnection:
-    edges: list[SessionEdge]
+    edges: list[SessionEdge] = strawberry.field(resolver=_session_edges)
     nodes: list[Session]
     page_info: PageInfo
     filters: strawberry.Private[SessionFilterValues]
@@ -183,16 +237,14 @@ class SessionConnection:
     def build(
         cls, page: SessionPage, filters: SessionFilterValues, *, had_cursor: bool
     ) -> SessionConnection:
-        nodes = [Session.from_record(r) for r in page.items]
-        edges = [SessionEdge(cursor=cursor_of(n.record), node=n) for n in nodes]
+        items = page.items
         return cls(
-            edges=edges,
-            nodes=nodes,
+            nodes=[Session.from_record(r) for r in items],
             page_info=PageInfo(
                 has_next_page=page.has_more,
                 has_previous_page=had_cursor,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursor_of(items[0]) if items else None,
+                end_cursor=cursor_of(items[-1]) if items else None,
             ),
             filters=filters,
         )

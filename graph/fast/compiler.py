@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -54,12 +55,22 @@ from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 
 is_awaitable = optimized_is_awaitable
 
 
 class Unsupported(Exception):
     """The operation uses something this compiler does not reproduce exactly."""
+
+
+class _NotPlain(Exception):
+    """A row of a leaf-only list needs the general completion (a null, an error…)."""
+
+
+# Lists the row loop may read twice (a generator could be consumed only once).
+_SEQUENCES = (list, tuple)
 
 
 class Run:
@@ -295,6 +306,7 @@ class Compiler:
         if needs_args and not dynamic_args:
             static_args = get_argument_values(field_def, first, None)
         field_name = first.name.value
+        call = _direct_call(self.schema, strawberry_field) or resolve
 
         def execute_resolved(run: Run, parent_path: Path | None, source: Any) -> Any:
             path = Path(parent_path, key, parent_name)
@@ -322,7 +334,7 @@ class Compiler:
                     args = dict(static_args)
                 else:
                     args = {}
-                result = resolve(source, info, **args)
+                result = call(source, info, **args)
                 if is_awaitable(result):
                     return _complete_awaitable(run, result, complete, nodes, return_type, path)
                 completed = complete(run, path, result)
@@ -363,6 +375,7 @@ class Compiler:
         item_type = return_type.of_type
         item_complete = self._completer(item_type, nodes, field_label)
         not_iterable = f"Expected Iterable, but did not find one for field '{field_label}'."
+        rows = self._leaf_rows(item_type, nodes)
 
         def complete_list(run: Run, path: Any, result: Any) -> Any:
             if isinstance(result, Exception):
@@ -371,6 +384,11 @@ class Compiler:
                 return None
             if not is_iterable(result):
                 raise GraphQLError(not_iterable)
+            if rows is not None and type(result) in _SEQUENCES:
+                try:
+                    return rows(result)  # type: ignore[arg-type]  # a list or a tuple
+                except Exception:  # anything unusual: the general loop below
+                    pass
             path = _real(path)
             completed: list[Any] = []
             awaitable_indices: list[int] = []
@@ -399,6 +417,44 @@ class Compiler:
 
         return complete_list
 
+    def _leaf_rows(
+        self, item_type: Any, nodes: list[FieldNode]
+    ) -> Callable[[Sequence[Any]], list[dict[str, Any]]] | None:
+        """One tight loop for a list of objects whose selected fields are all plain leaves.
+
+        Most of a response is such lists (`nodes { id type message }`). The loop reads each
+        item's attributes and coerces them without paths, awaitables or error bookkeeping;
+        it raises on anything unusual (a null, a failing read or coercion, an item of
+        another type), and the caller then runs the general completion from the start,
+        which gives the exact result and errors. Nothing here has side effects (attribute
+        reads and leaf coercion), so running the general path after it changes nothing.
+        """
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(object_type, GraphQLObjectType):
+            return None
+        selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+        fields = self.collector.collect(object_type, selection_sets)
+        executors = self._field_executors(object_type, fields, None)  # type: ignore[arg-type]
+        readers = [(key, getattr(execute, "row_reader", None)) for key, execute in executors]
+        if not readers or any(read is None for _, read in readers):
+            return None
+        is_type_of = object_type.is_type_of
+        type_name = object_type.name
+
+        def leaf_rows(items: Sequence[Any]) -> list[dict[str, Any]]:
+            completed: list[dict[str, Any]] = []
+            append = completed.append
+            for item in items:
+                if is_type_of is not None:
+                    if is_type_of(item, None) is not True:  # type: ignore[arg-type]
+                        raise _NotPlain(type_name)
+                elif item is None or is_awaitable(item):
+                    raise _NotPlain(type_name)
+                append({key: read(item) for key, read in readers})  # type: ignore[misc]
+            return completed
+
+        return leaf_rows
+
     def _object_completer(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> Complete:
         selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
         fields = self.collector.collect(object_type, selection_sets)
@@ -425,11 +481,71 @@ class Compiler:
         return complete_object
 
 
+# Argument types Strawberry passes to resolvers unchanged (`convert_argument` on a leaf).
+_PLAIN_ARGUMENTS = (int, str, bool, float, strawberry.ID)
+
+
+def _direct_call(schema: GraphQLSchema, field: Any) -> Callable[..., Any] | None:
+    """Call a Strawberry resolver as Strawberry's wrapper would, without the wrapper's cost.
+
+    Per call, the wrapper builds an `Info`, converts every declared argument (naming each
+    one again) and chains field extensions, then calls `field.get_result`. For a field
+    with no extensions and no exception handlers, that comes down to: arguments under
+    their Python names (`convert_arguments`, or unchanged for plain scalars, which it
+    returns as they are), the source as `self`/`root`/`parent`, an `Info` if asked for.
+    None when the field needs the wrapper; the caller then calls `field_def.resolve`.
+    """
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    converter = getattr(strawberry_schema, "schema_converter", None)
+    if field is None or field.base_resolver is None or field.extensions:
+        return None
+    if getattr(converter, "_exception_handler_specs", None) != ():
+        return None
+    config = strawberry_schema.config  # type: ignore[union-attr]
+    registry = converter.scalar_registry  # type: ignore[union-attr]
+    info_class = config.info_class
+    resolver = field.base_resolver
+    passes_self = resolver.self_parameter is not None
+    source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    arguments = field.arguments
+    plain = all(_is_plain(a.type) for a in arguments)
+    names = [(config.name_converter.from_argument(a), a.python_name) for a in arguments]
+    get_result = field.get_result
+
+    def call(source: Any, raw_info: Any, **raw_args: Any) -> Any:
+        info = info_class(_raw_info=raw_info, _field=field)
+        if not arguments:
+            kwargs: dict[str, Any] = {}
+        elif plain:
+            kwargs = {py: raw_args[gql] for gql, py in names if gql in raw_args}
+        else:
+            kwargs = convert_arguments(
+                raw_args, arguments, scalar_registry=registry, config=config, info=info
+            )
+        for name in source_names:
+            kwargs[name] = source
+        if info_name is not None:
+            kwargs[info_name] = info
+        return get_result(source, info=info, args=[source] if passes_self else [], kwargs=kwargs)
+
+    return call
+
+
+def _is_plain(argument_type: Any) -> bool:
+    if isinstance(argument_type, StrawberryMaybe):
+        return False
+    if isinstance(argument_type, StrawberryOptional):
+        argument_type = argument_type.of_type
+    return any(argument_type is t for t in _PLAIN_ARGUMENTS)
+
+
 def _typename_field(typename: str) -> ExecuteField:
     def execute_typename(_run: Run, _path: Path | None, _source: Any) -> str:
         return typename
 
     execute_typename.never_awaits = True  # type: ignore[attr-defined]
+    execute_typename.row_reader = lambda _source: typename  # type: ignore[attr-defined]
     return execute_typename
 
 
@@ -497,6 +613,23 @@ def _basic_leaf(
             return None
 
     execute_leaf.never_awaits = True  # type: ignore[attr-defined]
+    if isinstance(getter, operator.attrgetter):  # a pure read: safe to repeat after a failure
+
+        def read_leaf(source: Any) -> Any:
+            """`execute_leaf` for `_leaf_rows`: raises instead of recording an error."""
+            value = getter(source)
+            if value is None or value is Undefined:
+                if non_null:
+                    raise _NotPlain(label)
+                return None
+            if isinstance(value, Exception):
+                raise _NotPlain(label)
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise _NotPlain(label)
+            return coerced
+
+        execute_leaf.row_reader = read_leaf  # type: ignore[attr-defined]
     return execute_leaf
 
 

@@ -1,0 +1,118 @@
+"""Lists of leaf-only objects complete in one loop; anything unusual gives Strawberry's answer.
+
+The loop gives up on a null in a non-null field, a value its leaf type cannot coerce, an
+item of another type or a list that is not a list, and the general completion then runs;
+each case here is compared byte for byte with Strawberry's own execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from graphql import parse
+
+import graph.fast.compiler
+from graph.fast.compiler import compile_operation
+from graph.graphql_http import response_body
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Item(Named):
+    name: str
+    label: str | None
+    count: int
+
+
+@strawberry.type
+class Other(Named):
+    name: str
+
+
+ROWS: dict[str, Any] = {}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return ROWS["items"]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def maybe_items(self) -> list[Item | None] | None:
+        return ROWS["items"]  # type: ignore[no-any-return]
+
+
+schema = strawberry.Schema(query=Query, types=[Other])
+QUERIES = [
+    "{ items { name label count __typename } }",
+    "{ maybeItems { n: name label } }",
+    "{ items { ... on Named { name } count } }",
+]
+
+
+def generator() -> Iterator[Item]:
+    yield Item(name="g", label=None, count=1)
+
+
+CASES: dict[str, Any] = {
+    "plain": [Item(name="a", label=None, count=1), Item(name="b", label="B", count=2)],
+    "empty": [],
+    "null in a non-null field": [
+        Item(name="a", label=None, count=1),
+        Item(name=None, label=None, count=2),
+    ],  # type: ignore[arg-type]
+    "Int out of range": [Item(name="a", label=None, count=2**40)],
+    "wrong type": [Item(name="a", label=None, count=1), Other(name="o")],
+    "null item": [Item(name="a", label=None, count=1), None],
+    "tuple": (Item(name="a", label=None, count=1),),
+    "generator": "generator",
+}
+
+
+async def standard(query: str) -> bytes:
+    return orjson.dumps(response_body(await schema.execute(query)))
+
+
+async def compiled(query: str) -> bytes:
+    plan = compile_operation(schema._schema, parse(query), None)
+    data, errors = await plan.execute(None, None)
+    return orjson.dumps(response_body(strawberry.types.ExecutionResult(data=data, errors=errors)))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("query", QUERIES)
+async def test_same_answer_as_strawberry(case: str, query: str) -> None:
+    value = CASES[case]
+    ROWS["items"] = generator() if value == "generator" else value
+    expected = await standard(query)
+    ROWS["items"] = generator() if value == "generator" else value
+    assert await compiled(query) == expected
+
+
+async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The general per-item path is not used for a plain list (it builds a path per item)."""
+    built: list[Any] = []
+    real_path = graph.fast.compiler.Path
+
+    def counting_path(*args: Any) -> Any:
+        built.append(args)
+        return real_path(*args)
+
+    monkeypatch.setattr(graph.fast.compiler, "Path", counting_path)
+    ROWS["items"] = CASES["plain"]
+    assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
+    item_paths = [args for args in built if isinstance(args[1], int)]
+    assert item_paths == []
+    ROWS["items"] = CASES["null in a non-null field"]
+    assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
+    item_paths = [args for args in built if isinstance(args[1], int)]
+    assert item_paths  # the general path ran and located the error

@@ -1,0 +1,63 @@
+"""A page of events reads only the columns its query selects, and still answers in full."""
+
+from __future__ import annotations
+
+from db.engine import Database
+from tests.support.graphql import GraphQLClient
+from tests.support.statements import count_statements
+
+APPEND = (
+    'mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: WARNING, stage: "s",'
+    ' message: "m", payload: {k: 1}}) { id } }'
+)
+
+
+def events_statement(statements: list[str]) -> str:
+    found = [s for s in statements if "FROM events" in s]
+    assert len(found) == 1, statements
+    return found[0].split("FROM events")[0]
+
+
+async def _session_with_events(gql: GraphQLClient) -> str:
+    sid: str = (await gql.data("mutation { createSession(input: {}) { id } }"))["createSession"][
+        "id"
+    ]
+    for _ in range(3):
+        await gql.data(APPEND, {"s": sid})
+    return sid
+
+
+async def test_only_selected_columns_are_read(gql: GraphQLClient, db: Database) -> None:
+    sid = await _session_with_events(gql)
+    query = (
+        "query($id: ID!) { session(id: $id) { events { nodes { id type"
+        " ... on Node { id } ...F } pageInfo { endCursor } } } }"
+        " fragment F on Event { message }"
+    )
+    for _ in range(2):  # the standard path, then the compiled plan
+        with count_statements(db) as counter:
+            data = await gql.data(query, {"id": sid})
+        columns = events_statement(counter.statements)
+        assert "payload" not in columns and "created_at" not in columns and "stage" not in columns
+        assert all(name in columns for name in ("id", "type", "message", "sequence"))
+        nodes = data["session"]["events"]["nodes"]
+        assert [n["type"] for n in nodes] == ["WARNING"] * 3
+        assert all(n["message"] == "m" and n["id"].startswith("evt_") for n in nodes)
+        assert data["session"]["events"]["pageInfo"]["endCursor"] is not None
+
+
+async def test_whole_events_when_a_directive_is_present(gql: GraphQLClient, db: Database) -> None:
+    sid = await _session_with_events(gql)
+    query = (
+        "query($id: ID!, $p: Boolean!) { session(id: $id) { events { edges { cursor node {"
+        " id payload @include(if: $p) createdAt } } } } }"
+    )
+    for shown in (True, False):
+        with count_statements(db) as counter:
+            data = await gql.data(query, {"id": sid, "p": shown})
+        assert "payload" in events_statement(counter.statements)
+        nodes = [e["node"] for e in data["session"]["events"]["edges"]]
+        assert [("payload" in n) for n in nodes] == [shown] * 3
+        if shown:
+            assert nodes[0]["payload"] == {"k": 1}
+        assert all(n["createdAt"].endswith("Z") for n in nodes)
