@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         max_subscriptions=settings.ws_max_subscriptions,
         keep_alive_interval=settings.ws_keepalive_seconds,
         revocation_check_seconds=settings.ws_revocation_check_seconds,
+        shared_writes=settings.ws_shared_writes,
     )
     streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
     sweeper = ExpirySweeper(
