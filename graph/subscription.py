@@ -35,9 +35,9 @@ class SessionUpdate:
 
 
 async def _updates(
-    feeds: Feeds, organization_id: str, session_id: str | None
+    feeds: Feeds, organization_id: str, session_id: str | None, known: tuple[int, str] | None
 ) -> AsyncGenerator[SessionUpdate, None]:
-    reader = feeds.updates(organization_id, session_id)
+    reader = feeds.updates(organization_id, session_id, known)
     try:
         async for change in reader:
             yield SessionUpdate(
@@ -83,9 +83,10 @@ class Subscription:
     ) -> AsyncGenerator[SessionUpdate, None]:
         ctx = info.context
         wanted = None if session_id is None else str(session_id)
-        if (
-            wanted is not None
-            and await session_ops.find_session(ctx.db, ctx.principal, wanted) is None
-        ):
-            raise NotFound(f"session {wanted} not found")
-        return _updates(feeds_of(ctx.db), ctx.principal.organization_id, wanted)
+        known = None
+        if wanted is not None:
+            found = await session_ops.find_session(ctx.db, ctx.principal, wanted)
+            if found is None:
+                raise NotFound(f"session {wanted} not found")
+            known = (found.revision, found.status)
+        return _updates(feeds_of(ctx.db), ctx.principal.organization_id, wanted, known)
