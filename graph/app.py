@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from db.engine import Database
 from db.expiry import ExpirySweeper
 from db.feeds import feeds_of
+from graph.collector import tune_for_serving
 from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
 from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
 from graph.graphql_ws import GraphQLWebSocket
@@ -129,4 +130,6 @@ def app_factory() -> Starlette:
     """Entry point for uvicorn workers: each process reads the same environment."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_for_serving()
+    return app
