@@ -30,14 +30,14 @@ async def _stored_status(db: Database, session_id: str) -> str | None:
 async def test_sweep_persists_announces_and_later_deletes(
     db: Database, principal: Principal
 ) -> None:
-    soon = clock.now() + timedelta(milliseconds=50)
+    soon = clock.now() + timedelta(seconds=2)  # room to append under load
     due = await new_session(db, principal, expires_at=soon)
     await append(db, principal, due, 2)
     live = await new_session(db, principal)
     finished = await new_session(db, principal, status="completed", expires_at=soon)
     heard: list[Hint] = []
     db.bus.add_listener(heard.append)
-    later = clock.now() + timedelta(seconds=1)
+    later = clock.now() + timedelta(seconds=3)
     before = await get_session(db, principal, due)
     assert await expire_due(db, later) >= 1
     assert await _stored_status(db, due) == "expired"
