@@ -84,7 +84,7 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
                 await tombstones.bury(conn, gone, clock.now())
         for session_id, organization_id in gone:
             db.bus.publish(Hint("deleted", session_id, organization_id))
-        total += len(doomed)
+        total += len(gone)
         if len(doomed) < BATCH:
             return total
 
