@@ -11,7 +11,11 @@ graphql-transport-ws connections, each with one `sessionEvents` subscription, an
 - append-to-delivery latency p50/p99: from the moment the writer sends `appendEvent` to
   the moment each subscriber has the event, for events sent at a steady 10 per second;
 - events/s delivered: a burst of back-to-back appends, deliveries counted over all
-  subscribers until the last one has the last event.
+  subscribers until the last one has the last event;
+- server CPU per delivery: the server process's user+system CPU time over the paced and
+  burst phases divided by the deliveries in them (steadier than latency on a shared
+  machine; `SESSIONGRAPH_WS_SHARED_WRITES=false` in the environment gives the
+  per-subscriber path for comparison).
 
 Clients and server share this machine, so client-side decoding is in the figures too.
 Only 127.0.0.1 is contacted; every wait is bounded.
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -36,6 +41,14 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.dataset import BENCH_PLAN  # noqa: E402
+from db.engine import Database  # noqa: E402
+from db.keys import create_key  # noqa: E402
+from db.migrate import upgrade_to_head  # noqa: E402
+from graph.collector import tune_for_serving  # noqa: E402
+
 EVENTS = "subscription($s: ID!) { sessionEvents(sessionId: $s) { sequence } }"
 APPEND = "mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO}) { sequence } }"
 PACED_EVENTS = 30
@@ -50,6 +63,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     deliveries_per_second: float
+    server_cpu_us_per_delivery: float
 
 
 def free_port() -> int:
@@ -57,6 +71,12 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -69,6 +89,7 @@ def rss_kib(pid: int) -> int:
 class Server:
     def __init__(self, database_url: str) -> None:
         self.port = free_port()
+        self.database_url = database_url
         self.env = {
             **os.environ,
             "SESSIONGRAPH_DATABASE_URL": database_url,
@@ -78,17 +99,17 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
 
-    def key(self) -> str:
-        made = subprocess.run(
-            [sys.executable, "-m", "graph", "keys", "create", "--org", "org_bench", "--user", "u"],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        return made.stdout.strip().splitlines()[-1]
+    async def key(self) -> str:
+        """A key of a fresh organisation whose plan never throttles: each subscribe spends
+        one request of the per-minute budget, and 1,000 of them would exceed the default."""
+        db = Database(self.database_url)
+        try:
+            await upgrade_to_head(db)
+            organization = f"org_bench_fanout_{secrets.token_hex(4)}"
+            _, secret = await create_key(db, organization, "user_bench", plan=BENCH_PLAN)
+        finally:
+            await db.dispose()
+        return secret
 
     async def __aenter__(self) -> Server:
         self.process = await asyncio.create_subprocess_exec(
@@ -162,7 +183,7 @@ async def wait_all(subscribers: list[Subscriber], sequence: int) -> None:
 
 async def measure(count: int, database_url: str) -> Figures:
     server = Server(database_url)
-    key = server.key()
+    key = await server.key()
     async with server, httpx.AsyncClient(base_url=server.base, timeout=60) as http:
         headers = {"Authorization": f"Bearer {key}"}
         session = (
@@ -200,10 +221,14 @@ async def measure(count: int, database_url: str) -> Figures:
             )
         tasks = [asyncio.create_task(s.listen()) for s in subscribers]
         await wait_all(subscribers, sequence)  # each has replayed the warm-up event
+        # The clients' own full collections would show as delivery latency: the server is
+        # what is measured, so the client tunes its collector as the server does.
+        tune_for_serving()
         await asyncio.sleep(1)
         idle = rss_kib(server.process.pid)
         for s in subscribers:
             s.latencies.clear()
+        cpu_before, first_paced = cpu_seconds(server.process.pid), sequence + 1
 
         for _ in range(PACED_EVENTS):
             tick = time.perf_counter()
@@ -219,6 +244,8 @@ async def measure(count: int, database_url: str) -> Figures:
         await wait_all(subscribers, sequence)
         elapsed = time.perf_counter() - started
         delivered = (sequence - first + 1) * count
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        cpu_per_delivery = cpu / ((sequence - first_paced + 1) * count)
 
         for s in [*subscribers, warm]:
             await s.conn.close()
@@ -230,6 +257,7 @@ async def measure(count: int, database_url: str) -> Figures:
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
         deliveries_per_second=delivered / elapsed,
+        server_cpu_us_per_delivery=cpu_per_delivery * 1e6,
     )
 
 
@@ -238,15 +266,19 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
-    print("| subscribers | p50 ms | p99 ms | events/s delivered | KiB per idle subscription |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        "| subscribers | p50 ms | p99 ms | events/s delivered | KiB per idle subscription "
+        "| server CPU µs per delivery |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     for count in args.subscribers:
         with tempfile.TemporaryDirectory() as directory:
             url = args.database_url or f"sqlite:///{directory}/bench.db"
             figures = await measure(count, url)
         print(
             f"| {figures.subscribers:,} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} "
-            f"| {figures.deliveries_per_second:,.0f} | {figures.kib_per_idle_subscription:.1f} |",
+            f"| {figures.deliveries_per_second:,.0f} | {figures.kib_per_idle_subscription:.1f} "
+            f"| {figures.server_cpu_us_per_delivery:.0f} |",
             flush=True,
         )
 

@@ -16,7 +16,10 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
+
+from db import clock
 
 log = logging.getLogger("sessiongraph.bus")
 
@@ -73,7 +76,9 @@ class Hint:
 
 
 OnHint = Callable[[Hint], None]
-OnResync = Callable[[], None]
+# Called with the last moment the bus knew it was hearing every hint: anything from then
+# on may have been missed.
+OnResync = Callable[[datetime], None]
 
 
 class Bus:
@@ -115,12 +120,12 @@ class Bus:
             except Exception:
                 log.exception("hint listener failed")
 
-    def _resync(self) -> None:
+    def _resync(self, since: datetime) -> None:
         for _, on_resync in list(self._listeners):
             if on_resync is None:
                 continue
             try:
-                on_resync()
+                on_resync(since)
             except Exception:
                 log.exception("resync listener failed")
 
@@ -163,6 +168,9 @@ class PostgresBus(Bus):
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
         self._ready = asyncio.Event()
+        # Last moment the LISTEN connection was known to work (connected, a query
+        # answered, a notification heard); an outage began no earlier than this.
+        self.alive_at = clock.now()
 
     @property
     def connected(self) -> bool:
@@ -223,8 +231,9 @@ class PostgresBus(Bus):
                 if not first:
                     self.reconnects += 1
                     log.info("bus: reconnected; readers catch up from the database")
-                    self._resync()
+                    self._resync(self.alive_at)
                 first = False
+                self.alive_at = clock.now()
                 await self._pump(conn)
             except Exception as error:
                 log.warning("bus: connection lost (%s); reconnecting", error)
@@ -250,6 +259,7 @@ class PostgresBus(Bus):
                     for hint in batch:  # keep them for the next connection
                         self._outbox.setdefault((hint.kind, hint.session_id), hint)
                     raise
+                self.alive_at = clock.now()
                 continue
             self._wake.clear()
             waiters = [
@@ -268,6 +278,7 @@ class PostgresBus(Bus):
             if not self._wake.is_set():
                 async with asyncio.timeout(self.keepalive_interval):
                     await conn.execute("SELECT 1")
+                self.alive_at = clock.now()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         decoded = Hint.decode(payload)
@@ -275,6 +286,7 @@ class PostgresBus(Bus):
             log.warning("bus: ignoring malformed hint %r", payload[:200])
             return
         hint, origin = decoded
+        self.alive_at = clock.now()
         if origin != self.origin:
             self._deliver(hint)
 

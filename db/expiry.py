@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from db import clock
+from db import clock, tombstones
 from db import status as status_rules
 from db.bus import Hint
 from db.engine import Database
@@ -70,12 +70,21 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
                 )
             ).all()
             ids = [row.id for row in doomed]
+            gone: list[tuple[str, str | None]] = []
             if ids:
                 await conn.execute(events.delete().where(events.c.session_id.in_(ids)))
-                await conn.execute(sessions.delete().where(sessions.c.id.in_(ids), old))
-        for row in doomed:
-            db.bus.publish(Hint("deleted", row.id, row.organization_id))
-        total += len(doomed)
+                gone = [
+                    (row.id, row.organization_id)
+                    for row in await conn.execute(
+                        sessions.delete()
+                        .where(sessions.c.id.in_(ids), old)
+                        .returning(sessions.c.id, sessions.c.organization_id)
+                    )
+                ]
+                await tombstones.bury(conn, gone, clock.now())
+        for session_id, organization_id in gone:
+            db.bus.publish(Hint("deleted", session_id, organization_id))
+        total += len(gone)
         if len(doomed) < BATCH:
             return total
 
@@ -83,6 +92,7 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
 async def sweep(db: Database, retention: timedelta) -> SweepResult:
     expired = await expire_due(db)
     deleted = await delete_expired(db, retention)
+    await tombstones.forget_old(db)
     return SweepResult(expired, deleted)
 
 

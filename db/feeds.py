@@ -17,11 +17,12 @@ import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from db import clock
+from db import clock, tombstones
 from db import status as status_rules
 from db.bus import SESSION_KINDS, Hint
 from db.engine import Database
@@ -35,6 +36,9 @@ PAGE = 500  # events read per position per round
 HIGH_WATER = 1000  # a reader this far behind its consumer stops being fed...
 LOW_WATER = 250  # ...until its consumer drains it to here; then it reads on from the database
 RETRY_DELAY = 0.5  # after a failed read
+# Catch-ups after missed hints start this much before the outage: the clocks of the
+# processes that stamp `updated_at` may disagree by up to this much.
+CLOCK_SKEW = timedelta(seconds=5)
 
 T = TypeVar("T")
 
@@ -143,15 +147,26 @@ class SessionChange:
 
 
 class UpdateReader(Reader[SessionChange]):
-    """Changes to one session, or to every session of one organisation."""
+    """Changes to one session, or to every session of one organisation.
 
-    __slots__ = ("_feeds", "organization_id", "session_id")
+    A one-session reader remembers the `(revision, status)` its consumer last saw, so a
+    catch-up after missed hints sends the session only when it really changed.
+    """
 
-    def __init__(self, feeds: Feeds, organization_id: str, session_id: str | None) -> None:
+    __slots__ = ("_feeds", "known", "organization_id", "session_id")
+
+    def __init__(
+        self,
+        feeds: Feeds,
+        organization_id: str,
+        session_id: str | None,
+        known: tuple[int, str] | None = None,
+    ) -> None:
         super().__init__()
         self._feeds = feeds
         self.organization_id = organization_id
         self.session_id = session_id
+        self.known = known
 
     def wants(self, hint: Hint) -> bool:
         return hint.organization_id == self.organization_id and (
@@ -165,6 +180,8 @@ class UpdateReader(Reader[SessionChange]):
             self.finish(Conflict("too many session updates are waiting; subscribe again"))
             return
         self._put(change)
+        if change.session is not None:
+            self.known = (change.session.revision, change.session.status)
         if self.session_id is not None and change.kind == "deleted":
             self.finish()
 
@@ -327,7 +344,7 @@ class Feeds:
         self.update_reads = 0
         self._feeds: dict[str, SessionFeed] = {}
         self._updates: list[UpdateReader] = []
-        self._pending: deque[Hint] = deque()
+        self._pending: deque[Hint | CatchUp] = deque()
         self._update_task: asyncio.Task[None] | None = None
         self._remove_listener = db.bus.add_listener(self._on_hint, self._on_resync)
 
@@ -343,8 +360,14 @@ class Feeds:
         feed.add(reader)
         return reader
 
-    def updates(self, organization_id: str, session_id: str | None) -> UpdateReader:
-        reader = UpdateReader(self, organization_id, session_id)
+    def updates(
+        self,
+        organization_id: str,
+        session_id: str | None,
+        known: tuple[int, str] | None = None,
+    ) -> UpdateReader:
+        """`known`: the one session's `(revision, status)` as the caller last read it."""
+        reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)
         return reader
 
@@ -370,20 +393,31 @@ class Feeds:
         if feed is not None:
             feed.on_hint(hint)
         if hint.kind in SESSION_KINDS and any(r.wants(hint) for r in self._updates):
-            self._pending.append(hint)
-            if self._update_task is None:
-                self._update_task = asyncio.create_task(self._deliver_updates())
+            self._queue_update(hint)
 
-    def _on_resync(self) -> None:
-        """Hints may have been missed: every feed reads after its readers' positions."""
+    def _queue_update(self, item: Hint | CatchUp) -> None:
+        self._pending.append(item)
+        if self._update_task is None:
+            self._update_task = asyncio.create_task(self._deliver_updates())
+
+    def _on_resync(self, since: datetime) -> None:
+        """Hints since `since` may have been missed: event feeds read after their readers'
+        positions, and update readers get what changed meanwhile (`catch_up`)."""
         for feed in list(self._feeds.values()):
             feed.poke()
+        if self._updates:
+            self._queue_update(CatchUp(since - CLOCK_SKEW))
 
     async def _deliver_updates(self) -> None:
         """In hint order; one read of the session per hint, whatever the number of readers."""
         try:
             while self._pending:
                 hint = self._pending.popleft()
+                if isinstance(hint, CatchUp):
+                    if not await self._catch_up(hint.since):
+                        self._pending.appendleft(hint)
+                        await asyncio.sleep(RETRY_DELAY)
+                    continue
                 targets = [r for r in self._updates if r.wants(hint)]
                 if not targets:
                     continue
@@ -403,6 +437,45 @@ class Feeds:
         finally:
             self._update_task = None
 
+    async def _catch_up(self, since: datetime) -> bool:
+        """Give update readers what changed from `since` on; False when the read failed.
+
+        One-session readers: the session is re-read and sent when its revision or status
+        differs from what the reader last had, or `DELETED` when it is gone.
+        Organisation-wide readers: sessions updated or created since then, sessions whose
+        `expiresAt` passed meanwhile (expiry changes no revision), and the tombstones of
+        sessions deleted meanwhile, in the order they happened. A change from just
+        before the outage may come again; none is missed.
+        """
+        readers = [r for r in self._updates if not r.finished]
+        if not readers:
+            return True
+        organizations = {r.organization_id for r in readers if r.session_id is None}
+        watched = {r.session_id for r in readers if r.session_id is not None}
+        try:
+            changes = await changes_since(self.db, organizations, since)
+            current = {sid: await read_session(self.db, sid) for sid in watched}
+        except Exception:
+            log.exception("catching up session updates after missed hints")
+            return False
+        self.update_reads += 1
+        for reader in readers:
+            if reader.session_id is None:
+                for change in changes:
+                    if change.organization_id == reader.organization_id:
+                        reader.offer(change.change)
+                continue
+            record = current.get(reader.session_id)
+            if record is None or record.organization_id != reader.organization_id:
+                reader.offer(SessionChange("deleted", reader.session_id, None))
+            elif reader.known != (record.revision, record.status):
+                expired = record.status == status_rules.EXPIRED and (
+                    reader.known is None or reader.known[1] != status_rules.EXPIRED
+                )
+                kind = "expired" if expired else "updated"
+                reader.offer(SessionChange(kind, record.id, record))
+        return True
+
     def close(self) -> None:
         """Shutdown: every stream ends cleanly after what it already holds."""
         for feed in list(self._feeds.values()):
@@ -417,6 +490,64 @@ class Feeds:
     def detach(self) -> None:
         self.close()
         self._remove_listener()
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """Queued with hints: update readers catch up on what changed from `since` on."""
+
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _OrganizationChange:
+    organization_id: str | None
+    at: datetime
+    change: SessionChange
+
+
+async def changes_since(
+    db: Database, organization_ids: set[str], since: datetime
+) -> list[_OrganizationChange]:
+    """What happened to the organisations' sessions from `since` on, oldest first."""
+    if not organization_ids:
+        return []
+    now = clock.now()
+    c = sessions.c
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(sessions).where(
+                    c.organization_id.in_(sorted(organization_ids)),
+                    sa.or_(
+                        c.updated_at >= since,  # includes creation (updated_at = created_at)
+                        sa.and_(c.expires_at >= since, c.expires_at <= now),
+                    ),
+                )
+            )
+        ).all()
+    found: list[_OrganizationChange] = []
+    for row in rows:
+        record = SessionRecord.from_row(row, now)
+        if record.created_at >= since:
+            kind, at = "created", record.updated_at
+        elif record.status == status_rules.EXPIRED and record.expires_at >= since:
+            kind, at = "expired", max(record.updated_at, record.expires_at)
+        else:
+            kind, at = "updated", record.updated_at
+        found.append(
+            _OrganizationChange(record.organization_id, at, SessionChange(kind, record.id, record))
+        )
+    for session_id, organization_id, deleted_at in await tombstones.deleted_since(
+        db, organization_ids, since
+    ):
+        found.append(
+            _OrganizationChange(
+                organization_id, deleted_at, SessionChange("deleted", session_id, None)
+            )
+        )
+    found.sort(key=lambda f: f.at)
+    return found
 
 
 async def read_session(db: Database, session_id: str) -> SessionRecord | None:

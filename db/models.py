@@ -136,3 +136,25 @@ class RateWindow(SQLModel, table=True):
 
 
 rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]
+
+
+class SessionTombstone(SQLModel, table=True):
+    """A deleted session, remembered for a while after its row is gone.
+
+    Hints are not durable: a process whose LISTEN connection was down when a session was
+    deleted learns of it here when it reconnects (`db/feeds.py`). The expiry sweep forgets
+    tombstones after `TOMBSTONE_RETENTION` (db/tombstones.py).
+    """
+
+    __tablename__ = "session_tombstones"
+    __table_args__ = (
+        sa.Index("ix_session_tombstones_org_deleted", "organization_id", "deleted_at"),
+        sa.Index("ix_session_tombstones_deleted", "deleted_at"),
+    )
+
+    session_id: str = Field(primary_key=True, max_length=32)
+    organization_id: str | None = Field(default=None, max_length=255)
+    deleted_at: datetime = Field(sa_type=Timestamp)
+
+
+session_tombstones: sa.Table = SessionTombstone.__table__  # type: ignore[attr-defined]

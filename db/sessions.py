@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, hot_reads, validation
+from db import clock, hot_reads, tombstones, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
@@ -345,5 +345,6 @@ async def delete_session(db: Database, principal: Principal, session_id: str) ->
             raise NotFound(f"session {session_id} not found")
         await conn.execute(events.delete().where(events.c.session_id == session_id))
         await conn.execute(sessions.delete().where(sessions.c.id == session_id))
+        await tombstones.bury(conn, [(session_id, principal.organization_id)], clock.now())
     db.bus.publish(Hint("deleted", session_id, principal.organization_id))
     return session_id

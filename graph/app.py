@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from db.engine import Database
 from db.expiry import ExpirySweeper
 from db.feeds import feeds_of
+from graph.collector import tune_for_serving
 from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
 from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
 from graph.graphql_ws import GraphQLWebSocket
@@ -39,13 +39,7 @@ def open_database(settings: Settings) -> Database:
     )
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    database: Database | None = None,
-    freeze_heap: bool = False,
-) -> Starlette:
-    """`freeze_heap`: for a process that serves only this app (see `app_factory`)."""
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     settings = settings or Settings()
     db = database or open_database(settings)
     production = settings.env == "production"
@@ -77,6 +71,7 @@ def create_app(
         max_subscriptions=settings.ws_max_subscriptions,
         keep_alive_interval=settings.ws_keepalive_seconds,
         revocation_check_seconds=settings.ws_revocation_check_seconds,
+        shared_writes=settings.ws_shared_writes,
     )
     streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
     sweeper = ExpirySweeper(
@@ -96,8 +91,6 @@ def create_app(
         await db.bus.start()
         feeds_of(db)  # listening before the first subscriber, so no hint is missed
         sweeper.start()
-        if freeze_heap:
-            freeze_startup_heap()
         try:
             yield
         finally:
@@ -132,20 +125,10 @@ def create_app(
     return app
 
 
-def freeze_startup_heap() -> None:
-    """Keep the objects built at start-up (modules, schema, pools) out of garbage collection.
-
-    They live as long as the process, yet every full collection walked all of them again:
-    a large response allocates enough objects to trigger collections several times per
-    request. `gc.freeze` moves them to a generation that is never scanned (CPython's
-    advice for servers); what requests allocate is collected as before.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def app_factory() -> Starlette:
     """Entry point for uvicorn workers: each process reads the same environment."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings, freeze_heap=True)
+    app = create_app(settings)
+    tune_for_serving()
+    return app

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import orjson
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
@@ -36,6 +36,7 @@ from db.keys import revoked_among
 from db.records import EventRecord, Principal
 from graph.auth import principal_from_header
 from graph.context import EventKey
+from graph.fanout import legacy_prefix, open_lane, results_untouched_by_extensions, transport_prefix
 from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
@@ -211,6 +212,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
                 return
         await super().handle_subscribe(message)
 
+    async def run_operation(self, operation: Any) -> None:
+        if cast("GraphQLWebSocket", self.view).shared_writes:
+            open_lane(
+                cast("SocketAdapter", self.websocket).send_text, transport_prefix(operation.id)
+            )
+        await super().run_operation(operation)
+
     async def handle_task_exception(self, error: Exception) -> None:
         if not isinstance(error, WebSocketDisconnected):
             await super().handle_task_exception(error)
@@ -264,9 +272,27 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
                 return
         await super().handle_message(message)
 
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        if cast("GraphQLWebSocket", self.view).shared_writes:
+            open_lane(cast("SocketAdapter", self.websocket).send_text, legacy_prefix(operation_id))
+        await super().handle_async_results(operation_id, query, operation_name, variables)
+
 
 class SocketAdapter(ASGIWebSocketAdapter):
     """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash."""
+
+    async def send_text(self, text: str) -> None:
+        """A message already encoded (shared fan-out writes), with `send_json`'s errors."""
+        try:
+            await self.ws.send_text(text)
+        except (WebSocketDisconnect, RuntimeError) as error:
+            raise WebSocketDisconnected from error
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
@@ -296,6 +322,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         max_subscriptions: int,
         keep_alive_interval: float,
         revocation_check_seconds: float = 5.0,
+        shared_writes: bool = True,
     ) -> None:
         super().__init__(
             schema,
@@ -311,6 +338,11 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
         self.revocation_check_seconds = revocation_check_seconds
+        # Subscribers of one event and selection get one execution and one encoding,
+        # written to each socket (graph/fanout.py), unless an extension alters results.
+        self.shared_writes = shared_writes and results_untouched_by_extensions(
+            schema.get_extensions()
+        )
         self.sockets: dict[WebSocket, SocketContext | None] = {}
         self.closing = False
         self._watcher: asyncio.Task[None] | None = None

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     ws_revocation_check_seconds: float = Field(
         default=5.0, gt=0, description="WebSocket: how soon a revoked key's sockets close (4403)"
     )
+    ws_shared_writes: bool = Field(
+        default=True,
+        description="WebSocket: execute and encode each event once per selection and write "
+        "the same message to every subscriber (false: Strawberry's path per subscriber)",
+    )
     expiry_sweep_seconds: float = Field(
         default=10.0, gt=0, description="How often expired sessions are marked and announced"
     )

@@ -6,7 +6,7 @@ missing session is an `error` message (`NOT_FOUND`) before anything is streamed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterable
 from enum import Enum
 
 import strawberry
@@ -15,6 +15,7 @@ from strawberry.types import Info
 from db import sessions as session_ops
 from db.errors import InvalidInput, NotFound
 from db.feeds import Feeds, feeds_of
+from graph.fanout import EventStream
 from graph.types import Event, Session
 
 
@@ -33,20 +34,10 @@ class SessionUpdate:
     session: Session | None
 
 
-async def _events(feeds: Feeds, session_id: str, after: int) -> AsyncGenerator[Event, None]:
-    # Registered on first iteration: a stream closed before it starts leaves nothing behind.
-    reader = feeds.events(session_id, after)
-    try:
-        async for record in reader:
-            yield Event.from_record(record)
-    finally:
-        reader.close()
-
-
 async def _updates(
-    feeds: Feeds, organization_id: str, session_id: str | None
+    feeds: Feeds, organization_id: str, session_id: str | None, known: tuple[int, str] | None
 ) -> AsyncGenerator[SessionUpdate, None]:
-    reader = feeds.updates(organization_id, session_id)
+    reader = feeds.updates(organization_id, session_id, known)
     try:
         async for change in reader:
             yield SessionUpdate(
@@ -70,7 +61,7 @@ class Subscription:
     )
     async def session_events(
         self, info: Info, session_id: strawberry.ID, after_sequence: int | None = None
-    ) -> AsyncGenerator[Event, None]:
+    ) -> AsyncIterable[Event]:
         ctx = info.context
         after = 0 if after_sequence is None else after_sequence
         if after < 0:
@@ -78,7 +69,8 @@ class Subscription:
                 "afterSequence must be 0 or a positive sequence", field="afterSequence"
             )
         await session_ops.get_session(ctx.db, ctx.principal, str(session_id))
-        return _events(feeds_of(ctx.db), str(session_id), after)
+        feeds = feeds_of(ctx.db)
+        return EventStream(lambda: feeds.events(str(session_id), after))
 
     @strawberry.subscription(
         description=(
@@ -91,9 +83,10 @@ class Subscription:
     ) -> AsyncGenerator[SessionUpdate, None]:
         ctx = info.context
         wanted = None if session_id is None else str(session_id)
-        if (
-            wanted is not None
-            and await session_ops.find_session(ctx.db, ctx.principal, wanted) is None
-        ):
-            raise NotFound(f"session {wanted} not found")
-        return _updates(feeds_of(ctx.db), ctx.principal.organization_id, wanted)
+        known = None
+        if wanted is not None:
+            found = await session_ops.find_session(ctx.db, ctx.principal, wanted)
+            if found is None:
+                raise NotFound(f"session {wanted} not found")
+            known = (found.revision, found.status)
+        return _updates(feeds_of(ctx.db), ctx.principal.organization_id, wanted, known)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
+from db import clock
 from db.bus import Bus, Hint, PostgresBus, bus_for
 from db.engine import Database
 from tests.support.listeners import terminate_listeners
@@ -52,8 +55,17 @@ async def test_postgres_bus_crosses_processes_and_recovers(database_url: str, ba
     heard_a: list[Hint] = []
     heard_b: list[Hint] = []
     resyncs: list[str] = []
-    a.add_listener(heard_a.append, lambda: resyncs.append("a"))
-    b.add_listener(heard_b.append, lambda: resyncs.append("b"))
+    sinces: list[datetime] = []
+
+    def resynced(name: str) -> Callable[[datetime], None]:
+        def on_resync(since: datetime) -> None:
+            resyncs.append(name)
+            sinces.append(since)
+
+        return on_resync
+
+    a.add_listener(heard_a.append, resynced("a"))
+    b.add_listener(heard_b.append, resynced("b"))
     await a.start()
     await b.start()
     try:
@@ -61,8 +73,11 @@ async def test_postgres_bus_crosses_processes_and_recovers(database_url: str, ba
         a.publish(first)
         await _eventually(lambda: heard_b == [first])
         assert heard_a == [first]  # at once locally, and its own NOTIFY is not heard twice
+        killed_at = clock.now()
         assert await terminate_listeners(dsn) == 2
         await _eventually(lambda: sorted(resyncs) == ["a", "b"] and a.connected and b.connected)
+        # Each was told from when hints may have been missed: no later than the kill.
+        assert all(since <= killed_at for since in sinces)
         assert a.reconnects == b.reconnects == 1
         second = Hint("deleted", "sess_0123456789abcdef", "org_a")
         b.publish(second)

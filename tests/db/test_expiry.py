@@ -32,14 +32,14 @@ async def test_sweep_persists_announces_and_later_deletes(
 ) -> None:
     # Set-up (two creates with that expiry, two appends) must fit before `soon` even on a
     # loaded machine, and the first append may open a connection pool.
-    soon = clock.now() + timedelta(milliseconds=500)
+    soon = clock.now() + timedelta(seconds=2)
     due = await new_session(db, principal, expires_at=soon)
     finished = await new_session(db, principal, status="completed", expires_at=soon)
     await append(db, principal, due, 2)
     live = await new_session(db, principal)
     heard: list[Hint] = []
     db.bus.add_listener(heard.append)
-    later = clock.now() + timedelta(seconds=1)
+    later = clock.now() + timedelta(seconds=3)
     before = await get_session(db, principal, due)
     assert await expire_due(db, later) >= 1
     assert await _stored_status(db, due) == "expired"

@@ -102,6 +102,6 @@ async def test_a_lost_hint_costs_latency_not_data(db: Database, principal: Princ
         await append(db, principal, session, 3)
     finally:
         listeners.extend(saved)
-    feeds._on_resync()  # what a reconnecting bus does
+    feeds._on_resync(clock.now())  # what a reconnecting bus does
     assert await _take(reader, 3) == [1, 2, 3]
     reader.close()

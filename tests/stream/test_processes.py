@@ -15,6 +15,7 @@ import pytest
 
 from db.engine import Database
 from db.records import Principal
+from db.sessions import delete_session, update_session
 from tests.support.listeners import terminate_listeners
 from tests.support.sessions import append, new_session
 from tests.support.ws import EVENTS, socket
@@ -145,3 +146,70 @@ async def test_killing_the_listen_connection_loses_nothing(
         seen, _ = await ws.events("e", total)
         await writer
     assert seen == list(range(1, total + 1))
+
+
+UPDATES = (
+    "subscription($s: ID) { sessionUpdates(sessionId: $s) { kind sessionId session { prd } } }"
+)
+CREATE = "mutation($v: Int!) { createSession(input: {prd: {v: $v}}) { id } }"
+UPDATE = "mutation($s: ID!, $v: Int!) { updateSession(id: $s, input: {prd: {v: $v}}) { id } }"
+DELETE = "mutation($s: ID!) { deleteSession(id: $s) }"
+
+
+async def test_session_updates_lose_nothing_across_listen_kills(
+    postgres_url: str, api_key: str, db: Database, principal: Principal
+) -> None:
+    """The last update each subscriber holds for each session is the session's final state.
+
+    Phase 1 changes sessions through the other process while the LISTEN connections are
+    killed again and again. Phase 2 changes them from this test process, whose hints never
+    reach the servers (its bus is not started), then kills the connections once: only the
+    catch-up after the reconnect can deliver those.
+    """
+    watched = [await new_session(db, principal, prd={"v": 0}) for _ in range(3)]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    final: dict[str, object] = {}
+    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+        await ws.init(api_key)
+        await ws.subscribe("all", UPDATES)
+        await ws.subscribe("one", UPDATES, {"s": watched[0]})
+        await asyncio.sleep(0.3)
+        async with httpx.AsyncClient(base_url=second, timeout=30) as http:
+
+            async def call(query: str, **variables: object) -> dict:  # type: ignore[type-arg]
+                answer = await http.post(
+                    "/graphql", json={"query": query, "variables": variables}, headers=headers
+                )
+                body: dict = answer.json()["data"]  # type: ignore[type-arg]
+                return body
+
+            for round_ in range(1, 13):
+                for session in watched:
+                    await call(UPDATE, s=session, v=round_)
+                    final[session] = round_
+                made = (await call(CREATE, v=round_))["createSession"]["id"]
+                final[made] = round_
+                if round_ % 2:
+                    await call(DELETE, s=made)
+                    final[made] = "DELETED"
+                if round_ % 3 == 0:
+                    assert await _terminate_a_listener(postgres_url) >= 1
+        for session in watched[:2]:
+            await update_session(db, principal, session, {"prd": {"v": 100}})
+            final[session] = 100
+        await delete_session(db, principal, watched[2])
+        final[watched[2]] = "DELETED"
+        late = await new_session(db, principal, prd={"v": 100})
+        final[late] = 100
+        assert await _terminate_a_listener(postgres_url) >= 1
+
+        last: dict[str, dict[str, object]] = {"all": {}, "one": {}}
+        async with asyncio.timeout(30):
+            while last["all"] != final or last["one"].get(watched[0]) != 100:
+                message = await ws.recv(within=30)
+                if message["type"] != "next":
+                    continue
+                update = message["payload"]["data"]["sessionUpdates"]
+                state = "DELETED" if update["kind"] == "DELETED" else update["session"]["prd"]["v"]
+                last[message["id"]][update["sessionId"]] = state
+    assert last["all"] == final
