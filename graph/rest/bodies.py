@@ -10,7 +10,6 @@ models on generated records, byte for byte; anything orjson cannot write the sam
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,16 +20,9 @@ from db.records import EventRecord, SessionRecord
 from graph.rest.models import Event, Session
 
 
-def instant(value: datetime) -> str:
-    """`to_rfc3339` for the common case, through the C `isoformat` (same text)."""
-    if value.tzinfo is UTC and value.year >= 1000:
-        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
-    return to_rfc3339(value)
-
-
 def event_fields(record: EventRecord) -> dict[str, Any]:
     return {
-        "createdAt": instant(record.created_at),
+        "createdAt": to_rfc3339(record.created_at),
         "id": record.id,
         "message": record.message,
         "organizationId": record.organization_id,
@@ -62,9 +54,9 @@ def session_fields(record: SessionRecord, events: list[dict[str, Any]]) -> dict[
     return {
         "assemblyState": record.assembly_state,
         "catalogVersion": record.catalog_version,
-        "createdAt": instant(record.created_at),
+        "createdAt": to_rfc3339(record.created_at),
         "events": events,
-        "expiresAt": instant(record.expires_at),
+        "expiresAt": to_rfc3339(record.expires_at),
         "id": record.id,
         "organizationId": record.organization_id,
         "plan": record.plan,
@@ -73,7 +65,7 @@ def session_fields(record: SessionRecord, events: list[dict[str, Any]]) -> dict[
         "productObjectHash": record.product_object_hash,
         "schemaVersion": record.schema_version,
         "status": record.status,
-        "updatedAt": instant(record.updated_at),
+        "updatedAt": to_rfc3339(record.updated_at),
         "userId": record.user_id,
     }
 
