@@ -7,6 +7,7 @@ each case here is compared byte for byte with Strawberry's own execution.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,11 +26,27 @@ class Named:
     name: str
 
 
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Shade(enum.Enum):
+    RED = "red"
+
+
+class Text(str):
+    """A str of another type: the generated loop's `type(value) is str` test says no."""
+
+
 @strawberry.type
 class Item(Named):
     name: str
     label: str | None
     count: int
+    colour: Colour = Colour.RED
+    flag: bool = True
 
 
 @strawberry.type
@@ -56,6 +73,8 @@ QUERIES = [
     "{ items { name label count __typename } }",
     "{ maybeItems { n: name label } }",
     "{ items { ... on Named { name } count } }",
+    "{ items { colour flag name c2: colour } }",
+    "{ maybeItems { colour label flag count } }",
 ]
 
 
@@ -74,6 +93,16 @@ CASES: dict[str, Any] = {
     "wrong type": [Item(name="a", label=None, count=1), Other(name="o")],
     "null item": [Item(name="a", label=None, count=1), None],
     "tuple": (Item(name="a", label=None, count=1),),
+    "enum members and bools": [
+        Item(name="a", label="x", count=-(2**31), colour=Colour.BLUE, flag=False),
+        Item(name="b", label=None, count=2**31 - 1),
+    ],
+    "enum value given as its text": [Item(name="a", label=None, count=1, colour="blue")],  # type: ignore[arg-type]
+    "member of another enum": [Item(name="a", label=None, count=1, colour=Shade.RED)],  # type: ignore[arg-type]
+    "unknown enum text": [Item(name="a", label=None, count=1, colour="green")],  # type: ignore[arg-type]
+    "str subclass": [Item(name=Text("t"), label=Text("l"), count=1)],
+    "bool as Int, int as Boolean": [Item(name="a", label=None, count=True, flag=1)],  # type: ignore[arg-type]
+    "float as Int": [Item(name="a", label=None, count=3.0)],  # type: ignore[arg-type]
     "generator": "generator",
 }
 
@@ -116,3 +145,18 @@ async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> Non
     assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
     item_paths = [args for args in built if isinstance(args[1], int)]
     assert item_paths  # the general path ran and located the error
+
+
+async def test_enum_and_bool_fields_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members of the field's enum and bools are their own coercion in the generated loop."""
+    built: list[Any] = []
+    real_path = graph.fast.compiler.Path
+
+    def counting_path(*args: Any) -> Any:
+        built.append(args)
+        return real_path(*args)
+
+    monkeypatch.setattr(graph.fast.compiler, "Path", counting_path)
+    ROWS["items"] = CASES["enum members and bools"]
+    assert await compiled(QUERIES[3]) == await standard(QUERIES[3])
+    assert [args for args in built if isinstance(args[1], int)] == []
