@@ -665,7 +665,11 @@ def _row_plan(
     if leaf_type is GraphQLBoolean:
         return _RowPlan(attribute, "bool")
     if isinstance(leaf_type, GraphQLEnumType):
-        members = [v.value for v in leaf_type.values.values()]
+        wrapped = getattr(leaf_type, "wrapped_cls", None)  # Strawberry's enums keep values
+        if isinstance(wrapped, enum.EnumMeta):
+            members: list[Any] = list(wrapped)
+        else:
+            members = [v.value for v in leaf_type.values.values()]
         classes = {type(m) for m in members}
         if len(classes) != 1 or not all(isinstance(m, enum.Enum) for m in members):
             return _RowPlan(attribute, None)

@@ -8,13 +8,14 @@ each case here is compared byte for byte with Strawberry's own execution.
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 import strawberry
-from graphql import parse
+from graphql import GraphQLEnumType, parse
 
 import graph.fast.compiler
 from graph.fast.compiler import compile_operation
@@ -145,6 +146,18 @@ async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> Non
     assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
     item_paths = [args for args in built if isinstance(args[1], int)]
     assert item_paths  # the general path ran and located the error
+
+
+def test_enum_members_need_no_coercion_call() -> None:
+    """The generated loop looks members of the field's enum up; other values are coerced."""
+    colour_type = schema._schema.get_type("Colour")
+    assert isinstance(colour_type, GraphQLEnumType)
+    plan = graph.fast.compiler._row_plan(operator.attrgetter("colour"), colour_type, True)
+    assert plan is not None
+    assert (plan.kind, plan.enum_class) == ("enum", Colour)
+    assert plan.names == {Colour.RED: "RED", Colour.BLUE: "BLUE"}
+    other = graph.fast.compiler._row_plan(operator.attrgetter("a.b"), colour_type, True)
+    assert other is None  # not a plain attribute: the field's reader runs
 
 
 async def test_enum_and_bool_fields_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
