@@ -723,11 +723,12 @@ def _generated_rows(
         elif plan.kind == "bool":
             test = f"type({value}) is not bool"
         else:
-            namespace[f"names{index}"] = plan.names
             namespace[f"class{index}"] = plan.enum_class
+            # Members live as long as their class: keyed by `id`, no `Enum.__hash__` call.
+            namespace[f"names{index}"] = {id(m): name for m, name in plan.names.items()}  # type: ignore[union-attr]
             lines.append(
-                f"        {value} = names{index}.get({value}) if type({value}) is class{index}"
-                " else None"
+                f"        {value} = names{index}.get(id({value}))"
+                f" if type({value}) is class{index} else None"
             )
             test = f"{value} is None"
         lines.append(f"        if {test}: {value} = read{index}(item)")
