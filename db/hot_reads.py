@@ -6,8 +6,9 @@ those modules call these, so the rules (tenant scope, expiry, windows) stay in o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from db import status as status_rules
@@ -149,27 +150,50 @@ async def event_fields_in_windows(
     unknown = set(names) - set(EVENT_FIELDS)
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-    found: dict[tuple[str, int], dict[str, Any]] = {}
+    by_session: dict[str, list[dict[str, Any]]] = {}
     ranges = sequence_ranges(windows)
     if ranges:
         rows = await reader.fetch(*_events_sql(", ".join(names), ranges))
         json = reader.json if "payload" in names else None
         time = reader.time if "created_at" in names else None
+        # Rows come in (session_id, sequence) order: each session's list is in sequence order.
+        as_dict = _row_dict(names)
         for row in rows:
-            event = dict(zip(names, row, strict=True))
+            event = as_dict(row)
             if json is not None:
                 event["payload"] = json(event["payload"])
             if time is not None:
                 event["created_at"] = time(event["created_at"])
-            found[(event["session_id"], event["sequence"])] = event
-    return {
-        (session_id, window): [
-            found[(session_id, seq)]
-            for seq in range(window.low, window.high + 1)
-            if (session_id, seq) in found
-        ]
-        for session_id, window in windows
-    }
+            events = by_session.get(row[0])  # `session_id` is the first name
+            if events is None:
+                by_session[row[0]] = [event]
+            else:
+                events.append(event)
+    windows_of: dict[str, int] = {}
+    for session_id, _ in windows:
+        windows_of[session_id] = windows_of.get(session_id, 0) + 1
+    found: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for session_id, window in windows:
+        events = by_session.get(session_id, [])
+        if windows_of[session_id] > 1 or window.is_empty:
+            # The statement read the union of this session's windows: keep this one's part.
+            low, high = window.low, window.high
+            events = [e for e in events if low <= e["sequence"] <= high]
+        found[(session_id, window)] = events
+    return found
+
+
+@cache
+def _row_dict(names: tuple[str, ...]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """`lambda row: {"id": row[0], …}` for these column names.
+
+    A dict display is about four times cheaper than `dict(zip(names, row))`, and it runs
+    for every event of every page. Names are checked against `EVENT_FIELDS` before.
+    """
+    if not set(names) <= set(EVENT_FIELDS):
+        raise ValueError(f"not event fields: {sorted(set(names) - set(EVENT_FIELDS))}")
+    items = ", ".join(f"{name!r}: row[{index}]" for index, name in enumerate(names))
+    return eval(f"lambda row: {{{items}}}")  # type: ignore[no-any-return]
 
 
 def _events_sql(columns: str, ranges: dict[tuple[int, int], list[str]]) -> tuple[str, list[Any]]:

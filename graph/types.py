@@ -75,13 +75,19 @@ class LoadedEvent(Event):
     """
 
     @classmethod
-    def from_fields(cls, fields: dict[str, Any]) -> LoadedEvent:
-        event = _new_object(cls)
-        kind = fields.get("type")
-        if kind is not None:
-            fields["type"] = _EVENT_TYPES.get(kind) or EventType(kind)
-        event.__dict__ = fields
-        return event
+    def from_rows(cls, rows: list[dict[str, Any]]) -> list[Event]:
+        """One event per dict, in one loop (q2 builds 400 of them per request)."""
+        events: list[Event] = []
+        append = events.append
+        types = _EVENT_TYPES
+        for fields in rows:
+            event = _new_object(cls)
+            kind = fields.get("type")
+            if kind is not None:
+                fields["type"] = types.get(kind) or EventType(kind)
+            event.__dict__ = fields
+            append(event)
+        return events
 
 
 _new_object = object.__new__
@@ -184,7 +190,7 @@ class Session(Node):
             nodes = [Event.from_record(r) for r in records]
         else:
             loaded = await info.context.event_fields.load((self.record.id, window, fields))
-            nodes = [LoadedEvent.from_fields(f) for f in loaded]
+            nodes = LoadedEvent.from_rows(loaded)
         return EventConnection.build(nodes, window, self.record.event_count)
 
 

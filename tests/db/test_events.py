@@ -10,6 +10,7 @@ from db import sessions as session_ops
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.events import append_event, events_in_windows, find_event, list_events
+from db.hot_reads import event_fields_in_windows
 from db.records import Principal
 from db.windows import event_window
 from tests.conftest import new_key
@@ -108,3 +109,32 @@ async def test_windows_batch_many_sessions(db: Database, principal: Principal) -
     keys = [(sid, event_window(count, first=2, after=1)) for sid, count in ids]
     found = await events_in_windows(db, keys)
     assert [[e.sequence for e in found[k]] for k in keys] == [[], [2, 3], [2, 3]]
+
+
+async def test_selected_fields_match_whole_events_in_every_window(
+    db: Database, principal: Principal
+) -> None:
+    """One session in several windows (overlapping, disjoint, empty) and others in one."""
+    ids = []
+    for count in (0, 4, 6):
+        session = await session_ops.create_session(db, principal, {})
+        for _ in range(count):
+            await append_event(db, principal, session.id, type="info", message="m")
+        ids.append((session.id, count))
+    (empty, _), (four, _), (six, _) = ids
+    keys = [
+        (empty, event_window(0, first=3)),
+        (four, event_window(4, first=2)),
+        (six, event_window(6, first=3)),
+        (six, event_window(6, first=2, after=2)),
+        (six, event_window(6, last=2)),
+        (six, event_window(6, first=2, after=6)),
+    ]
+    whole = await events_in_windows(db, keys)
+    picked = await event_fields_in_windows(db.lean, keys, ("id", "message"))
+    assert list(picked) == keys
+    for key in keys:
+        expected = [(e.session_id, e.sequence, e.id, e.message) for e in whole[key]]
+        got = [(e["session_id"], e["sequence"], e["id"], e["message"]) for e in picked[key]]
+        assert got == expected
+    assert [len(picked[k]) for k in keys] == [0, 2, 3, 2, 2, 0]

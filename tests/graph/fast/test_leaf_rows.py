@@ -7,13 +7,15 @@ each case here is compared byte for byte with Strawberry's own execution.
 
 from __future__ import annotations
 
+import enum
+import operator
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 import strawberry
-from graphql import parse
+from graphql import GraphQLEnumType, parse
 
 import graph.fast.compiler
 from graph.fast.compiler import compile_operation
@@ -25,11 +27,27 @@ class Named:
     name: str
 
 
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Shade(enum.Enum):
+    RED = "red"
+
+
+class Text(str):
+    """A str of another type: the generated loop's `type(value) is str` test says no."""
+
+
 @strawberry.type
 class Item(Named):
     name: str
     label: str | None
     count: int
+    colour: Colour = Colour.RED
+    flag: bool = True
 
 
 @strawberry.type
@@ -56,6 +74,8 @@ QUERIES = [
     "{ items { name label count __typename } }",
     "{ maybeItems { n: name label } }",
     "{ items { ... on Named { name } count } }",
+    "{ items { colour flag name c2: colour } }",
+    "{ maybeItems { colour label flag count } }",
 ]
 
 
@@ -74,6 +94,16 @@ CASES: dict[str, Any] = {
     "wrong type": [Item(name="a", label=None, count=1), Other(name="o")],
     "null item": [Item(name="a", label=None, count=1), None],
     "tuple": (Item(name="a", label=None, count=1),),
+    "enum members and bools": [
+        Item(name="a", label="x", count=-(2**31), colour=Colour.BLUE, flag=False),
+        Item(name="b", label=None, count=2**31 - 1),
+    ],
+    "enum value given as its text": [Item(name="a", label=None, count=1, colour="blue")],  # type: ignore[arg-type]
+    "member of another enum": [Item(name="a", label=None, count=1, colour=Shade.RED)],  # type: ignore[arg-type]
+    "unknown enum text": [Item(name="a", label=None, count=1, colour="green")],  # type: ignore[arg-type]
+    "str subclass": [Item(name=Text("t"), label=Text("l"), count=1)],
+    "bool as Int, int as Boolean": [Item(name="a", label=None, count=True, flag=1)],  # type: ignore[arg-type]
+    "float as Int": [Item(name="a", label=None, count=3.0)],  # type: ignore[arg-type]
     "generator": "generator",
 }
 
@@ -116,3 +146,30 @@ async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> Non
     assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
     item_paths = [args for args in built if isinstance(args[1], int)]
     assert item_paths  # the general path ran and located the error
+
+
+def test_enum_members_need_no_coercion_call() -> None:
+    """The generated loop looks members of the field's enum up; other values are coerced."""
+    colour_type = schema._schema.get_type("Colour")
+    assert isinstance(colour_type, GraphQLEnumType)
+    plan = graph.fast.compiler._row_plan(operator.attrgetter("colour"), colour_type, True)
+    assert plan is not None
+    assert (plan.kind, plan.enum_class) == ("enum", Colour)
+    assert plan.names == {Colour.RED: "RED", Colour.BLUE: "BLUE"}
+    other = graph.fast.compiler._row_plan(operator.attrgetter("a.b"), colour_type, True)
+    assert other is None  # not a plain attribute: the field's reader runs
+
+
+async def test_enum_and_bool_fields_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members of the field's enum and bools are their own coercion in the generated loop."""
+    built: list[Any] = []
+    real_path = graph.fast.compiler.Path
+
+    def counting_path(*args: Any) -> Any:
+        built.append(args)
+        return real_path(*args)
+
+    monkeypatch.setattr(graph.fast.compiler, "Path", counting_path)
+    ROWS["items"] = CASES["enum members and bools"]
+    assert await compiled(QUERIES[3]) == await standard(QUERIES[3])
+    assert [args for args in built if isinstance(args[1], int)] == []
