@@ -92,13 +92,14 @@ async def _both(
     """Frames of `SHARING` shared subscribers and of one per-subscriber one, after `act()`."""
     async with AsyncExitStack() as stack:
         other = await stack.enter_async_context(per_subscriber_server(settings, db))
-        shared = [
-            await stack.enter_async_context(socket(base_url, subprotocols=[protocol]))
-            for _ in range(SHARING)
-        ]
-        alone = await stack.enter_async_context(socket(other, subprotocols=[protocol]))
-        for ws in shared:
+        # Each socket starts right after it opens: the test servers' `connection_init`
+        # timeout is short, and a socket left waiting for the others would be closed.
+        shared: list[Socket] = []
+        for _ in range(SHARING):
+            ws = await stack.enter_async_context(socket(base_url, subprotocols=[protocol]))
             await _start(ws, protocol, key, RICH, variables)
+            shared.append(ws)
+        alone = await stack.enter_async_context(socket(other, subprotocols=[protocol]))
         # Different text, same meaning: its own parse, so its own execution of each event.
         await _start(alone, protocol, key, RICH + " ", variables)
         await asyncio.sleep(0.2)
