@@ -15,10 +15,12 @@ compile time, and the operation keeps running on Strawberry's standard execution
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import operator
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from inspect import iscoroutine
 from keyword import iskeyword
 from typing import Any
 
@@ -393,25 +395,33 @@ class Compiler:
             path = _real(path)
             completed: list[Any] = []
             awaitable_indices: list[int] = []
-            for index, item in enumerate(result):
-                item_path = Path(path, index, None)
-                if is_awaitable(item):
-                    completed.append(
-                        _complete_awaitable(run, item, item_complete, nodes, item_type, item_path)
-                    )
-                    awaitable_indices.append(index)
-                    continue
-                try:
-                    value = item_complete(run, item_path, item)
-                except Exception as raw:
-                    _handle_field_error(run, raw, nodes, item_type, item_path)
-                    completed.append(None)
-                    continue
-                if is_awaitable(value):
-                    completed.append(_await_completed_at(run, value, nodes, item_type, item_path))
-                    awaitable_indices.append(index)
-                else:
-                    completed.append(value)
+            try:
+                for index, item in enumerate(result):
+                    item_path = Path(path, index, None)
+                    if is_awaitable(item):
+                        completed.append(
+                            _complete_awaitable(
+                                run, item, item_complete, nodes, item_type, item_path
+                            )
+                        )
+                        awaitable_indices.append(index)
+                        continue
+                    try:
+                        value = item_complete(run, item_path, item)
+                    except Exception as raw:
+                        _handle_field_error(run, raw, nodes, item_type, item_path)
+                        completed.append(None)
+                        continue
+                    if is_awaitable(value):
+                        completed.append(
+                            _await_completed_at(run, value, nodes, item_type, item_path)
+                        )
+                        awaitable_indices.append(index)
+                    else:
+                        completed.append(value)
+            except Exception:
+                _settle_in_background([completed[i] for i in awaitable_indices])
+                raise
             if not awaitable_indices:
                 return completed
             return _gather_into(completed, awaitable_indices)
@@ -831,6 +841,27 @@ async def _await_completed(
         return None
 
 
+_settling: set[asyncio.Future[Any]] = set()
+
+
+def _settle_in_background(awaitables: list[Any]) -> None:
+    """What graphql-core does when an error bubbles synchronously past siblings that are
+    already awaitable: the error is not delayed, and the siblings still run to the end
+    (none is left never awaited, none is cancelled half-way through its I/O)."""
+    if not awaitables:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # nothing can run them: dispose of them
+        for awaitable in awaitables:
+            if iscoroutine(awaitable):
+                awaitable.close()
+        return
+    future = asyncio.gather(*awaitables, return_exceptions=True)
+    _settling.add(future)
+    future.add_done_callback(_settling.discard)
+
+
 async def _gather_into(values: list[Any], indices: list[int]) -> list[Any]:
     if len(indices) == 1:
         index = indices[0]
@@ -866,11 +897,15 @@ def _concurrent_fields(
     def execute_fields(run: Run, path: Path | None, source: Any) -> Any:
         results: dict[str, Any] = {}
         pending: list[str] = []
-        for key, execute in executors:
-            value = execute(run, path, source)
-            results[key] = value
-            if is_awaitable(value):
-                pending.append(key)
+        try:
+            for key, execute in executors:
+                value = execute(run, path, source)
+                results[key] = value
+                if is_awaitable(value):
+                    pending.append(key)
+        except Exception:
+            _settle_in_background([results[k] for k in pending])
+            raise
         if not pending:
             return results
         return _gather_fields(results, pending)
