@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -109,7 +110,18 @@ def app(settings: Settings, db: Database) -> Starlette:
 @pytest.fixture
 async def base_url(app: Starlette) -> AsyncIterator[str]:
     async with running_server(app) as url:
+        await _first_sweep_done(app)
         yield url
+
+
+async def _first_sweep_done(app: Starlette) -> None:
+    """The expiry sweep's first pass runs at start-up: tests that count statements see
+    only their own requests once it is over."""
+    for _ in range(1000):  # 10 s at most
+        if app.state.sweeper.sweeps:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the expiry sweep's first pass did not finish")
 
 
 @pytest.fixture
