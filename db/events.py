@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +16,7 @@ from db.bus import Hint
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
+from db.lean import LeanReader
 from db.lean_appends import NewEvent
 from db.lean_events import LogEntry
 from db.metrics import EVENTS_APPENDED
@@ -203,14 +204,7 @@ async def session_with_events(
     bump that numbered it, so every sequence up to it exists and later appends stay out,
     on any isolation level (see `db.lean_events`, which runs it on the raw driver).
     """
-    if not is_well_formed(session_id, SESSION_PREFIX):
-        raise NotFound(f"session {session_id} not found")
-    found = await lean_events.session_with_log(
-        db.lean, principal.organization_id, session_id, clock.now()
-    )
-    if found is None:
-        raise NotFound(f"session {session_id} not found")
-    return found
+    return await _whole_session(db, principal, session_id, lean_events.session_with_log)
 
 
 async def session_with_log(
@@ -218,11 +212,22 @@ async def session_with_log(
 ) -> tuple[SessionRecord, list[LogEntry]]:
     """`session_with_events` with each event as stored and its time as RFC 3339 text: what
     a response body needs, without building an `EventRecord` per event."""
+    return await _whole_session(db, principal, session_id, lean_events.session_with_entries)
+
+
+_Whole = TypeVar("_Whole")
+
+
+async def _whole_session(
+    db: Database,
+    principal: Principal,
+    session_id: str,
+    read: Callable[[LeanReader, str, str, datetime], Awaitable[_Whole | None]],
+) -> _Whole:
+    """The caller's session read whole by `read`, or `NotFound` like every other read."""
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    found = await lean_events.session_with_entries(
-        db.lean, principal.organization_id, session_id, clock.now()
-    )
+    found = await read(db.lean, principal.organization_id, session_id, clock.now())
     if found is None:
         raise NotFound(f"session {session_id} not found")
     return found
