@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -29,23 +30,28 @@ class Context:
 
     def __post_init__(self) -> None:
         # Created per request: batching spans one operation, caching never outlives it.
-        self.events = DataLoader(load_fn=self._load_events)
-        self.event_fields = DataLoader(load_fn=self._load_event_fields)
+        # The load functions hold the database, not the context: a loader holding its
+        # context would make every request's results a reference cycle, freed only when
+        # the garbage collector next walks the young generation.
+        self.events = DataLoader(load_fn=partial(_load_events, self.db))
+        self.event_fields = DataLoader(load_fn=partial(_load_event_fields, self.db))
 
-    async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
-        found = await events_in_windows(self.db, keys)
-        return [found[key] for key in keys]
 
-    async def _load_event_fields(
-        self, keys: Sequence[EventFieldsKey]
-    ) -> list[list[dict[str, Any]]]:
-        """One statement per distinct set of fields (one set for a typical document)."""
-        by_fields: dict[tuple[str, ...], list[tuple[str, EventWindow]]] = {}
-        for session_id, window, fields in keys:
-            by_fields.setdefault(fields, []).append((session_id, window))
-        found: dict[tuple[str, EventWindow, tuple[str, ...]], list[dict[str, Any]]] = {}
-        for fields, windows in by_fields.items():
-            rows = await event_fields_in_windows(self.db.lean, windows, fields)
-            for (session_id, window), events in rows.items():
-                found[(session_id, window, fields)] = events
-        return [found[key] for key in keys]
+async def _load_events(db: Database, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
+    found = await events_in_windows(db, keys)
+    return [found[key] for key in keys]
+
+
+async def _load_event_fields(
+    db: Database, keys: Sequence[EventFieldsKey]
+) -> list[list[dict[str, Any]]]:
+    """One statement per distinct set of fields (one set for a typical document)."""
+    by_fields: dict[tuple[str, ...], list[tuple[str, EventWindow]]] = {}
+    for session_id, window, fields in keys:
+        by_fields.setdefault(fields, []).append((session_id, window))
+    found: dict[tuple[str, EventWindow, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for fields, windows in by_fields.items():
+        rows = await event_fields_in_windows(db.lean, windows, fields)
+        for (session_id, window), events in rows.items():
+            found[(session_id, window, fields)] = events
+    return [found[key] for key in keys]
