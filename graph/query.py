@@ -10,6 +10,7 @@ from db import sessions as session_ops
 from db.ids import EVENT_PREFIX, SESSION_PREFIX
 from graph.enums import SessionOrder
 from graph.inputs import SessionFilter
+from graph.prefetch import load_event_pages
 from graph.types import Event, Node, Session, SessionConnection, SessionFilterValues
 
 
@@ -48,7 +49,9 @@ class Query:
             user_id=filters.user_id,
             newest_first=order_by is SessionOrder.CREATED_AT_DESC,
         )
-        return SessionConnection.build(page, filters, had_cursor=after is not None)
+        connection = SessionConnection.build(page, filters, had_cursor=after is not None)
+        await load_event_pages(info, connection.nodes)
+        return connection
 
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

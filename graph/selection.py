@@ -3,87 +3,117 @@
 A page of events that shows `nodes { id type message }` has no use for payloads and
 timestamps, which cost the most to move and decode. `Session.events` asks
 `event_fields_read` for the `Event` fields under the connection (`nodes`, `edges.node`,
-through fragments) and loads only those columns.
+through fragments) and loads only those columns; `graph/prefetch.py` asks the same
+question from a page of sessions, so both arrive at the same loader key.
 
-The answer depends only on the document, so it is kept per (operation, response path):
-parsed documents are cached and compiled plans hold their operation, so the same
-operation object comes back with every request for the same document. A selection with
-directives (`@skip`/`@include` depend on variables) or a field that is not a plain
-column reads everything, as before.
+The answer depends only on the document: it is kept per set of field nodes, which stay
+the same objects for every request with the same document (parsed documents are cached
+and compiled plans hold theirs). A selection with directives (`@skip`/`@include` depend
+on variables) or a field that is not a plain column reads everything, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
-from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+from graphql.language import SelectionSetNode
 
 from db.hot_reads import EVENT_FIELDS
 
 MAX_REMEMBERED = 2048
-_remembered: dict[tuple[int, tuple[str, ...]], tuple[Any, tuple[str, ...] | None]] = {}
+Fragments = Mapping[str, FragmentDefinitionNode]
+_remembered: dict[tuple[int, ...], tuple[Sequence[FieldNode], tuple[str, ...] | None]] = {}
 
 
-class _ReadsEverything(Exception):
-    """The selection needs whole events."""
+class HasDirectives(Exception):
+    """A selection that may or may not run, depending on variables."""
 
 
-def event_fields_read(info: Info, graphql_to_python: dict[str, str]) -> tuple[str, ...] | None:
-    """Python names of the `Event` fields read under this connection; None for all of them."""
-    operation = info.operation
-    keys = _response_keys(info.path)
-    remembered = _remembered.get((id(operation), keys))
-    if remembered is not None and remembered[0] is operation:
+class _NotAColumn(Exception):
+    """A selected `Event` field that is not read straight from a column."""
+
+
+def event_fields_read(
+    connection_nodes: Sequence[FieldNode],
+    fragments: Fragments,
+    graphql_to_python: Mapping[str, str],
+) -> tuple[str, ...] | None:
+    """Python names of the `Event` fields read under these `events` field nodes; None for all."""
+    key = tuple(map(id, connection_nodes))
+    remembered = _remembered.get(key)
+    if remembered is not None and all(
+        a is b for a, b in zip(remembered[0], connection_nodes, strict=True)
+    ):
         return remembered[1]
-    try:
-        names: set[str] = set()
-        for connection in _connection_parts(info.selected_fields):  # the `events` field
-            for selection in _connection_parts(connection.selections):
-                if selection.name == "nodes":
-                    _event_fields(selection.selections, graphql_to_python, names)
-                elif selection.name == "edges":
-                    for edge in _connection_parts(selection.selections):
-                        if edge.name == "node":
-                            _event_fields(edge.selections, graphql_to_python, names)
-        fields: tuple[str, ...] | None = tuple(sorted(names))
-    except _ReadsEverything:
-        fields = None
+    fields = _fields_under(connection_nodes, fragments, graphql_to_python)
     if len(_remembered) >= MAX_REMEMBERED:
         _remembered.clear()
-    _remembered[(id(operation), keys)] = (operation, fields)
+    # The nodes are kept with the answer: their ids cannot be reused while remembered.
+    _remembered[key] = (tuple(connection_nodes), fields)
     return fields
 
 
-def _response_keys(path: Any) -> tuple[str, ...]:
-    """The response path without list indices: the same for every row of a list."""
-    keys = []
-    while path is not None:
-        if isinstance(path.key, str):
-            keys.append(path.key)
-        path = path.prev
-    return tuple(keys)
-
-
-def _connection_parts(selections: Iterable[Selection]) -> Iterable[SelectedField]:
-    """The fields of one selection set, fragments flattened."""
-    for selection in selections:
-        if selection.directives:
-            raise _ReadsEverything
-        if isinstance(selection, SelectedField):
-            yield selection
-        elif isinstance(selection, InlineFragment | FragmentSpread):
-            yield from _connection_parts(selection.selections)
+def _fields_under(
+    connection_nodes: Sequence[FieldNode],
+    fragments: Fragments,
+    graphql_to_python: Mapping[str, str],
+) -> tuple[str, ...] | None:
+    names: set[str] = set()
+    try:
+        if any(node.directives for node in connection_nodes):
+            raise HasDirectives
+        for part in fields_of(_selection_sets(connection_nodes), fragments):
+            if part.name.value == "nodes":
+                _event_fields(part, fragments, graphql_to_python, names)
+            elif part.name.value == "edges":
+                for edge in fields_of(_selection_sets([part]), fragments):
+                    if edge.name.value == "node":
+                        _event_fields(edge, fragments, graphql_to_python, names)
+    except (HasDirectives, _NotAColumn):
+        return None
+    return tuple(sorted(names))
 
 
 def _event_fields(
-    selections: Iterable[Selection], graphql_to_python: dict[str, str], into: set[str]
+    parent: FieldNode,
+    fragments: Fragments,
+    graphql_to_python: Mapping[str, str],
+    into: set[str],
 ) -> None:
-    for field in _connection_parts(selections):
-        if field.name == "__typename":
+    for field in fields_of(_selection_sets([parent]), fragments):
+        if field.name.value == "__typename":
             continue
-        python_name = graphql_to_python.get(field.name)
+        python_name = graphql_to_python.get(field.name.value)
         if python_name is None or python_name not in EVENT_FIELDS:
-            raise _ReadsEverything
+            raise _NotAColumn
         into.add(python_name)
+
+
+def _selection_sets(nodes: Sequence[FieldNode]) -> list[SelectionSetNode]:
+    return [node.selection_set for node in nodes if node.selection_set is not None]
+
+
+def fields_of(
+    selection_sets: Sequence[SelectionSetNode], fragments: Fragments
+) -> Iterator[FieldNode]:
+    """The fields of these selection sets in document order, fragments flattened.
+
+    Raises `HasDirectives` at the first selection carrying a directive: whether it runs
+    is decided per request.
+    """
+    for selection_set in selection_sets:
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise HasDirectives
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                yield from fields_of([selection.selection_set], fragments)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments[selection.name.value]
+                yield from fields_of([fragment.selection_set], fragments)
+
+
+def response_key(node: FieldNode) -> str:
+    return node.alias.value if node.alias is not None else node.name.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -14,6 +16,7 @@ from db.cursors import decode_event_cursor, encode_event_cursor
 from db.records import EventRecord, SessionRecord
 from db.sessions import SessionPage, count_sessions, cursor_of
 from db.windows import EventWindow, event_window
+from graph.context import Context
 from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
 from graph.selection import event_fields_read
@@ -165,37 +168,78 @@ class Session(Node):
             record=record,
         )
 
-    @strawberry.field(description="The session's events in sequence order (100 when unbounded).")
-    async def events(
+    @strawberry.field(
+        description="The session's events in sequence order (100 when unbounded).",
+        graphql_type=EventConnection,
+    )
+    def events(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> EventConnection:
-        window = event_window(
-            self.record.last_sequence,
-            first=first,
-            after=decode_event_cursor(after, field="after") if after is not None else None,
-            last=last,
-            before=decode_event_cursor(before, field="before") if before is not None else None,
-        )
+    ) -> EventConnection | Awaitable[EventConnection]:
+        """Answers at once when the page is loaded already (see `graph/prefetch.py`).
+
+        A page of sessions then completes without a coroutine, a task and a wait per
+        session; a session read alone loads its events as before.
+        """
+        window = events_window(self.record, first=first, after=after, last=last, before=before)
         if window.is_empty:
             return EventConnection.build([], window, self.record.event_count)
-        nodes: list[Event]
-        fields = event_fields_read(info, _event_field_names())
-        if fields is None:
-            records = await info.context.events.load((self.record.id, window))
-            nodes = [Event.from_record(r) for r in records]
-        else:
-            loaded = await info.context.event_fields.load((self.record.id, window, fields))
-            nodes = LoadedEvent.from_rows(loaded)
-        return EventConnection.build(nodes, window, self.record.event_count)
+        raw = info._raw_info
+        fields = event_fields_read(raw.field_nodes, raw.fragments, event_field_names())
+        loaded = load_events(info.context, self.record.id, window, fields)
+        if loaded.done() and not loaded.cancelled() and loaded.exception() is None:
+            return _event_connection(loaded.result(), fields, window, self.record.event_count)
+        return _event_connection_later(loaded, fields, window, self.record.event_count)
+
+
+def events_window(
+    record: SessionRecord,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> EventWindow:
+    """The sequences `Session.events` shows for these arguments (raises on bad ones)."""
+    return event_window(
+        record.last_sequence,
+        first=first,
+        after=decode_event_cursor(after, field="after") if after is not None else None,
+        last=last,
+        before=decode_event_cursor(before, field="before") if before is not None else None,
+    )
+
+
+def load_events(
+    context: Context, session_id: str, window: EventWindow, fields: tuple[str, ...] | None
+) -> asyncio.Future[Any]:
+    """The request's load of one window: whole events, or dicts of the fields read."""
+    if fields is None:
+        return context.events.load((session_id, window))  # type: ignore[return-value]
+    return context.event_fields.load((session_id, window, fields))  # type: ignore[return-value]
+
+
+def _event_connection(
+    loaded: list[Any], fields: tuple[str, ...] | None, window: EventWindow, total: int
+) -> EventConnection:
+    nodes = (
+        [Event.from_record(r) for r in loaded] if fields is None else LoadedEvent.from_rows(loaded)
+    )
+    return EventConnection.build(nodes, window, total)
+
+
+async def _event_connection_later(
+    loading: asyncio.Future[Any], fields: tuple[str, ...] | None, window: EventWindow, total: int
+) -> EventConnection:
+    return _event_connection(await loading, fields, window, total)
 
 
 @cache
-def _event_field_names() -> dict[str, str]:
+def event_field_names() -> dict[str, str]:
     """GraphQL name → Python name of `Event`'s fields (the schema camel-cases names)."""
     definition = Event.__strawberry_definition__  # type: ignore[attr-defined]
     return {
