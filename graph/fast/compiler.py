@@ -58,8 +58,9 @@ from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
-from strawberry.types.arguments import convert_arguments
+from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import has_enum_definition
 
 is_awaitable = optimized_is_awaitable
 
@@ -520,8 +521,13 @@ def _direct_call(schema: GraphQLSchema, field: Any) -> Callable[..., Any] | None
     source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
     arguments = field.arguments
-    plain = all(_is_plain(a.type) for a in arguments)
-    names = [(config.name_converter.from_argument(a), a.python_name) for a in arguments]
+    # `convert_arguments` one argument at a time: the plain ones are passed as they are.
+    plans = [
+        (config.name_converter.from_argument(a), a.python_name, _is_plain(a.type), a.type)
+        for a in arguments
+    ]
+    plain = all(is_plain for _, _, is_plain, _ in plans)
+    names = [(gql, py) for gql, py, _, _ in plans]
     get_result = field.get_result
 
     def call(source: Any, raw_info: Any, **raw_args: Any) -> Any:
@@ -531,9 +537,22 @@ def _direct_call(schema: GraphQLSchema, field: Any) -> Callable[..., Any] | None
         elif plain:
             kwargs = {py: raw_args[gql] for gql, py in names if gql in raw_args}
         else:
-            kwargs = convert_arguments(
-                raw_args, arguments, scalar_registry=registry, config=config, info=info
-            )
+            kwargs = {}
+            for gql, py, is_plain, argument_type in plans:
+                if gql in raw_args:
+                    value = raw_args[gql]
+                    kwargs[py] = (
+                        value
+                        if is_plain
+                        else convert_argument(
+                            value=value,
+                            type_=argument_type,
+                            config=config,
+                            scalar_registry=registry,
+                            info=info,
+                            path=(gql,),
+                        )
+                    )
         for name in source_names:
             kwargs[name] = source
         if info_name is not None:
@@ -544,10 +563,13 @@ def _direct_call(schema: GraphQLSchema, field: Any) -> Callable[..., Any] | None
 
 
 def _is_plain(argument_type: Any) -> bool:
+    """Arguments `convert_argument` returns unchanged: plain scalars and enum members."""
     if isinstance(argument_type, StrawberryMaybe):
         return False
     if isinstance(argument_type, StrawberryOptional):
         argument_type = argument_type.of_type
+    if isinstance(argument_type, type) and has_enum_definition(argument_type):
+        return True
     return any(argument_type is t for t in _PLAIN_ARGUMENTS)
 
 
