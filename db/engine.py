@@ -74,10 +74,10 @@ class Database:
         self.appends = Appender(
             self.url,
             is_sqlite=self.is_sqlite,
-            pool_size=pool_size,
             pragmas=pragmas,
             writer_turn=self.sqlite_writer_turn,
             listeners=self.lean.listeners,
+            postgres_pool=self.lean.postgres_pool,
         )
 
     @asynccontextmanager

@@ -96,6 +96,12 @@ class LeanReader:
                 )
                 self.json = _identity
 
+    async def postgres_pool(self) -> Any:
+        """The asyncpg pool, opened on first use; appends (`db.lean_appends`) run on it too."""
+        if self._pool is None:
+            await self._open()
+        return self._pool
+
     def _postgres(self, sql: str) -> str:
         converted = self._pg_sql.get(sql)
         if converted is None:
@@ -135,13 +141,14 @@ def _identity(value: Any) -> Any:
 
 
 async def _nothing_to_reset(_conn: Any) -> None:
-    """Statements here are single reads in autocommit that change no session state, so a
-    released connection needs no `RESET ALL; UNLISTEN *; …` round trip (asyncpg's default;
-    an open transaction is still rolled back by the pool)."""
+    """Statements on this pool are single reads and single-statement appends in autocommit
+    that change no session state, so a released connection needs no `RESET ALL; UNLISTEN *;
+    …` round trip (asyncpg's default; an open transaction is still rolled back by the pool)."""
 
 
 async def _pg_codecs(conn: Any) -> None:
-    """JSON columns decoded by orjson as they arrive, like SQLAlchemy's JSON type does."""
+    """JSON columns decoded by orjson as they arrive, like SQLAlchemy's JSON type does, and
+    JSON parameters (an appended event's `payload`) written by orjson."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name,

@@ -6,9 +6,9 @@ switches, an explicit BEGIN and COMMIT and a thread hop per driver call; the sta
 themselves are cheap. Here:
 
 - **PostgreSQL**: one statement, a data-modifying CTE (`WITH bumped AS (UPDATE … RETURNING)
-  INSERT … SELECT FROM bumped`), in autocommit on an asyncpg pool: one round trip, atomic
-  by itself. The UPDATE takes the session row's lock, so concurrent appends to a session
-  get consecutive numbers in commit order, as before.
+  INSERT … SELECT FROM bumped`), in autocommit on the asyncpg pool of `db.lean`'s reader:
+  one round trip, atomic by itself. The UPDATE takes the session row's lock, so concurrent
+  appends to a session get consecutive numbers in commit order, as before.
 - **SQLite**: one writer thread with its own connection runs appends in *batches*: every
   append that arrives while a batch is being written joins the next one, and a batch is
   one `BEGIN IMMEDIATE … COMMIT` (one fsync) holding each append's UPDATE and INSERT.
@@ -31,14 +31,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import make_url
 
 from db import status as status_rules
@@ -96,19 +95,17 @@ class Appender:
         url: Any,
         *,
         is_sqlite: bool,
-        pool_size: int,
         pragmas: Sequence[str],
         writer_turn: AbstractAsyncContextManager[Any],
         listeners: list[Callable[[str], Any]],
+        postgres_pool: Callable[[], Awaitable[Any]],
     ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite
-        self.pool_size = pool_size
+        self.postgres_pool = postgres_pool
         self.pragmas = tuple(pragmas)
         self.writer_turn = writer_turn
         self.listeners = listeners
-        self._pool: Any = None
-        self._open_lock = asyncio.Lock()
         self._thread: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[NewEvent, asyncio.Future[Numbered | None]]] = []
@@ -129,11 +126,10 @@ class Appender:
     # PostgreSQL
 
     async def _append_pg(self, event: NewEvent) -> Numbered | None:
-        if self._pool is None:
-            await self._open_pg()
+        pool = await self.postgres_pool()
         for listener in self.listeners:
             listener(APPEND_PG)
-        row = await self._pool.fetchrow(
+        row = await pool.fetchrow(
             APPEND_PG,
             event.session_id,
             event.organization_id,
@@ -146,20 +142,6 @@ class Appender:
             event.payload,
         )
         return (row[0], row[1]) if row is not None else None
-
-    async def _open_pg(self) -> None:
-        import asyncpg
-
-        async with self._open_lock:
-            if self._pool is None:
-                plain = make_url(self.url).set(drivername="postgresql")
-                self._pool = await asyncpg.create_pool(
-                    plain.render_as_string(hide_password=False),
-                    min_size=1,
-                    max_size=self.pool_size,
-                    init=_jsonb_codec,
-                    reset=_nothing_to_reset,
-                )
 
     # SQLite
 
@@ -284,21 +266,3 @@ class Appender:
                 await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
             self._thread.shutdown(wait=False)
             self._thread = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-
-async def _nothing_to_reset(_conn: Any) -> None:
-    """Each append is one statement in autocommit that changes no session state: a released
-    connection needs no reset round trip (an open transaction is still rolled back)."""
-
-
-async def _jsonb_codec(conn: Any) -> None:
-    """`payload` goes out as JSON text written by orjson (PostgreSQL normalises jsonb)."""
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda v: orjson.dumps(v).decode(),
-        decoder=orjson.loads,
-    )
