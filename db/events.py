@@ -204,7 +204,7 @@ async def session_with_events(
     bump that numbered it, so every sequence up to it exists and later appends stay out,
     on any isolation level (see `db.lean_events`, which runs it on the raw driver).
     """
-    return await _whole_session(db, principal, session_id, lean_events.session_with_log)
+    return await _whole_session(db, principal, session_id, lean_events.session_with_events)
 
 
 async def session_with_log(
@@ -212,7 +212,7 @@ async def session_with_log(
 ) -> tuple[SessionRecord, list[LogEntry]]:
     """`session_with_events` with each event as stored and its time as RFC 3339 text: what
     a response body needs, without building an `EventRecord` per event."""
-    return await _whole_session(db, principal, session_id, lean_events.session_with_entries)
+    return await _whole_session(db, principal, session_id, lean_events.session_with_log)
 
 
 _Whole = TypeVar("_Whole")

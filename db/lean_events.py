@@ -102,7 +102,7 @@ async def _session_and_rows(
     return session, rows
 
 
-async def session_with_log(
+async def session_with_events(
     reader: LeanReader, organization_id: str, session_id: str, now: datetime
 ) -> tuple[SessionRecord, list[EventRecord]] | None:
     """The organisation's session and its events 1..last_sequence, or None if it has none."""
@@ -113,10 +113,10 @@ async def session_with_log(
     return session, [hot_reads.event_record(reader, row) for row in rows]
 
 
-async def session_with_entries(
+async def session_with_log(
     reader: LeanReader, organization_id: str, session_id: str, now: datetime
 ) -> tuple[SessionRecord, list[LogEntry]] | None:
-    """`session_with_log` with the events as `LogEntry` tuples."""
+    """`session_with_events` with the events as `LogEntry` tuples."""
     found = await _session_and_rows(reader, organization_id, session_id, now)
     if found is None:
         return None
