@@ -177,8 +177,8 @@ async def update_session(request: Request, ctx: RestContext) -> Response:
         changes,
         if_match=None if tags is None or "*" in tags else tags,
     )
-    session, events = await event_ops.session_with_events(ctx.db, principal, _session_id(request))
-    answer = session_body(session, events)
+    session, log = await event_ops.session_with_log(ctx.db, principal, _session_id(request))
+    answer = session_body_of_log(session, log)
     return Response(answer, headers={"ETag": session.etag}, media_type=JSON)
 
 
