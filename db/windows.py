@@ -7,7 +7,7 @@ for free, and a batch of sessions needs one range query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from db.errors import InvalidInput
 
@@ -15,9 +15,12 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 100
 
 
-@dataclass(frozen=True, slots=True)
-class EventWindow:
-    """Sequences `low..high` inclusive (empty when low > high) and the page flags."""
+class EventWindow(NamedTuple):
+    """Sequences `low..high` inclusive (empty when low > high) and the page flags.
+
+    A tuple: it is part of every DataLoader key of a page of events, hashed and compared
+    in C rather than by a dataclass's Python `__hash__` and `__eq__`.
+    """
 
     low: int
     high: int
