@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from operator import is_
 from typing import Any
 
 from graphql import FieldNode, GraphQLObjectType, Undefined, value_from_ast
@@ -66,9 +67,7 @@ def _events_groups(
 ) -> list[EventsGroup]:
     key = tuple(map(id, connection_nodes))
     remembered = _plans.get(key)
-    if remembered is not None and all(
-        a is b for a, b in zip(remembered[0], connection_nodes, strict=True)
-    ):
+    if remembered is not None and all(map(is_, remembered[0], connection_nodes)):
         return remembered[1]
     groups: list[EventsGroup]
     try:

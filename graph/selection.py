@@ -15,6 +15,7 @@ on variables) or a field that is not a plain column reads everything, as before.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from operator import is_
 
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
 from graphql.language import SelectionSetNode
@@ -42,9 +43,7 @@ def event_fields_read(
     """Python names of the `Event` fields read under these `events` field nodes; None for all."""
     key = tuple(map(id, connection_nodes))
     remembered = _remembered.get(key)
-    if remembered is not None and all(
-        a is b for a, b in zip(remembered[0], connection_nodes, strict=True)
-    ):
+    if remembered is not None and all(map(is_, remembered[0], connection_nodes)):
         return remembered[1]
     fields = _fields_under(connection_nodes, fragments, graphql_to_python)
     if len(_remembered) >= MAX_REMEMBERED:
