@@ -116,16 +116,17 @@ class EventConnection:
 
     @classmethod
     def build(cls, nodes: list[Event], window: EventWindow, total: int) -> EventConnection:
-        return cls(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=window.has_next_page,
-                has_previous_page=window.has_previous_page,
-                start_cursor=encode_event_cursor(nodes[0].sequence) if nodes else None,
-                end_cursor=encode_event_cursor(nodes[-1].sequence) if nodes else None,
-            ),
-            total_count=total,
-        )
+        """The two dataclass `__init__`s as dicts, like `Session.from_record`: one per session."""
+        page_info = _new_object(PageInfo)
+        page_info.__dict__ = {
+            "has_next_page": window.has_next_page,
+            "has_previous_page": window.has_previous_page,
+            "start_cursor": encode_event_cursor(nodes[0].sequence) if nodes else None,
+            "end_cursor": encode_event_cursor(nodes[-1].sequence) if nodes else None,
+        }
+        connection = _new_object(cls)
+        connection.__dict__ = {"nodes": nodes, "page_info": page_info, "total_count": total}
+        return connection
 
 
 @strawberry.type(description="One run of a product generator, owning an append-only event log.")
