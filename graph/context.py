@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -14,6 +13,7 @@ from db.events import events_in_windows
 from db.hot_reads import event_fields_in_windows
 from db.records import EventRecord, Principal
 from db.windows import EventWindow
+from graph.types import LoadedEvent
 
 EventKey = tuple[str, EventWindow]
 # A window and the event fields a query reads (see `graph/selection.py`).
@@ -26,7 +26,7 @@ class Context:
     principal: Principal
     session_ttl_seconds: int
     events: DataLoader[EventKey, list[EventRecord]] = field(init=False)
-    event_fields: DataLoader[EventFieldsKey, list[dict[str, Any]]] = field(init=False)
+    event_fields: DataLoader[EventFieldsKey, list[LoadedEvent]] = field(init=False)
 
     def __post_init__(self) -> None:
         # Created per request: batching spans one operation, caching never outlives it.
@@ -44,14 +44,14 @@ async def _load_events(db: Database, keys: Sequence[EventKey]) -> list[list[Even
 
 async def _load_event_fields(
     db: Database, keys: Sequence[EventFieldsKey]
-) -> list[list[dict[str, Any]]]:
+) -> list[list[LoadedEvent]]:
     """One statement per distinct set of fields (one set for a typical document)."""
     by_fields: dict[tuple[str, ...], list[tuple[str, EventWindow]]] = {}
     for session_id, window, fields in keys:
         by_fields.setdefault(fields, []).append((session_id, window))
-    found: dict[tuple[str, EventWindow, tuple[str, ...]], list[dict[str, Any]]] = {}
+    found: dict[tuple[str, EventWindow, tuple[str, ...]], list[LoadedEvent]] = {}
     for fields, windows in by_fields.items():
-        rows = await event_fields_in_windows(db.lean, windows, fields)
+        rows = await event_fields_in_windows(db.lean, windows, fields, LoadedEvent)
         for (session_id, window), events in rows.items():
             found[(session_id, window, fields)] = events
     return [found[key] for key in keys]

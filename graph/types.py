@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.utils.str_converters import to_camel_case
 
 from db.cursors import decode_event_cursor, encode_event_cursor
 from db.records import EventRecord, SessionRecord
 from db.sessions import SessionPage, count_sessions, cursor_of
 from db.windows import EventWindow, event_window
-from graph.context import Context
 from graph.enums import EventType, SessionStatus
 from graph.scalars import JSON, DateTime
 from graph.selection import event_fields_read
+
+if TYPE_CHECKING:
+    from graph.context import Context
 
 # Enum members by stored value: a dict lookup instead of `Enum.__call__` for every row
 # (an unknown value still goes through the call, and fails as it would).
@@ -30,6 +33,13 @@ _SESSION_STATUSES = {member.value: member for member in SessionStatus}
 @strawberry.interface(description="An object with a globally unique id (`sess_…`, `evt_…`).")
 class Node:
     id: strawberry.ID
+
+
+# `strawberry.cast` marks an object by setting this attribute on it. As a class attribute
+# of the types that implement `Node` (the ones Strawberry checks with `is_type_of` on every
+# object, every row of a page), "not cast" becomes a plain read instead of a failed lookup
+# and a caught `AttributeError`; a cast object still carries its own value.
+setattr(Node, TYPE_CAST_ATTRIBUTE, None)
 
 
 @strawberry.type(description="Relay pagination state of a connection.")
@@ -72,25 +82,16 @@ class Event(Node):
 class LoadedEvent(Event):
     """An `Event` holding only the fields its query reads (see `graph/selection.py`).
 
-    Built from the dict `db.hot_reads.event_fields_in_windows` returns, which becomes its
-    attribute dictionary: no dataclass `__init__`, no record in between. A field that was
-    not loaded raises `AttributeError` if read, rather than showing a wrong value.
+    `db.hot_reads.event_fields_in_windows` builds these straight from the rows, with the
+    loaded fields as the attribute dictionary: no dataclass `__init__`, no record in
+    between. A field that was not loaded raises `AttributeError` if read, rather than
+    showing a wrong value.
     """
 
-    @classmethod
-    def from_rows(cls, rows: list[dict[str, Any]]) -> list[Event]:
-        """One event per dict, in one loop (q2 builds 400 of them per request)."""
-        events: list[Event] = []
-        append = events.append
-        types = _EVENT_TYPES
-        for fields in rows:
-            event = _new_object(cls)
-            kind = fields.get("type")
-            if kind is not None:
-                fields["type"] = types.get(kind) or EventType(kind)
-            event.__dict__ = fields
-            append(event)
-        return events
+    # Stored event types as members, by lookup instead of `Enum.__call__` for every row.
+    row_values: ClassVar[dict[str, tuple[dict[Any, Any], Callable[[Any], Any]]]] = {
+        "type": (_EVENT_TYPES, EventType)
+    }
 
 
 _new_object = object.__new__
@@ -230,9 +231,7 @@ def load_events(
 def _event_connection(
     loaded: list[Any], fields: tuple[str, ...] | None, window: EventWindow, total: int
 ) -> EventConnection:
-    nodes = (
-        [Event.from_record(r) for r in loaded] if fields is None else LoadedEvent.from_rows(loaded)
-    )
+    nodes = [Event.from_record(r) for r in loaded] if fields is None else loaded
     return EventConnection.build(nodes, window, total)
 
 
