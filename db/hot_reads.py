@@ -15,10 +15,37 @@ from db import status as status_rules
 from db.lean import LeanReader
 from db.records import EventRecord, Plan, Principal, SessionRecord
 
-SESSION_COLUMNS = (
-    "id, organization_id, user_id, status, assembly_state, catalog_version, plan, prd,"
-    " product_object, product_object_hash, schema_version, created_at, updated_at,"
-    " expires_at, last_sequence, revision"
+SESSION_COLUMN_NAMES = (
+    "id",
+    "organization_id",
+    "user_id",
+    "status",
+    "assembly_state",
+    "catalog_version",
+    "plan",
+    "prd",
+    "product_object",
+    "product_object_hash",
+    "schema_version",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "last_sequence",
+    "revision",
+)
+SESSION_COLUMNS = ", ".join(SESSION_COLUMN_NAMES)
+# What a page of sessions may leave out when its reader shows none of it: the JSON and
+# descriptive columns (the others are small, and rules and cursors need them).
+OPTIONAL_SESSION_COLUMNS = frozenset(
+    (
+        "assembly_state",
+        "catalog_version",
+        "plan",
+        "prd",
+        "product_object",
+        "product_object_hash",
+        "schema_version",
+    )
 )
 EVENT_FIELDS = (
     "id",
@@ -100,8 +127,13 @@ async def session_page(
     user_id: str | None,
     newest_first: bool,
     now: datetime,
+    leave_out: frozenset[str] = frozenset(),
 ) -> list[SessionRecord]:
-    """Up to `limit` rows after the keyset cursor, in (createdAt, id) order."""
+    """Up to `limit` rows after the keyset cursor, in (createdAt, id) order.
+
+    Columns in `leave_out` (some of `OPTIONAL_SESSION_COLUMNS`) are read as NULL: their
+    fields are None in the records, for a reader that shows none of them.
+    """
     conditions = ["organization_id = ?"]
     args: list[Any] = [organization_id]
     if user_id is not None:
@@ -117,11 +149,18 @@ async def session_page(
         args += [stamp, last_id]
     direction = "DESC" if newest_first else "ASC"
     sql = (
-        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(conditions)}"
+        f"SELECT {_session_columns(leave_out)} FROM sessions WHERE {' AND '.join(conditions)}"
         f" ORDER BY created_at {direction}, id {direction} LIMIT ?"
     )
     rows = await reader.fetch(sql, (*args, limit))
     return [session_record(reader, row, now) for row in rows]
+
+
+@cache
+def _session_columns(leave_out: frozenset[str]) -> str:
+    if not leave_out <= OPTIONAL_SESSION_COLUMNS:
+        raise ValueError(f"not optional: {sorted(leave_out - OPTIONAL_SESSION_COLUMNS)}")
+    return ", ".join("NULL" if name in leave_out else name for name in SESSION_COLUMN_NAMES)
 
 
 async def events_in_ranges(

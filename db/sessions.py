@@ -238,8 +238,13 @@ async def list_sessions(
     newest_first: bool = True,
     cursor_field: str = "after",
     limit_field: str = "first",
+    leave_out: frozenset[str] = frozenset(),
 ) -> SessionPage:
-    """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator."""
+    """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator.
+
+    `leave_out`: columns of `hot_reads.OPTIONAL_SESSION_COLUMNS` the caller shows nowhere;
+    they may be read as None (without a status filter, where the page is one lean read).
+    """
     check_page_size(limit, limit_field)
     now = clock.now()
     cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
@@ -254,6 +259,7 @@ async def list_sessions(
             user_id=user_id,
             newest_first=newest_first,
             now=now,
+            leave_out=leave_out,
         )
         return SessionPage(items=items[:limit], has_more=len(items) > limit)
     conditions = _filters(principal, statuses, user_id, now)

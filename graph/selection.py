@@ -1,10 +1,12 @@
-"""Which fields of its events a selected `events` connection reads, worked out once per document.
+"""Which fields of its nodes a selected connection reads, worked out once per document.
 
 A page of events that shows `nodes { id type message }` has no use for payloads and
 timestamps, which cost the most to move and decode. `Session.events` asks
 `event_fields_read` for the `Event` fields under the connection (`nodes`, `edges.node`,
 through fragments) and loads only those columns; `graph/prefetch.py` asks the same
-question from a page of sessions, so both arrive at the same loader key.
+question from a page of sessions, so both arrive at the same loader key. A page of
+sessions asks `node_fields_read` in the same way, and leaves out the JSON columns its
+query shows nowhere.
 
 The answer depends only on the document: it is kept per set of field nodes, which stay
 the same objects for every request with the same document (parsed documents are cached
@@ -14,7 +16,7 @@ on variables) or a field that is not a plain column reads everything, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from operator import is_
 
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
@@ -32,7 +34,7 @@ class HasDirectives(Exception):
 
 
 class _NotAColumn(Exception):
-    """A selected `Event` field that is not read straight from a column."""
+    """A selected field that is not read straight from a column."""
 
 
 def event_fields_read(
@@ -41,11 +43,32 @@ def event_fields_read(
     graphql_to_python: Mapping[str, str],
 ) -> tuple[str, ...] | None:
     """Python names of the `Event` fields read under these `events` field nodes; None for all."""
+    return _remembered_fields(connection_nodes, fragments, graphql_to_python, EVENT_FIELDS)
+
+
+def node_fields_read(
+    connection_nodes: Sequence[FieldNode],
+    fragments: Fragments,
+    graphql_to_python: Mapping[str, str],
+) -> tuple[str, ...] | None:
+    """Python names of the fields read of a connection's nodes (`nodes`, `edges.node`);
+    None when that cannot be told from the document alone."""
+    return _remembered_fields(
+        connection_nodes, fragments, graphql_to_python, frozenset(graphql_to_python.values())
+    )
+
+
+def _remembered_fields(
+    connection_nodes: Sequence[FieldNode],
+    fragments: Fragments,
+    graphql_to_python: Mapping[str, str],
+    plain: Collection[str],
+) -> tuple[str, ...] | None:
     key = tuple(map(id, connection_nodes))
     remembered = _remembered.get(key)
     if remembered is not None and all(map(is_, remembered[0], connection_nodes)):
         return remembered[1]
-    fields = _fields_under(connection_nodes, fragments, graphql_to_python)
+    fields = _fields_under(connection_nodes, fragments, graphql_to_python, plain)
     if len(_remembered) >= MAX_REMEMBERED:
         _remembered.clear()
     # The nodes are kept with the answer: their ids cannot be reused while remembered.
@@ -57,6 +80,7 @@ def _fields_under(
     connection_nodes: Sequence[FieldNode],
     fragments: Fragments,
     graphql_to_python: Mapping[str, str],
+    plain: Collection[str],
 ) -> tuple[str, ...] | None:
     names: set[str] = set()
     try:
@@ -64,27 +88,28 @@ def _fields_under(
             raise HasDirectives
         for part in fields_of(_selection_sets(connection_nodes), fragments):
             if part.name.value == "nodes":
-                _event_fields(part, fragments, graphql_to_python, names)
+                _node_fields(part, fragments, graphql_to_python, plain, names)
             elif part.name.value == "edges":
                 for edge in fields_of(_selection_sets([part]), fragments):
                     if edge.name.value == "node":
-                        _event_fields(edge, fragments, graphql_to_python, names)
+                        _node_fields(edge, fragments, graphql_to_python, plain, names)
     except (HasDirectives, _NotAColumn):
         return None
     return tuple(sorted(names))
 
 
-def _event_fields(
+def _node_fields(
     parent: FieldNode,
     fragments: Fragments,
     graphql_to_python: Mapping[str, str],
+    plain: Collection[str],
     into: set[str],
 ) -> None:
     for field in fields_of(_selection_sets([parent]), fragments):
         if field.name.value == "__typename":
             continue
         python_name = graphql_to_python.get(field.name.value)
-        if python_name is None or python_name not in EVENT_FIELDS:
+        if python_name is None or python_name not in plain:
             raise _NotAColumn
         into.add(python_name)
 

@@ -244,7 +244,17 @@ async def _event_connection_later(
 @cache
 def event_field_names() -> dict[str, str]:
     """GraphQL name → Python name of `Event`'s fields (the schema camel-cases names)."""
-    definition = Event.__strawberry_definition__  # type: ignore[attr-defined]
+    return _field_names(Event)
+
+
+@cache
+def session_field_names() -> dict[str, str]:
+    """GraphQL name → Python name of `Session`'s fields."""
+    return _field_names(Session)
+
+
+def _field_names(cls: type) -> dict[str, str]:
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     return {
         field.graphql_name or to_camel_case(field.python_name): field.python_name
         for field in definition.fields

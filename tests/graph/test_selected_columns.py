@@ -61,3 +61,62 @@ async def test_whole_events_when_a_directive_is_present(gql: GraphQLClient, db: 
         if shown:
             assert nodes[0]["payload"] == {"k": 1}
         assert all(n["createdAt"].endswith("Z") for n in nodes)
+
+
+SESSION_FIELDS = (
+    "id organizationId userId status assemblyState catalogVersion plan prd productObject"
+    " productObjectHash schemaVersion createdAt updatedAt expiresAt eventCount"
+)
+CREATE = (
+    'mutation { createSession(input: {assemblyState: {step: 2}, catalogVersion: "v1",'
+    ' prd: {name: "p"}, productObject: {type: "t"}, schemaVersion: "1.0.0"}) { id } }'
+)
+
+
+def sessions_statement(statements: list[str]) -> str:
+    found = [s for s in statements if "FROM sessions" in s]
+    assert len(found) == 1, statements
+    return found[0].split("FROM sessions")[0]
+
+
+async def test_a_page_of_sessions_reads_only_the_json_columns_it_shows(
+    gql: GraphQLClient, db: Database
+) -> None:
+    sid = (await gql.data(CREATE))["createSession"]["id"]
+    alone = (
+        await gql.data(
+            f"query($id: ID!) {{ session(id: $id) {{ {SESSION_FIELDS} }} }}", {"id": sid}
+        )
+    )["session"]
+    assert alone["prd"] == {"name": "p"} and alone["productObjectHash"]
+    page = (
+        "{ sessions { nodes { id status ...F } edges { node { ... on Session { catalogVersion } } } } }"
+        " fragment F on Session { prd }"
+    )
+    for _ in range(2):  # the standard path, then the compiled plan
+        with count_statements(db) as counter:
+            data = await gql.data(page)
+        columns = sessions_statement(counter.statements)
+        assert "prd" in columns and "catalog_version" in columns
+        for left_out in ("assembly_state", "product_object", "schema_version", "plan"):
+            assert left_out not in columns
+        assert data["sessions"]["nodes"] == [
+            {"id": sid, "status": alone["status"], "prd": alone["prd"]}
+        ]
+        assert data["sessions"]["edges"] == [{"node": {"catalogVersion": "v1"}}]
+    everything = f"{{ sessions {{ nodes {{ {SESSION_FIELDS} }} }} }}"
+    for _ in range(2):
+        assert (await gql.data(everything))["sessions"]["nodes"] == [alone]
+
+
+async def test_a_page_under_a_directive_reads_every_column(
+    gql: GraphQLClient, db: Database
+) -> None:
+    sid = (await gql.data(CREATE))["createSession"]["id"]
+    page = "query($x: Boolean!) { sessions { nodes { id prd @include(if: $x) } } }"
+    for shown in (True, False):
+        with count_statements(db) as counter:
+            data = await gql.data(page, {"x": shown})
+        assert "product_object" in sessions_statement(counter.statements)
+        expected = {"id": sid, "prd": {"name": "p"}} if shown else {"id": sid}
+        assert data["sessions"]["nodes"] == [expected]
