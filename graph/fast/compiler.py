@@ -386,11 +386,12 @@ class Compiler:
                 raise result
             if result is None or result is Undefined:
                 return None
-            if not is_iterable(result):
+            sequence = type(result) in _SEQUENCES  # iterable, without two ABC checks
+            if not sequence and not is_iterable(result):
                 raise GraphQLError(not_iterable)
-            if rows is not None and type(result) in _SEQUENCES:
+            if rows is not None and sequence:
                 try:
-                    return rows(result)  # type: ignore[arg-type]  # a list or a tuple
+                    return rows(result)  # a list or a tuple
                 except Exception:  # anything unusual: the general loop below
                     pass
             path = _real(path)
