@@ -35,18 +35,9 @@ SESSION_COLUMN_NAMES = (
 )
 SESSION_COLUMNS = ", ".join(SESSION_COLUMN_NAMES)
 # What a page of sessions may leave out when its reader shows none of it: the JSON and
-# descriptive columns (the others are small, and rules and cursors need them).
-OPTIONAL_SESSION_COLUMNS = frozenset(
-    (
-        "assembly_state",
-        "catalog_version",
-        "plan",
-        "prd",
-        "product_object",
-        "product_object_hash",
-        "schema_version",
-    )
-)
+# descriptive columns, `assembly_state` to `schema_version` (the others are small, and
+# rules and cursors need them).
+OPTIONAL_SESSION_COLUMNS = frozenset(SESSION_COLUMN_NAMES[4:11])
 EVENT_FIELDS = (
     "id",
     "session_id",

@@ -12,10 +12,11 @@ APPEND = (
 )
 
 
-def events_statement(statements: list[str]) -> str:
-    found = [s for s in statements if "FROM events" in s]
+def columns_read(statements: list[str], table: str) -> str:
+    """What the one statement reading `table` selects."""
+    found = [s for s in statements if f"FROM {table}" in s]
     assert len(found) == 1, statements
-    return found[0].split("FROM events")[0]
+    return found[0].split(f"FROM {table}")[0]
 
 
 async def _session_with_events(gql: GraphQLClient) -> str:
@@ -37,7 +38,7 @@ async def test_only_selected_columns_are_read(gql: GraphQLClient, db: Database) 
     for _ in range(2):  # the standard path, then the compiled plan
         with count_statements(db) as counter:
             data = await gql.data(query, {"id": sid})
-        columns = events_statement(counter.statements)
+        columns = columns_read(counter.statements, "events")
         assert "payload" not in columns and "created_at" not in columns and "stage" not in columns
         assert all(name in columns for name in ("id", "type", "message", "sequence"))
         nodes = data["session"]["events"]["nodes"]
@@ -55,7 +56,7 @@ async def test_whole_events_when_a_directive_is_present(gql: GraphQLClient, db: 
     for shown in (True, False):
         with count_statements(db) as counter:
             data = await gql.data(query, {"id": sid, "p": shown})
-        assert "payload" in events_statement(counter.statements)
+        assert "payload" in columns_read(counter.statements, "events")
         nodes = [e["node"] for e in data["session"]["events"]["edges"]]
         assert [("payload" in n) for n in nodes] == [shown] * 3
         if shown:
@@ -71,12 +72,6 @@ CREATE = (
     'mutation { createSession(input: {assemblyState: {step: 2}, catalogVersion: "v1",'
     ' prd: {name: "p"}, productObject: {type: "t"}, schemaVersion: "1.0.0"}) { id } }'
 )
-
-
-def sessions_statement(statements: list[str]) -> str:
-    found = [s for s in statements if "FROM sessions" in s]
-    assert len(found) == 1, statements
-    return found[0].split("FROM sessions")[0]
 
 
 async def test_a_page_of_sessions_reads_only_the_json_columns_it_shows(
@@ -96,7 +91,7 @@ async def test_a_page_of_sessions_reads_only_the_json_columns_it_shows(
     for _ in range(2):  # the standard path, then the compiled plan
         with count_statements(db) as counter:
             data = await gql.data(page)
-        columns = sessions_statement(counter.statements)
+        columns = columns_read(counter.statements, "sessions")
         assert "prd" in columns and "catalog_version" in columns
         for left_out in ("assembly_state", "product_object", "schema_version", "plan"):
             assert left_out not in columns
@@ -117,6 +112,6 @@ async def test_a_page_under_a_directive_reads_every_column(
     for shown in (True, False):
         with count_statements(db) as counter:
             data = await gql.data(page, {"x": shown})
-        assert "product_object" in sessions_statement(counter.statements)
+        assert "product_object" in columns_read(counter.statements, "sessions")
         expected = {"id": sid, "prd": {"name": "p"}} if shown else {"id": sid}
         assert data["sessions"]["nodes"] == [expected]
