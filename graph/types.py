@@ -222,7 +222,7 @@ def events_window(
 def load_events(
     context: Context, session_id: str, window: EventWindow, fields: tuple[str, ...] | None
 ) -> asyncio.Future[Any]:
-    """The request's load of one window: whole events, or dicts of the fields read."""
+    """The request's load of one window: whole events, or `LoadedEvent`s of the fields read."""
     if fields is None:
         return context.events.load((session_id, window))  # type: ignore[return-value]
     return context.event_fields.load((session_id, window, fields))  # type: ignore[return-value]
