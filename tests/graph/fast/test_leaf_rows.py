@@ -128,8 +128,9 @@ async def test_same_answer_as_strawberry(case: str, query: str) -> None:
     assert await compiled(query) == expected
 
 
-async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The general per-item path is not used for a plain list (it builds a path per item)."""
+@pytest.fixture
+def built_paths(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The arguments of every `Path` the compiled path builds (one per item, off the loop)."""
     built: list[Any] = []
     real_path = graph.fast.compiler.Path
 
@@ -138,6 +139,12 @@ async def test_plain_lists_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> Non
         return real_path(*args)
 
     monkeypatch.setattr(graph.fast.compiler, "Path", counting_path)
+    return built
+
+
+async def test_plain_lists_take_the_loop(built_paths: list[Any]) -> None:
+    """The general per-item path is not used for a plain list (it builds a path per item)."""
+    built = built_paths
     ROWS["items"] = CASES["plain"]
     assert await compiled(QUERIES[0]) == await standard(QUERIES[0])
     item_paths = [args for args in built if isinstance(args[1], int)]
@@ -160,16 +167,9 @@ def test_enum_members_need_no_coercion_call() -> None:
     assert other is None  # not a plain attribute: the field's reader runs
 
 
-async def test_enum_and_bool_fields_take_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_enum_and_bool_fields_take_the_loop(built_paths: list[Any]) -> None:
     """Members of the field's enum and bools are their own coercion in the generated loop."""
-    built: list[Any] = []
-    real_path = graph.fast.compiler.Path
-
-    def counting_path(*args: Any) -> Any:
-        built.append(args)
-        return real_path(*args)
-
-    monkeypatch.setattr(graph.fast.compiler, "Path", counting_path)
+    built = built_paths
     ROWS["items"] = CASES["enum members and bools"]
     assert await compiled(QUERIES[3]) == await standard(QUERIES[3])
     assert [args for args in built if isinstance(args[1], int)] == []
