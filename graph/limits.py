@@ -1,19 +1,24 @@
 """Operation limits: a hostile or careless query is refused before it costs any SQL.
 
-Depth, aliases, tokens, literal page sizes and the literal part of the node budget depend
-only on the document, so they are graphql-core validation rules and share the validation
-cache. Page sizes and budgets that come from variables change per request while the
-document (and so its cached validation) stays the same, so `check_variables` runs them
-on every request just before execution; it reuses the document's shape, which is
-computed once per parsed document.
+Every phase before execution has a bound: a document's bytes and tokens are counted before
+it is parsed, and the shape that the other limits read is measured in time linear in the
+document whatever its fragments do (`graph/operation_shape.py`). A document whose
+fragments expand to more fields than allowed is refused there, so the walkers that expand
+fragments later (column selection, the compiled path) only ever see bounded documents.
+
+Depth, expanded fields, aliases, tokens, literal page sizes and the literal part of the
+node budget depend only on the document, so they are graphql-core validation rules and
+share the validation cache. Page sizes and budgets that come from variables change per
+request while the document (and so its cached validation) stays the same, so
+`check_variables` runs them on every request just before execution; it reuses the
+document's shape, which is computed once per parsed document.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,22 +26,12 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
     Source,
     ValidationContext,
     ValidationRule,
-    VariableNode,
-    get_named_type,
 )
 from graphql import (
     ExecutionResult as GraphQLExecutionResult,
@@ -48,14 +43,11 @@ from graphql.validation.rules.custom.no_schema_introspection import (
 )
 from strawberry.extensions import SchemaExtension
 
-from db.windows import DEFAULT_PAGE, MAX_PAGE
+from db.windows import MAX_PAGE
+from graph.operation_shape import ConnectionUse, OperationShape, PageSize, shape_of
 
 if TYPE_CHECKING:
     from graph.settings import Settings
-
-PAGE_ARGUMENTS = ("first", "last")
-MAX_SHAPE_DEPTH = 64  # deeper than any limit worth setting; the walk stops there
-CONNECTION_SUFFIX = "Connection"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +57,8 @@ class Limits:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2_000
+    max_document_bytes: int = 128 * 1024
+    max_fields: int = 10_000
     max_nodes: int = 10_000
     max_operations: int = 1
     timeout_seconds: float = 10.0
@@ -76,6 +70,8 @@ class Limits:
             max_depth=settings.graphql_max_depth,
             max_aliases=settings.graphql_max_aliases,
             max_tokens=settings.graphql_max_tokens,
+            max_document_bytes=settings.graphql_max_document_bytes,
+            max_fields=settings.graphql_max_fields,
             max_nodes=settings.graphql_max_nodes,
             max_operations=settings.graphql_max_operations,
             timeout_seconds=settings.graphql_timeout_seconds,
@@ -127,6 +123,19 @@ def _count_tokens(body: str, cap: int) -> int:
     return count
 
 
+def document_bytes_error(body: str, limits: Limits) -> GraphQLError | None:
+    """Checked before the lexer, whose work on one huge token grows with its length."""
+    maximum = limits.max_document_bytes
+    if len(body) > maximum or (len(body) * 4 > maximum and len(body.encode()) > maximum):
+        return limit_error(
+            "bytes",
+            maximum,
+            f"the document is larger than {maximum} bytes (limit: bytes); "
+            "send large values as variables",
+        )
+    return None
+
+
 def token_error(body: str, limits: Limits) -> GraphQLError | None:
     if count_tokens(body, limits.max_tokens) > limits.max_tokens:
         return limit_error(
@@ -138,149 +147,6 @@ def token_error(body: str, limits: Limits) -> GraphQLError | None:
 
 
 # ----------------------------------------------------------------------- the shape
-
-
-@dataclass(frozen=True, slots=True)
-class PageSize:
-    """One page-size argument: a literal, or a variable with its declared default."""
-
-    argument: str
-    literal: int | None = None
-    variable: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionUse:
-    """A connection field selected under `parents` (the connections around it)."""
-
-    sizes: tuple[PageSize, ...]
-    default: int
-    parents: tuple[ConnectionUse, ...]
-
-
-@dataclass(slots=True)
-class OperationShape:
-    depth: int = 0
-    connections: list[ConnectionUse] = field(default_factory=list)
-
-    @property
-    def page_sizes(self) -> Iterable[PageSize]:
-        for use in self.connections:
-            yield from use.sizes
-
-
-def _page_size(argument: str, value: Any) -> PageSize | None:
-    if isinstance(value, IntValueNode):
-        return PageSize(argument, literal=int(value.value))
-    if isinstance(value, VariableNode):
-        return PageSize(argument, variable=value.name.value)
-    return None  # null or a wrong type: the default applies, or validation refuses it
-
-
-def _connection_default(field_def: Any) -> int:
-    declared = field_def.args.get("first")
-    default = declared.default_value if declared is not None else None
-    return default if isinstance(default, int) else DEFAULT_PAGE
-
-
-class _ShapeWalker:
-    """Walks one operation through its fragments, following the schema's types."""
-
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, Any], depth_cap: int) -> None:
-        self.schema = schema
-        self.fragments = fragments
-        self.depth_cap = depth_cap
-        self.shape = OperationShape()
-
-    def walk(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent_type: Any,
-        depth: int,
-        parents: tuple[ConnectionUse, ...],
-        visiting: frozenset[str],
-    ) -> None:
-        if selection_set is None:
-            return
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                self._field(selection, parent_type, depth, parents, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = self.schema.get_type(condition.name.value) if condition else parent_type
-                self.walk(selection.selection_set, inner or parent_type, depth, parents, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in visiting:
-                    continue  # unknown or cyclic: other validation rules report it
-                inner = self.schema.get_type(fragment.type_condition.name.value)
-                self.walk(
-                    fragment.selection_set, inner or parent_type, depth, parents, visiting | {name}
-                )
-
-    def _field(
-        self,
-        node: FieldNode,
-        parent_type: Any,
-        depth: int,
-        parents: tuple[ConnectionUse, ...],
-        visiting: frozenset[str],
-    ) -> None:
-        name = node.name.value
-        if name.startswith("__"):
-            return  # introspection: bounded by the schema itself, off in production
-        depth += 1
-        self.shape.depth = max(self.shape.depth, depth)
-        if depth > self.depth_cap:
-            return  # refused for its depth; going deeper would only cost stack
-        field_def = None
-        if isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
-            field_def = parent_type.fields.get(name)
-        if field_def is None:
-            # Unknown field (FieldsOnCorrectTypeRule reports it); its depth still counts.
-            self.walk(node.selection_set, None, depth, parents, visiting)
-            return
-        field_type = get_named_type(field_def.type)
-        if field_type.name.endswith(CONNECTION_SUFFIX):
-            sizes = tuple(
-                size
-                for argument in node.arguments or ()
-                if argument.name.value in PAGE_ARGUMENTS
-                for size in [_page_size(argument.name.value, argument.value)]
-                if size is not None
-            )
-            use = ConnectionUse(sizes, _connection_default(field_def), parents)
-            self.shape.connections.append(use)
-            parents = (*parents, use)
-        self.walk(node.selection_set, field_type, depth, parents, visiting)
-
-
-def _operation_root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Any:
-    if operation.operation is OperationType.MUTATION:
-        return schema.mutation_type
-    if operation.operation is OperationType.SUBSCRIPTION:
-        return schema.subscription_type
-    return schema.query_type
-
-
-def shape_of(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    depth_cap: int = MAX_SHAPE_DEPTH,
-) -> OperationShape:
-    """The walk stops below `depth_cap`; fragment chains the token limit allows stay far
-    within Python's recursion limit, and if one did not, it counts as too deep."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    walker = _ShapeWalker(schema, fragments, depth_cap)
-    try:
-        walker.walk(operation.selection_set, _operation_root(schema, operation), 0, (), frozenset())
-    except RecursionError:
-        return OperationShape(depth=sys.maxsize)
-    return walker.shape
 
 
 class _ShapeCache:
@@ -354,35 +220,22 @@ def page_size_errors(
 def node_count(
     shape: OperationShape, variables: Mapping[str, Any] | None, *, literal_only: bool
 ) -> int | None:
-    """Nodes the operation may return: each connection's page size times the page sizes
-    of the connections around it, summed (GitHub's formula). With `literal_only`, None
-    when any size comes from a variable: that case is checked per request."""
-    memo: dict[int, int] = {}
+    """Nodes the operation may return (see `OperationShape.node_count`). With
+    `literal_only`, None when any size comes from a variable: that case is checked per
+    request."""
+    if literal_only and any(size.literal is None for size in shape.page_sizes):
+        return None
 
-    def size_of(use: ConnectionUse) -> int | None:
-        if id(use) in memo:
-            return memo[id(use)]
-        values = []
-        for size in use.sizes:
-            if literal_only and size.literal is None:
-                return None
-            value = _resolved(size, variables)
-            if value is not None:
-                values.append(max(value, 0))
-        result = min(values) if values else use.default
-        memo[id(use)] = result
-        return result
+    def size_of(use: ConnectionUse) -> int:
+        values = [
+            max(value, 0)
+            for size in use.sizes
+            for value in [_resolved(size, variables)]
+            if value is not None
+        ]
+        return min(values) if values else use.default
 
-    total = 0
-    for use in shape.connections:
-        product = 1
-        for part in (*use.parents, use):
-            value = size_of(part)
-            if value is None:
-                return None
-            product *= value
-        total += product
-    return total
+    return shape.node_count(size_of)
 
 
 def budget_error(count: int | None, limits: Limits) -> GraphQLError | None:
@@ -423,7 +276,7 @@ def check_variables(
     if operation is None:
         return []  # execution reports the missing or ambiguous operation
     shape = _shapes.get(schema, document, operation)
-    if not shape.connections:
+    if not any(True for _ in shape.connections()):
         return []
     errors = page_size_errors(shape, limits, variables, literal_only=False)
     if errors:
@@ -447,7 +300,8 @@ def limit_rules(
     class TokenLimit(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
             if node.loc is not None:
-                error = token_error(node.loc.source.body, limits)
+                body = node.loc.source.body
+                error = document_bytes_error(body, limits) or token_error(body, limits)
                 if error is not None:
                     self.report_error(error)
 
@@ -478,12 +332,23 @@ def limit_rules(
             context = self.context
             shape = _shapes.get(context.schema, context.document, node)
             if shape.depth > limits.max_depth:
+                depth = "too many" if shape.too_deep else shape.depth
                 self.report_error(
                     limit_error(
                         "depth",
                         limits.max_depth,
-                        f"the operation is nested {shape.depth} fields deep, more than the "
+                        f"the operation is nested {depth} fields deep, more than the "
                         f"{limits.max_depth} allowed (limit: depth)",
+                    )
+                )
+                return
+            if shape.fields > limits.max_fields:
+                self.report_error(
+                    limit_error(
+                        "fields",
+                        limits.max_fields,
+                        f"the operation selects more than {limits.max_fields} fields once its "
+                        "fragments are expanded (limit: fields)",
                     )
                 )
                 return
@@ -508,7 +373,8 @@ def limit_rules(
 class OperationLimits(SchemaExtension):
     """Applies the limits inside Strawberry's pipeline.
 
-    Tokens are counted before parsing (a huge document never reaches the parser), the
+    Bytes and tokens are counted before parsing (a huge document never reaches the
+    parser), the
     document rules join validation (and its cache), and the variable-dependent checks run
     on every request once validation has passed, before any resolver.
     """
@@ -526,7 +392,7 @@ class OperationLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
         if query is not None and self.execution_context.graphql_document is None:
-            error = token_error(query, self.limits)
+            error = document_bytes_error(query, self.limits) or token_error(query, self.limits)
             if error is not None:
                 raise error
         yield

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=1, le=64, description="Deepest field nesting")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Aliases per document")
     graphql_max_tokens: int = Field(default=2_000, ge=1, description="Tokens per document")
+    graphql_max_document_bytes: int = Field(
+        default=128 * 1024, ge=1024, description="Bytes per document (large values go in variables)"
+    )
+    graphql_max_fields: int = Field(
+        default=10_000, ge=1, description="Fields per operation once fragments are expanded"
+    )
     graphql_max_nodes: int = Field(
         default=10_000, ge=1, description="Nodes an operation may return (connection sizes)"
     )

@@ -180,7 +180,7 @@ async def test_budget_multiplies_through_fragments(db: Database, principal: Prin
 
 
 async def test_huge_document_is_refused_before_parsing(db: Database, principal: Principal) -> None:
-    query = "{ " + "__typename " * 1_000_000 + "}"
+    query = "{ " + "__typename " * 10_000 + "}"
     result, statements = await run(build_schema(), db, principal, query)
     refused(result, "tokens")
     assert statements == 0
