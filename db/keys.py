@@ -7,9 +7,13 @@ by an index.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import secrets
-from collections.abc import Iterable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +25,11 @@ from db.ids import new_key_id
 from db.models import api_keys, organizations
 from db.records import KeyRecord, MappingRow, Plan, Principal
 
+log = logging.getLogger("sessiongraph.keys")
+
 KEY_PREFIX = "sgk_"
+REVOKED_MESSAGE = "the API key was revoked"
+DEFAULT_REVOCATION_CHECK_SECONDS = 5.0
 DEFAULT_PLAN = Plan(name="Standard", max_sessions=1000, max_requests_per_minute=600)
 _MAX_NAME = 255
 
@@ -118,9 +126,9 @@ async def revoke_key(db: Database, key_id: str) -> KeyRecord:
 async def revoked_among(db: Database, key_ids: Iterable[str]) -> set[str]:
     """Which of `key_ids` no longer authenticate (revoked or gone), in one indexed read.
 
-    For connections that outlive a request (WebSockets): a process polls this for all its
-    live connections' keys every few seconds and closes those it returns, which bounds how
-    long a revoked key keeps a connection open to one polling interval.
+    For connections that outlive a request (WebSockets, SSE streams): `KeyWatch` polls
+    this for all of a process's live connections' keys every few seconds and ends those it
+    returns, which bounds how long a revoked key keeps a connection open to one interval.
     """
     wanted = set(key_ids)
     if not wanted:
@@ -132,3 +140,83 @@ async def revoked_among(db: Database, key_ids: Iterable[str]) -> set[str]:
             )
         )
         return wanted - set(active)
+
+
+OnRevoked = Callable[[], Awaitable[object]]
+
+
+class KeyWatch:
+    """Every connection of this process that outlives a request, by the key it uses.
+
+    WebSockets and SSE streams register here, so one indexed read per interval
+    (`revoked_among`) covers both transports and every connection, and a revoked key's
+    connections all end within one interval, whichever transport they use.
+    """
+
+    def __init__(self, db: Database, interval: float = DEFAULT_REVOCATION_CHECK_SECONDS) -> None:
+        self.db = db
+        self.interval = interval
+        self._watched: dict[object, tuple[str, OnRevoked]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._watched)
+
+    def watch(self, key_id: str, on_revoked: OnRevoked) -> Callable[[], None]:
+        """Call `on_revoked` once the key is found revoked; the result stops watching.
+
+        The polling task runs only while something is watched, so an idle process
+        reads nothing.
+        """
+        token = object()
+        self._watched[token] = (key_id, on_revoked)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._poll())
+        return lambda: self._forget(token)
+
+    def _forget(self, token: object) -> None:
+        self._watched.pop(token, None)
+
+    async def _poll(self) -> None:
+        while self._watched:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.check()
+            except Exception:  # a database hiccup must not end the watch for good
+                log.warning("revoked-key check failed; retrying next interval", exc_info=True)
+
+    async def check(self) -> None:
+        """One round: end every watched connection whose key no longer authenticates."""
+        watched = list(self._watched.items())
+        revoked = await revoked_among(self.db, {key_id for _, (key_id, _) in watched})
+        for token, (key_id, on_revoked) in watched:
+            if key_id in revoked and self._watched.pop(token, None) is not None:
+                try:
+                    await on_revoked()
+                except Exception:  # one connection failing to close must not spare the rest
+                    log.warning("ending a revoked key's connection failed", exc_info=True)
+
+    async def stop(self) -> None:
+        """Shutdown: no more checks (connections are being closed anyway)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+_WATCHES: weakref.WeakKeyDictionary[Database, KeyWatch] = weakref.WeakKeyDictionary()
+
+
+def key_watch_of(db: Database, interval: float | None = None) -> KeyWatch:
+    """The one `KeyWatch` of a database in this process, created on first use.
+
+    A caller that names `interval` sets it for every connection watched (the server
+    configures one interval, `SESSIONGRAPH_WS_REVOCATION_CHECK_SECONDS`, for all).
+    """
+    watch = _WATCHES.get(db)
+    if watch is None:
+        watch = _WATCHES[db] = KeyWatch(db)
+    if interval is not None:
+        watch.interval = interval
+    return watch

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -32,7 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from db.engine import Database
 from db.errors import Unauthenticated
 from db.events import events_in_windows
-from db.keys import revoked_among
+from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.records import EventRecord, Principal
 from graph.auth import principal_from_header
 from graph.context import EventKey
@@ -41,7 +42,7 @@ from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
 GOING_AWAY = 1001
-REVOKED = "Forbidden: the API key was revoked"
+REVOKED = f"Forbidden: {REVOKED_MESSAGE}"
 
 
 class KeyRevoked(Exception):
@@ -62,6 +63,8 @@ class SocketContext:
         self.connection_params: dict[str, Any] | None = None
         self.key: str | None = None  # as sent, so each new operation can re-check it
         self._principal: Principal | None = None
+        self.close_revoked: Callable[[], Awaitable[None]] | None = None
+        self.stop_watching: Callable[[], None] = _nothing
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
             load_fn=self._load_events, cache=False
         )
@@ -107,6 +110,10 @@ class SocketContext:
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
         found = await events_in_windows(self.db, keys)
         return [found[key] for key in keys]
+
+
+def _nothing() -> None:
+    return None
 
 
 def key_from_params(params: Mapping[str, Any] | None) -> str | None:
@@ -284,6 +291,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
+async def _close_revoked(websocket: WebSocket) -> None:
+    """What `KeyWatch` does to a socket whose key was revoked while it was open."""
+    with contextlib.suppress(Exception):
+        await websocket.close(4403, REVOKED)
+
+
 class SocketAdapter(ASGIWebSocketAdapter):
     """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash."""
 
@@ -337,7 +350,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
-        self.revocation_check_seconds = revocation_check_seconds
+        # Shared with SSE streams (graph/sse.py): one check of revoked keys for both.
+        self.revocations = key_watch_of(db, revocation_check_seconds)
         # Subscribers of one event and selection get one execution and one encoding,
         # written to each socket (graph/fanout.py), unless an extension alters results.
         self.shared_writes = shared_writes and results_untouched_by_extensions(
@@ -345,7 +359,6 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.sockets: dict[WebSocket, SocketContext | None] = {}
         self.closing = False
-        self._watcher: asyncio.Task[None] | None = None
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
@@ -356,6 +369,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         if request in self.sockets:
             self.sockets[request] = context
+            context.close_revoked = functools.partial(_close_revoked, request)
         return context
 
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
@@ -368,6 +382,11 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             raise ConnectionRejectionError(
                 {"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}
             ) from error
+        if context.close_revoked is not None:
+            context.stop_watching()
+            context.stop_watching = self.revocations.watch(
+                context.principal.key_id, context.close_revoked
+            )
         return cast("UnsetType", UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -376,37 +395,17 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             await websocket.close(GOING_AWAY)
             return
         self.sockets[websocket] = None
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._close_revoked())
         try:
             await self.run(websocket)
         finally:
-            self.sockets.pop(websocket, None)
-
-    async def _close_revoked(self) -> None:
-        """Close, with 4403, every socket whose key was revoked since it connected.
-
-        One indexed read per interval for all of this process's sockets bounds how long a
-        revoked key keeps streaming to `revocation_check_seconds`.
-        """
-        while self.sockets:
-            await asyncio.sleep(self.revocation_check_seconds)
-            keys = {
-                socket: context.key_id
-                for socket, context in list(self.sockets.items())
-                if context is not None and context.key_id is not None
-            }
-            revoked = await revoked_among(self.db, set(keys.values()))
-            for socket, key_id in keys.items():
-                if key_id in revoked:
-                    with contextlib.suppress(Exception):
-                        await socket.close(4403, REVOKED)
+            context = self.sockets.pop(websocket, None)
+            if context is not None:
+                context.stop_watching()
 
     async def close_all(self, reason: str = "server shutting down") -> None:
         """Shutdown: every open socket gets 1001 so clients reconnect elsewhere and resume."""
         self.closing = True
-        if self._watcher is not None:
-            self._watcher.cancel()
+        await self.revocations.stop()
         for websocket in list(self.sockets):
             with contextlib.suppress(Exception):
                 await websocket.close(GOING_AWAY, reason)

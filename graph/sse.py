@@ -5,8 +5,11 @@ The same feed as the `sessionEvents` subscription, for REST clients and browsers
 `Last-Event-ID` resumes exactly after the last event it saw (`?after=` does the same for
 clients that cannot set headers). The stream ends like the subscription: an `end` event
 once a terminal session has delivered its last event, an `error` event when the session
-is deleted. A session that is already terminal and fully delivered answers 204, which
-tells `EventSource` to stop reconnecting.
+is deleted or the key that opened the stream is revoked. A session that is already
+terminal and fully delivered answers 204, which tells `EventSource` to stop reconnecting.
+
+Revocation is checked by the same `KeyWatch` as WebSockets (one read per interval for
+both), so a revoked key's streams end within `SESSIONGRAPH_WS_REVOCATION_CHECK_SECONDS`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from starlette.types import Receive, Scope, Send
 from db import sessions as session_ops
 from db.clock import to_rfc3339
 from db.engine import Database
-from db.errors import DomainError, InvalidInput
+from db.errors import DomainError, InvalidInput, Unauthenticated
 from db.feeds import feeds_of
+from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.records import EventRecord
 from graph.auth import KeyRequired, principal_of
 from graph.errors import mapping_for
@@ -36,13 +40,9 @@ RETRY_MS = 2000
 
 def rest_error(error: DomainError) -> Response:
     """`{"error":{"code":…,"message":…}}` with the status graph/errors maps it to."""
-    mapping = mapping_for(error)
-    headers = {"WWW-Authenticate": "Bearer"} if mapping.http_status == 401 else None
-    return JSONResponse(
-        {"error": {"code": mapping.rest_code, "message": error.message}},
-        status_code=mapping.http_status,
-        headers=headers,
-    )
+    status = mapping_for(error).http_status
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(error), status_code=status, headers=headers)
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
@@ -59,6 +59,11 @@ def event_json(event: EventRecord) -> dict[str, Any]:
         "payload": event.payload,
         "createdAt": to_rfc3339(event.created_at),
     }
+
+
+def error_body(error: DomainError) -> dict[str, Any]:
+    """The REST error body, as an `error` event's data."""
+    return {"error": {"code": mapping_for(error).rest_code, "message": error.message}}
 
 
 def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
@@ -84,9 +89,17 @@ def resume_point(request: Request) -> int:
 class EventStreams:
     """The SSE endpoint and its open streams, so shutdown can end them cleanly."""
 
-    def __init__(self, db: Database, *, keepalive_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        keepalive_seconds: float,
+        revocation_check_seconds: float | None = None,
+    ) -> None:
         self.db = db
         self.keepalive_seconds = keepalive_seconds
+        # Shared with WebSockets; None keeps the interval the socket endpoint configured.
+        self.revocations = key_watch_of(db, revocation_check_seconds)
         self._stopping = asyncio.Event()
         self.open = 0
 
@@ -109,17 +122,24 @@ class EventStreams:
         if session.is_terminal and after >= session.last_sequence:
             return Response(status_code=204)
         return StreamingResponse(
-            self._body(session_id, after),
+            self._body(principal.key_id, session_id, after),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    async def _body(self, session_id: str, after: int) -> AsyncIterator[bytes]:
+    async def _body(self, key_id: str, session_id: str, after: int) -> AsyncIterator[bytes]:
         # The reader is made here, not in `respond`: a body that never starts (the client
         # left first) then never registers a reader it could not unregister.
         reader = feeds_of(self.db).events(session_id, after)
         self.open += 1
+        revoked = asyncio.Event()
+
+        async def on_revoked() -> None:
+            revoked.set()
+
+        stop_watching = self.revocations.watch(key_id, on_revoked)
         stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
+        ending: asyncio.Future[Any] = asyncio.ensure_future(revoked.wait())
         following: asyncio.Future[Any] | None = None
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
@@ -127,18 +147,21 @@ class EventStreams:
                 if following is None:
                     following = asyncio.ensure_future(anext(reader, None))
                 done, _ = await asyncio.wait(
-                    {following, stopping},
+                    {following, stopping, ending},
                     timeout=self.keepalive_seconds,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                if ending in done:
+                    # What a new request with this key gets (401 `unauthenticated`); the
+                    # browser's reconnect then gets that 401 and `EventSource` stops.
+                    yield frame("error", error_body(Unauthenticated(REVOKED_MESSAGE)))
+                    return
                 if following in done:
                     finished, following = following, None
                     try:
                         event = finished.result()
                     except DomainError as error:
-                        mapping = mapping_for(error)
-                        body = {"error": {"code": mapping.rest_code, "message": error.message}}
-                        yield frame("error", body)
+                        yield frame("error", error_body(error))
                         return
                     if event is None:
                         yield frame("end", {"lastSequence": reader.position})
@@ -149,7 +172,8 @@ class EventStreams:
                 else:
                     yield b": keep-alive\n\n"
         finally:
-            for waiter in (following, stopping):
+            stop_watching()
+            for waiter in (following, stopping, ending):
                 if waiter is not None and not waiter.done():
                     waiter.cancel()
             reader.close()
