@@ -123,20 +123,32 @@ def fields_of(
 ) -> Iterator[FieldNode]:
     """The fields of these selection sets in document order, fragments flattened.
 
+    Each fragment is expanded once per call, as graphql-core collects fields: a second
+    spread of it at the same level selects the same fields, which GraphQL merges, and
+    expanding it again would make the walk exponential in the document's size.
     Raises `HasDirectives` at the first selection carrying a directive: whether it runs
     is decided per request.
     """
+    expanded: set[str] = set()
     for selection_set in selection_sets:
-        for selection in selection_set.selections:
-            if selection.directives:
-                raise HasDirectives
-            if isinstance(selection, FieldNode):
-                yield selection
-            elif isinstance(selection, InlineFragmentNode):
-                yield from fields_of([selection.selection_set], fragments)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments[selection.name.value]
-                yield from fields_of([fragment.selection_set], fragments)
+        yield from _fields(selection_set, fragments, expanded)
+
+
+def _fields(
+    selection_set: SelectionSetNode, fragments: Fragments, expanded: set[str]
+) -> Iterator[FieldNode]:
+    for selection in selection_set.selections:
+        if selection.directives:
+            raise HasDirectives
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments, expanded)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in expanded:
+                expanded.add(name)
+                yield from _fields(fragments[name].selection_set, fragments, expanded)
 
 
 def response_key(node: FieldNode) -> str:
