@@ -93,6 +93,28 @@ async def lease(db: Database, organization_id: str, minute: int, limit: int) -> 
     return granted, (used or 0) + granted
 
 
+class _RollBack(Exception):
+    """Raised inside the probe's transaction so `Database.write` rolls it back."""
+
+
+async def probe_lease(db: Database) -> None:
+    """Do what a lease does (an upsert into `rate_windows`, in a write transaction) and roll
+    it back. A database that answers reads but refuses writes (a read-only file or
+    filesystem, a standby after failover, a full disk) fails every authenticated request
+    at its lease; this lets readiness find that out without changing anything."""
+    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                insert(rate_windows)
+                .values(organization_id="", minute=-1, used=0)
+                .on_conflict_do_nothing()
+            )
+            raise _RollBack
+    except _RollBack:
+        pass
+
+
 async def forget_old_windows(db: Database, before_minute: int) -> None:
     """Rows of past minutes are never read again."""
     async with db.write() as conn:

@@ -1,7 +1,10 @@
 """API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
 
 `KeyRequired` guards every API door (GraphQL, REST, streams) the same way, so a rule about
-callers — revocation, per-organisation limits — is enforced in one place.
+callers — revocation, per-organisation limits — is enforced in one place. It is also the
+last place a failure can still be answered in the door's shape: a database outage during
+the key check, the rate-limit lease or the handler is a 503 with `Retry-After`, anything
+else unexpected a JSON 500 with an error id, never Starlette's plain-text page.
 """
 
 from __future__ import annotations
@@ -10,24 +13,52 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import Database
-from db.errors import Unauthenticated
+from db.errors import DomainError, Unauthenticated
 from db.keys import authenticate
 from db.ratelimit import Decision
 from db.records import Principal
+from graph.errors import (
+    door_error_response,
+    log,
+    log_unavailable,
+    new_error_id,
+    unavailable,
+)
 from graph.metrics import RATE_LIMITED
 from graph.ratelimit import (
     admit,
     graphql_rate_limited_response,
     raw_rate_limit_headers,
+    rest_rate_limited_response,
     with_headers,
 )
 
 Refusal = Callable[[Unauthenticated], Response]
 LimitedRefusal = Callable[[Decision], Response]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
+
+REST_PREFIX = "/v1/"
+
+
+def is_rest(scope: Scope) -> bool:
+    """REST paths (SSE included) answer in the REST error shape, everything else GraphQL's."""
+    return str(scope["path"]).startswith(REST_PREFIX)
+
+
+def failure_response(error: Exception, scope: Scope, where: str) -> Response:
+    """The answer for an exception no handler caught: 503 when the database is
+    unavailable, else a 500 whose id is also in the log, next to the traceback."""
+    down = unavailable(error)
+    if down is not None:
+        log_unavailable(error, where)
+        return door_error_response(down, rest=is_rest(scope))
+    error_id = new_error_id()
+    log.error("unexpected error %s in %s", error_id, where, exc_info=error)
+    internal = DomainError(f"Internal server error (error id {error_id})")
+    return door_error_response(internal, rest=is_rest(scope), error_id=error_id)
 
 
 def key_from_header(value: str | None) -> str | None:
@@ -66,9 +97,8 @@ class KeyRequired:
     response; returning None sends the request through the key check.
 
     A known caller then spends one request of its organisation's `maxRequestsPerMinute`;
-    over the limit it gets `limited(decision)` (a 429; GraphQL-shaped unless the door
-    passes its own, e.g. `graph.ratelimit.rest_rate_limited_response`). Every answer of
-    the door carries the RateLimit header fields.
+    over the limit it gets `limited(decision)` (a 429; by default in the path's shape,
+    see `is_rest`). Every answer of the door carries the RateLimit header fields.
     """
 
     def __init__(
@@ -78,7 +108,7 @@ class KeyRequired:
         *,
         refuse: Refusal,
         public: PublicPage | None = None,
-        limited: LimitedRefusal = graphql_rate_limited_response,
+        limited: LimitedRefusal | None = None,
     ) -> None:
         self.app = app
         self.db = db
@@ -94,13 +124,40 @@ class KeyRequired:
                 return
         try:
             principal = await principal_from_header(self.db, authorization_of(scope))
+            decision = await admit(self.db, principal)
         except Unauthenticated as error:
             await self.refuse(error)(scope, receive, send)
             return
-        decision = await admit(self.db, principal)
+        except Exception as error:
+            await failure_response(error, scope, "the key check")(scope, receive, send)
+            return
         if not decision.allowed:
             RATE_LIMITED.inc()
-            await self.limited(decision)(scope, receive, send)
+            await self._limited(scope, decision)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+        await self._guarded(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+
+    def _limited(self, scope: Scope, decision: Decision) -> Response:
+        if self.limited is not None:
+            return self.limited(decision)
+        if is_rest(scope):
+            return rest_rate_limited_response(decision)
+        return graphql_rate_limited_response(decision)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the door; an exception that escapes it before the response started is
+        answered here in the door's shape (after that, only closing the stream is left)."""
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as error:
+            if started:
+                raise
+            await failure_response(error, scope, str(scope["path"]))(scope, receive, send)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncGenerator
+import sqlite3
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from graphql.error import GraphQLError, GraphQLSyntaxError
+from starlette.responses import Response
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
@@ -24,8 +28,27 @@ from db.errors import (
     RateLimited,
     Unauthenticated,
 )
+from graph.jsonio import JSONResponse
 
 log = logging.getLogger("sessiongraph.errors")
+
+# How long a client should wait before retrying when the database is unavailable: long
+# enough not to hammer a database that is restarting, short enough for a dropped
+# connection (the next request opens a new one).
+RETRY_AFTER_SECONDS = 2
+
+
+class ServiceUnavailable(DomainError):
+    """The database cannot serve the request now (unreachable, overloaded, refusing
+    writes); not the caller's fault, and retrying later may succeed. `reason` is what
+    `/readyz` reports: `unreachable`, `busy` or `read_only`."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +67,7 @@ _MAPPINGS: dict[type[DomainError], ErrorMapping] = {
     PreconditionFailed: ErrorMapping(412, "precondition_failed", "CONFLICT"),
     RateLimited: ErrorMapping(429, "rate_limited", "RATE_LIMITED"),
     IdempotencyKeyReused: ErrorMapping(422, "idempotency_key_reused", "BAD_USER_INPUT"),
+    ServiceUnavailable: ErrorMapping(503, "service_unavailable", "SERVICE_UNAVAILABLE"),
 }
 INTERNAL = ErrorMapping(500, "internal", "INTERNAL")
 
@@ -61,9 +85,138 @@ def new_error_id() -> str:
     return "err_" + secrets.token_hex(8)
 
 
+# --- The one list of failures that mean "the database is unavailable", not "a bug". ---
+
+UNREACHABLE = "unreachable"
+BUSY = "busy"
+READ_ONLY = "read_only"
+
+_MESSAGES = {
+    UNREACHABLE: "the database is unavailable; retry shortly",
+    BUSY: "the database is busy; retry shortly",
+    READ_ONLY: "the database refuses writes; retry later",
+}
+# asyncpg's own classes: the connection is gone or cannot be made (SQLSTATE class 08,
+# 57P01-03 shutdown/restart, 53300 too many connections), or the server refuses writes
+# (25006 read-only transaction, e.g. a standby after failover; 53100 disk full).
+_PG_UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_PG_READ_ONLY: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.DiskFullError,
+)
+# SQLite reports everything as OperationalError; only these messages mean the file
+# cannot be used right now (rather than a wrong statement or a corrupt file).
+_SQLITE_READ_ONLY = ("readonly database", "database or disk is full")
+_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error")
+_SQLITE_BUSY = ("database is locked", "database is busy")
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, the driver error SQLAlchemy wraps, and what each was raised from."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending and len(seen) < 16:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        for nxt in (orig, current.__cause__, current.__context__):
+            if isinstance(nxt, BaseException):
+                pending.append(nxt)
+
+
+def _reason(error: BaseException) -> str | None:
+    if isinstance(error, _PG_READ_ONLY):
+        return READ_ONLY
+    if isinstance(error, _PG_UNREACHABLE):
+        return UNREACHABLE
+    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return UNREACHABLE  # "connection is closed": the server or network dropped it
+    if isinstance(error, asyncpg.exceptions.InternalClientError):
+        # "cannot switch to state …": a pooled connection whose server end was terminated
+        # while idle; asyncpg notices only when it is used next.
+        return UNREACHABLE
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return UNREACHABLE
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        return BUSY  # no pooled connection came free in time
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        for reason, needles in (
+            (READ_ONLY, _SQLITE_READ_ONLY),
+            (UNREACHABLE, _SQLITE_UNREACHABLE),
+            (BUSY, _SQLITE_BUSY),
+        ):
+            if any(needle in text for needle in needles):
+                return reason
+    if isinstance(error, OSError | TimeoutError):
+        return UNREACHABLE  # refused, reset or timed-out connection to the database
+    return None
+
+
+def unavailable(error: BaseException) -> ServiceUnavailable | None:
+    """`ServiceUnavailable` when `error` (or what caused it) means the database cannot
+    serve now, so the doors answer 503 with `Retry-After`; None for anything else (a bug,
+    answered 500). Every door and `/readyz` decide with this one function."""
+    if isinstance(error, ServiceUnavailable):
+        return error
+    for cause in _causes(error):
+        reason = _reason(cause)
+        if reason is not None:
+            return ServiceUnavailable(_MESSAGES[reason], reason=reason)
+    return None
+
+
+def log_unavailable(error: BaseException, where: str) -> None:
+    """An outage is not a bug: one warning line per failed request, no traceback."""
+    log.warning("database unavailable in %s: %s: %s", where, type(error).__name__, error)
+
+
+def door_error_response(
+    error: DomainError,
+    *,
+    rest: bool,
+    error_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An error answered before a door's own handler could: the REST shape
+    (`{"error":{"code","message"}}`) or the GraphQL one (`{"errors":[…]}`), with the
+    mapped status and, for errors a retry may cure, `Retry-After`."""
+    mapping = mapping_for(error)
+    all_headers = dict(headers or {})
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        all_headers.setdefault("Retry-After", str(retry_after))
+    if rest:
+        detail: dict[str, Any] = {"code": mapping.rest_code, "message": error.message}
+        if error_id is not None:
+            detail["errorId"] = error_id
+        return JSONResponse({"error": detail}, mapping.http_status, all_headers)
+    extensions: dict[str, Any] = {"code": mapping.graphql_code}
+    if retry_after is not None:
+        extensions["retryAfter"] = retry_after
+    if error_id is not None:
+        extensions["errorId"] = error_id
+    body = {"errors": [{"message": error.message, "extensions": extensions}]}
+    return JSONResponse(body, mapping.http_status, all_headers)
+
+
 def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
     """Give every error a code; hide the detail of unexpected ones behind an error id."""
     original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError | DomainError):
+        down = unavailable(original)
+        if down is not None:
+            log_unavailable(original, "a GraphQL resolver")
+            original = down
     extensions = dict(error.extensions or {})
     if original is None or isinstance(original, GraphQLError):
         # Syntax, validation and variable coercion errors: the request itself is wrong.
@@ -75,7 +228,7 @@ def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
             extensions["field"] = original.field
         if isinstance(original, LimitExceeded):
             extensions["reason"] = "MAX_SESSIONS"
-        if isinstance(original, RateLimited):
+        if isinstance(original, RateLimited | ServiceUnavailable):
             extensions["retryAfter"] = original.retry_after_seconds
         message = original.message
     else:

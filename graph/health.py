@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
+from db import hot_reads
 from db.engine import Database
 from db.migrate import current_revision, head_revision
+from db.ratelimit import probe_lease
+from graph.errors import UNREACHABLE, unavailable
 from graph.jsonio import JSONResponse
 
 log = logging.getLogger("sessiongraph.health")
+
+# A probe that hangs is as bad as one that fails; load balancers give up after a few
+# seconds anyway, and a database that needs longer cannot serve requests either.
+READINESS_TIMEOUT_SECONDS = 5.0
+_NO_SUCH_KEY = "0" * 64
 
 
 async def healthz(_: Request) -> Response:
@@ -20,15 +28,28 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _can_serve(db: Database) -> str | None:
+    """The schema revision, once the database has done what every authenticated request
+    does: a key lookup (the lean reader) and a rate-limit lease write (rolled back)."""
+    revision = await current_revision(db)
+    if revision == head_revision():
+        await hot_reads.principal_for_hash(db.lean, _NO_SUCH_KEY)
+        await probe_lease(db)
+    return revision
+
+
 async def readiness(db: Database) -> tuple[bool, dict[str, object]]:
-    """Ready when the database answers and its schema is at the newest migration."""
+    """Ready when requests can succeed: the database answers reads and takes writes, and
+    its schema is at the newest migration. `database` names what is wrong:
+    `unreachable`, `busy` or `read_only` (see `graph.errors.unavailable`)."""
     try:
-        async with db.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        revision = await current_revision(db)
-    except Exception as error:  # any failure to reach the database means "not ready"
-        log.warning("readiness check failed: %s", error)
-        return False, {"status": "unavailable", "database": "unreachable"}
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            revision = await _can_serve(db)
+    except Exception as error:  # any failure to use the database means "not ready"
+        down = unavailable(error)
+        reason = down.reason if down is not None else UNREACHABLE
+        log.warning("readiness check failed (%s): %s: %s", reason, type(error).__name__, error)
+        return False, {"status": "unavailable", "database": reason}
     head = head_revision()
     if revision != head:
         body: dict[str, object] = {

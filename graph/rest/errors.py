@@ -2,8 +2,9 @@
 
 Domain errors get their status and code from `graph.errors.mapping_for`, the map GraphQL
 uses too. Problems with the request itself (not JSON, too large, wrong content type) are
-`RequestRejected`. Anything else is a 500 whose id is both in the body and in the log,
-next to the traceback; the body never carries a traceback or SQL.
+`RequestRejected`. A database that is unavailable is a 503 with `Retry-After`. Anything
+else is a 500 whose id is both in the body and in the log, next to the traceback; the
+body never carries a traceback or SQL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from db.errors import DomainError, InvalidInput, Unauthenticated
-from graph.errors import mapping_for, new_error_id
+from graph.errors import log_unavailable, mapping_for, new_error_id, unavailable
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -115,6 +116,17 @@ def validation_error_response(error: ValidationError) -> Response:
 
 
 def internal_error_response(error: BaseException, where: str) -> Response:
+    """A 500 with an error id, except when the database is unavailable: then a 503 with
+    `Retry-After`, since the request may well succeed a moment later."""
+    down = unavailable(error)
+    if down is not None:
+        log_unavailable(error, where)
+        return error_response(
+            mapping_for(down).http_status,
+            mapping_for(down).rest_code,
+            down.message,
+            headers={"Retry-After": str(down.retry_after_seconds)},
+        )
     error_id = new_error_id()
     log.error("unexpected error %s in %s", error_id, where, exc_info=error)
     mapping = mapping_for(error)
