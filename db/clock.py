@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+OUT_OF_RANGE = (
+    "timestamp is out of range: in UTC it must lie between"
+    " 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"
+)
+
 
 def now() -> datetime:
     return truncate(datetime.now(UTC))
@@ -41,4 +46,9 @@ def parse_rfc3339(text: str) -> datetime:
     parsed = datetime.fromisoformat(candidate)
     if "T" not in candidate.upper() or parsed.tzinfo is None:
         raise ValueError("timestamp must be RFC 3339 with a time zone, e.g. 2024-06-17T09:15:30Z")
-    return truncate(parsed.astimezone(UTC))
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:59:59-01:00, which is in the year 10000 in UTC.
+        raise ValueError(OUT_OF_RANGE) from None
+    return truncate(in_utc)

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
+from graphql import (
+    GraphQLError,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    print_ast,
+    value_from_ast_untyped,
+)
+from graphql.pyutils import inspect
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
@@ -16,12 +25,39 @@ if TYPE_CHECKING:
 else:
     DateTime = NewType("DateTime", datetime)
 
+
+def parse_date_time(value: Any, node: ValueNode | None = None) -> datetime:
+    """A `DateTime` input, refused as a `GraphQLError` so it reads as the client's mistake.
+
+    graphql-core keeps any other exception as the error's cause, and a cause that is not
+    a domain error is reported as INTERNAL: a literal like `expiresAt: 5` or an offset
+    that carries the time past year 9999 would look like a server fault.
+    """
+    if not isinstance(value, str):
+        raise GraphQLError(f"DateTime cannot represent a non-string value: {inspect(value)}", node)
+    try:
+        return parse_rfc3339(value)
+    except ValueError as error:
+        raise GraphQLError(f"DateTime cannot represent {inspect(value)}: {error}", node) from None
+
+
+def parse_date_time_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> datetime:
+    """`parse_date_time` of a literal in the document, its error located at the literal.
+
+    Only a string literal is a timestamp: `TOMORROW` (an enum value) is not one.
+    """
+    if not isinstance(node, StringValueNode | VariableNode):
+        raise GraphQLError(f"DateTime cannot represent a non-string value: {print_ast(node)}", node)
+    return parse_date_time(value_from_ast_untyped(node, variables), node)
+
+
 SCALAR_MAP: dict[object, ScalarDefinition] = {
     DateTime: strawberry.scalar(
         name="DateTime",
         description="RFC 3339 timestamp in UTC ending in `Z`, e.g. `2024-06-10T09:15:30.000Z`.",
         serialize=to_rfc3339,
-        parse_value=parse_rfc3339,
+        parse_value=parse_date_time,
+        parse_literal=parse_date_time_literal,
     )
 }
 
