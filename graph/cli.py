@@ -8,8 +8,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
-
 from db.engine import Database
 from db.errors import NotFound
 from db.keys import create_key, has_keys, list_keys, revoke_key
@@ -17,8 +15,8 @@ from db.migrate import upgrade_to_head
 from db.plans import list_plans, set_plan
 from db.records import Plan
 from graph.app import open_database
-from graph.logs import configure_logging, uvicorn_log_config
-from graph.server import run
+from graph.logs import configure_logging
+from graph.server import run, server_config
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
@@ -107,21 +105,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
     configure_logging(settings.log_level, settings.log_format)
-    run(
-        uvicorn.Config(
-            "graph.app:app_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level,
-            # Stream messages are small and go to many sockets: compressing each one per
-            # connection costs more CPU and memory (a zlib context per socket) than it saves.
-            ws_per_message_deflate=False,
-            log_config=uvicorn_log_config(),
-            access_log=False,
-        )
-    )
+    run(server_config(settings, host=host, port=port, workers=workers))
     return 0
 
 

@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The largest request the server reads, whichever way it arrives: a /graphql body (413
+# above) or one WebSocket message (the socket closes with 1009 above).
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
 
 class Settings(BaseSettings):
     """Documented in README.md's configuration table; names are part of the contract."""
@@ -95,5 +99,20 @@ class Settings(BaseSettings):
         default=30 * 24 * 3600, ge=0, description="How long expired sessions are kept"
     )
     graphql_max_body_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=1024, description="Largest /graphql request body (413 above)"
+        default=MAX_BODY_BYTES,
+        ge=1024,
+        description="Largest /graphql request body (413 above) and WebSocket message "
+        "(close 1009 above)",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection whose request headers are not complete this long after it "
+        "opened (or its request began) is closed",
+    )
+    http_keepalive_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="How long an idle kept-alive connection stays open; behind a proxy, "
+        "set it above the proxy's idle timeout",
     )
