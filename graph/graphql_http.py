@@ -46,8 +46,9 @@ from graph.http_request import (
 )
 from graph.jsonio import JSONResponse
 from graph.schema import Schema
+from graph.settings import MAX_BODY_BYTES
 
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 QUERIES_ONLY = (OperationType.QUERY,)
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
