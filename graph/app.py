@@ -25,6 +25,7 @@ from graph.limits import Limits
 from graph.logs import configure_logging
 from graph.metrics import Observed, metrics_endpoint
 from graph.monitor import monitor
+from graph.persisted import persisted_documents
 from graph.rest import rest_api_routes
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -44,11 +45,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     db = database or open_database(settings)
     production = settings.env == "production"
     schema = build_schema(production=production, limits=Limits.from_settings(settings))
+    documents = persisted_documents(settings)
     endpoint = GraphQLEndpoint(
         schema,
         db=db,
         session_ttl_seconds=settings.session_ttl_seconds,
         max_body_bytes=settings.graphql_max_body_bytes,
+        documents=documents,
     )
     routes: list[BaseRoute] = []
     ide = None

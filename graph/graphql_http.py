@@ -9,6 +9,10 @@
 - Under `application/graphql-response+json`, a request that fails before execution
   (syntax, validation, variable coercion) is 400 without a `data` entry; under
   `application/json` it is 200, for clients of the legacy watershed.
+- A request may name a persisted document instead of sending it (graph/persisted.py):
+  an unknown one is a request error `PersistedQueryNotFound`, so the status follows the
+  rule above (Apollo Client and urql retry with the full text either way); a request the
+  store refuses (hash mismatch, version, untrusted document) is 400.
 - CSRF: a page on another site can make a browser send only "simple" requests without a
   CORS preflight: GET, or POST with a form or `text/plain` body. GET never runs mutations
   and POST demands `application/json`, so no state can be changed cross-site; and keys
@@ -45,6 +49,7 @@ from graph.http_request import (
     response_media_type,
 )
 from graph.jsonio import JSONResponse
+from graph.persisted import DocumentNotFound, DocumentRefused, PersistedDocuments
 from graph.schema import Schema
 from graph.settings import MAX_BODY_BYTES
 
@@ -72,8 +77,8 @@ def response_body(result: ExecutionResult) -> dict[str, Any]:
     return body
 
 
-def refusal_body(message: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+def refusal_body(message: str, code: str = "BAD_USER_INPUT") -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 class GraphQLEndpoint:
@@ -86,8 +91,10 @@ class GraphQLEndpoint:
         db: Database,
         session_ttl_seconds: int,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        documents: PersistedDocuments | None = None,
     ) -> None:
         self.schema = schema
+        self.documents = documents or PersistedDocuments()
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
         self.max_body_bytes = max_body_bytes
@@ -102,7 +109,7 @@ class GraphQLEndpoint:
             return  # the client left before sending its whole body: nobody to answer
         except RequestRefused as refused:
             response = Response(
-                orjson.dumps(refusal_body(refused.message)),
+                orjson.dumps(refusal_body(refused.message, refused.code)),
                 status_code=refused.status,
                 headers=refused.headers,
                 media_type=media_type,
@@ -149,8 +156,14 @@ class GraphQLEndpoint:
         self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
     ) -> ExecutionResult:
         try:
+            query = self.documents.resolve(params.query, params.extensions, params.document_id)
+        except DocumentNotFound as missing:
+            return ExecutionResult(data=None, errors=[missing.error()])
+        except DocumentRefused as refused:
+            raise RequestRefused(refused.status, refused.message, code=refused.code) from None
+        try:
             return await self.runner.execute(
-                params.query, params.variables, context, params.operation_name, allowed
+                query, params.variables, context, params.operation_name, allowed
             )
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:

@@ -19,19 +19,29 @@ JSON = "application/json"
 class RequestRefused(Exception):
     """The HTTP request cannot be a GraphQL request; `status` says why (400, 405, 406, …)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str = "BAD_USER_INPUT",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
 class GraphQLParams:
-    query: str
+    """`query` is None when the request names a persisted document instead (graph/persisted.py)."""
+
+    query: str | None
     operation_name: str | None
     variables: dict[str, Any] | None
     extensions: dict[str, Any] | None
+    document_id: str | None = None
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -99,18 +109,27 @@ def _json_object(raw: Any, name: str) -> dict[str, Any] | None:
     return raw
 
 
+def _optional_string(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise RequestRefused(400, f"'{name}' must be a string")
+    return value
+
+
 def _params(data: dict[str, Any]) -> GraphQLParams:
-    query = data.get("query")
-    if not isinstance(query, str):
+    """A `query` string, unless a persisted document is named by `documentId` (Relay's
+    `doc_id` too) or by `extensions.persistedQuery`."""
+    query = _optional_string(data, "query")
+    document_id = _optional_string(data, "documentId" if "documentId" in data else "doc_id")
+    extensions = _json_object(data.get("extensions"), "extensions")
+    if query is None and document_id is None and "persistedQuery" not in (extensions or {}):
         raise RequestRefused(400, "the request needs a 'query' string")
-    operation_name = data.get("operationName")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise RequestRefused(400, "'operationName' must be a string")
     return GraphQLParams(
         query=query,
-        operation_name=operation_name or None,
+        operation_name=_optional_string(data, "operationName") or None,
         variables=_json_object(data.get("variables"), "variables"),
-        extensions=_json_object(data.get("extensions"), "extensions"),
+        extensions=extensions,
+        document_id=document_id,
     )
 
 
@@ -122,9 +141,11 @@ def _decoded_json(text: str, name: str) -> Any:
 
 
 def params_from_query_string(request: Request) -> GraphQLParams:
-    """GET: `query`, `operationName`, and JSON-encoded `variables` / `extensions`."""
+    """GET: `query` (or `documentId`), `operationName`, JSON-encoded `variables` / `extensions`."""
     args = request.query_params
-    data: dict[str, Any] = {"query": args.get("query"), "operationName": args.get("operationName")}
+    data: dict[str, Any] = {
+        name: args.get(name) for name in ("query", "operationName", "documentId", "doc_id")
+    }
     for name in ("variables", "extensions"):
         if args.get(name):
             data[name] = _decoded_json(args[name], name)

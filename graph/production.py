@@ -1,4 +1,5 @@
-"""What the production profile hides from callers: hints about the schema's names."""
+"""What the production profile hides from callers (hints about the schema's names) and
+which documents it runs."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def without_suggestions(result: ExecutionResult) -> ExecutionResult:
     if result.errors:
         result.errors = [without_suggestion(e) for e in result.errors]
     return result
+
+
+def trusted_only(env: str, manifest: str | None, setting: bool | None) -> bool:
+    """A production deployment that ships a manifest of trusted documents means to refuse
+    every other document, so that is its default; an explicit setting wins either way."""
+    if setting is not None:
+        return setting
+    return env == "production" and manifest is not None

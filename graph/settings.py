@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph.persisted import load_manifest
 
 # The largest request the server reads, whichever way it arrives: a /graphql body (413
 # above) or one WebSocket message (the socket closes with 1009 above).
@@ -57,6 +59,40 @@ class Settings(BaseSettings):
     graphql_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest a query or mutation may run"
     )
+    persisted_queries_max: int = Field(
+        default=1000,
+        ge=0,
+        description="Automatic persisted queries kept per process (least recently used go "
+        "first); 0 turns registration off",
+    )
+    trusted_documents: str | None = Field(
+        default=None,
+        description='Manifest of trusted documents, {"<id>": "<document>"} (GraphQL Code '
+        "Generator's persisted-documents.json, Relay's); read at start",
+    )
+    trusted_documents_only: bool | None = Field(
+        default=None,
+        description="Run only the manifest's documents; unset: on in `production` when a "
+        "manifest is set",
+    )
+
+    @field_validator("trusted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: str | None) -> str | None:
+        """A manifest that cannot be used stops start-up here, with the reason."""
+        if path is not None:
+            load_manifest(path)
+        return path
+
+    @field_validator("trusted_documents_only")
+    @classmethod
+    def _only_with_manifest(cls, only: bool | None, info: ValidationInfo) -> bool | None:
+        if only and info.data.get("trusted_documents") is None:
+            raise ValueError(
+                "SESSIONGRAPH_TRUSTED_DOCUMENTS_ONLY=true needs a manifest: "
+                "set SESSIONGRAPH_TRUSTED_DOCUMENTS"
+            )
+        return only
     access_log: bool = Field(
         default=True,
         description="One `sessiongraph.access` line per HTTP request (at `info` level)",
