@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,11 @@ MAX_LABEL_LENGTH = 255
 MAX_MESSAGE_LENGTH = 65_536
 MAX_JSON_BYTES = 1_048_576
 MIN_JSON_NUMBER, MAX_JSON_NUMBER = -(2**63), 2**64 - 1
+# Levels of objects and arrays in a JSON field, the field's own object being level 1.
+# The writers of answers stop near 255 levels (orjson at 254, pydantic's serializer just
+# above) and an answer nests the value a few levels deeper (a `sessions` page over
+# WebSocket: 7); 64 is a quarter of that, and far more than a generator's documents use.
+MAX_JSON_DEPTH = 64
 
 
 def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str | None:
@@ -46,27 +52,70 @@ def _check_text(value: str, field: str) -> None:
         raise InvalidInput(f"{field} must be valid Unicode text", field=field) from None
 
 
+def check_json_depth(value: Any, field: str) -> None:
+    """Refuse a JSON value nested deeper than `MAX_JSON_DEPTH`, counting without recursion.
+
+    `json_object` checks this too; a door calls it first when it handles a body with
+    something recursive before the operation runs (REST's idempotency fingerprint).
+    """
+    for _ in _containers(value, field):
+        pass
+
+
+def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
+    """Every object and array in `value`, refusing any more than `MAX_JSON_DEPTH` deep.
+
+    Depth is bounded because every answer that shows the value nests it further and the
+    writers of answers have recursion limits: what is accepted must stay readable on every
+    door. A loop, not recursion, so a value nested deeper than Python's stack is refused
+    like any other.
+    """
+    if not isinstance(value, dict | list):
+        return
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidInput(
+                f"{field} is nested more than {MAX_JSON_DEPTH} levels deep; at most"
+                f" {MAX_JSON_DEPTH} levels of objects and arrays are allowed",
+                field=field,
+            )
+        yield container
+        items = container.values() if isinstance(container, dict) else container
+        pending.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+
+
 def _check_json_values(value: Any, field: str) -> None:
-    """Every key and string obeys the text rule, every number the range (iteratively).
+    """Every key and string obeys the text rule, every number the range, and nesting the
+    depth limit (`_containers`).
 
     Numbers are kept within 64-bit integers' range: wider integers cannot be written back
     as JSON by every client, and PostgreSQL returns a float like 1e237 as its 238 digits.
     """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            _check_text(item, field)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
-        elif isinstance(item, int | float) and not isinstance(item, bool):
-            if not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER:
-                raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
+    for container in _containers(value, field):
+        if isinstance(container, dict):
+            for key in container:
+                _check_text(key, field)
+            items: Iterable[Any] = container.values()
+        else:
+            items = container
+        for item in items:
+            if not isinstance(item, dict | list):
+                _check_scalar(item, field)
+
+
+def _check_scalar(item: Any, field: str) -> None:
+    if isinstance(item, str):
+        _check_text(item, field)
+    elif isinstance(item, float) and not math.isfinite(item):
+        raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
+    elif (
+        isinstance(item, int | float)
+        and not isinstance(item, bool)
+        and not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER
+    ):
+        raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
 
 
 def json_object(value: Any, field: str) -> dict[str, Any] | None:

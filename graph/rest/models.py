@@ -11,19 +11,21 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
 from db.clock import parse_rfc3339, to_rfc3339
 from db.records import EventRecord, SessionRecord
-from db.validation import MAX_LABEL_LENGTH, MAX_MESSAGE_LENGTH
+from db.validation import MAX_LABEL_LENGTH, MAX_MESSAGE_LENGTH, api_name, check_json_depth
 from db.windows import MAX_PAGE
 
 SessionStatus = Literal[
@@ -43,6 +45,18 @@ MessageText = Annotated[
 ]
 # A free JSON object; its schema (no NUL anywhere, 64-bit integers) is a shared component.
 JsonObject = Annotated[dict[str, Any], WithJsonSchema(JSON_OBJECT_REF)]
+
+
+def _shallow_enough(value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """The depth rule (db.validation) before the handler touches the body: the idempotency
+    fingerprint writes it with a recursive encoder, which a body nested a few hundred
+    levels deep would overflow before the operation could refuse it."""
+    check_json_depth(value, api_name(info.field_name or "body"))
+    return value
+
+
+# A JSON object a client sends.
+JsonObjectInput = Annotated[JsonObject, AfterValidator(_shallow_enough)]
 
 
 def _timestamp(value: Any) -> datetime:
@@ -95,13 +109,13 @@ class _Body(BaseModel):
 class CreateSessionRequest(_Body):
     """Every field is optional; `status: null` and `expiresAt: null` mean the defaults."""
 
-    assembly_state: JsonObject | None = None
+    assembly_state: JsonObjectInput | None = None
     catalog_version: Label | None = None
     expires_at: FutureInstant | None = Field(
         default=None, description="Defaults to createdAt + the server's session lifetime."
     )
-    prd: JsonObject | None = None
-    product_object: JsonObject | None = None
+    prd: JsonObjectInput | None = None
+    product_object: JsonObjectInput | None = None
     schema_version: Label | None = None
     status: CreatableStatus | None = Field(default=None, description="Defaults to `pending`.")
 
@@ -109,12 +123,12 @@ class CreateSessionRequest(_Body):
 class UpdateSessionRequest(_Body):
     """A partial update: omitted fields are kept, fields sent as null are cleared."""
 
-    assembly_state: JsonObject | None = None
+    assembly_state: JsonObjectInput | None = None
     catalog_version: Label | None = None
     # May be omitted but never null (neither can be cleared): the default only marks "omitted".
     expires_at: FutureInstant = Field(default=None, json_schema_extra=_omittable)  # type: ignore[assignment]
-    prd: JsonObject | None = None
-    product_object: JsonObject | None = None
+    prd: JsonObjectInput | None = None
+    product_object: JsonObjectInput | None = None
     schema_version: Label | None = None
     status: SessionStatus = Field(
         default=None,  # type: ignore[arg-type]
@@ -125,7 +139,7 @@ class UpdateSessionRequest(_Body):
 
 class AppendEventRequest(_Body):
     message: MessageText | None = None
-    payload: JsonObject | None = None
+    payload: JsonObjectInput | None = None
     stage: Label | None = None
     type: EventType
 
