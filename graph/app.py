@@ -10,14 +10,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from db.engine import Database
 from db.expiry import ExpirySweeper
 from db.feeds import feeds_of
 from graph.collector import tune_for_serving
-from graph.graphiql import ASSETS_ROUTE, ide_page, missing_assets
+from graph.graphiql import asset_routes, ide_page
 from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
 from graph.graphql_ws import GraphQLWebSocket
 from graph.health import healthz, readyz
@@ -56,16 +55,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     routes: list[BaseRoute] = []
     ide = None
     if not production:
-        assets = Path(settings.graphiql_assets_dir) if settings.graphiql_assets_dir else None
-        if assets is not None:
-            missing = missing_assets(assets)
-            if missing:
-                raise ValueError(
-                    f"SESSIONGRAPH_GRAPHIQL_ASSETS_DIR={assets} lacks {', '.join(missing)}: "
-                    f"run `sessiongraph graphiql-assets {assets}`"
-                )
-            routes.append(Mount(ASSETS_ROUTE, StaticFiles(directory=assets)))
-        ide = ide_page(local_assets=assets is not None)
+        if settings.graphiql_assets == "local":
+            folder = settings.graphiql_assets_dir
+            routes.extend(asset_routes(Path(folder) if folder else None))
+        ide = ide_page(source=settings.graphiql_assets)
     sockets = GraphQLWebSocket(
         schema,
         db=db,

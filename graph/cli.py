@@ -40,9 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("path", nargs="?", default="schema.graphql")
 
     assets = commands.add_parser(
-        "graphiql-assets", help="fetch GraphiQL's files from the npm registry for offline use"
+        "graphiql-assets",
+        help="rebuild GraphiQL's pinned, integrity-checked files from the npm registry "
+        "(graph/static/graphiql ships them already)",
     )
-    assets.add_argument("path", help="folder to fill; then set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR")
+    assets.add_argument(
+        "path", help="folder to fill: graph/static/graphiql, or one for GRAPHIQL_ASSETS_DIR"
+    )
 
     demo = commands.add_parser("demo", help="seed sessions and play a generation run live")
     demo.add_argument("--url", help="server base URL (default http://HOST:PORT from settings)")
@@ -133,12 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(settings, args)
     if args.command == "graphiql-assets":
-        from graph.graphiql import install_assets
+        from graph.graphiql_assets import main as build_assets
 
-        for path in install_assets(Path(args.path)):
-            print(f"sessiongraph: wrote {path}")
-        print(f"sessiongraph: now set SESSIONGRAPH_GRAPHIQL_ASSETS_DIR={Path(args.path).resolve()}")
-        return 0
+        return build_assets([args.path])
     return _keys(settings, args)
 
 

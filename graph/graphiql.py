@@ -1,31 +1,40 @@
-"""GraphiQL, pre-filled for sessiongraph, with its assets from a CDN or from a local folder.
+"""GraphiQL, pre-filled for sessiongraph, served with its own files so it works offline.
 
-Machines without internet fill a folder once with `sessiongraph graphiql-assets DIR`
-(which fetches the pinned packages from the npm registry and checks their integrity) and
-set `SESSIONGRAPH_GRAPHIQL_ASSETS_DIR=DIR`; the server then serves the files itself.
+The files ship inside the package (graph/static/graphiql/, see graph/graphiql_assets.py)
+and are served from /graphiql/assets; `SESSIONGRAPH_GRAPHIQL_ASSETS=cdn` loads them from
+unpkg.com instead, and `SESSIONGRAPH_GRAPHIQL_ASSETS_DIR` from another folder built with
+`sessiongraph graphiql-assets DIR`. Either way each file carries its integrity hash.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
-import shutil
-import subprocess
-import tarfile
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Literal
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from graph.auth import PublicPage
+from graph.graphiql_assets import SHIPPED, pinned_files, problems
 
 ASSETS_ROUTE = "/graphiql/assets"
+# The URL names the file's hash, so a changed file is a new URL: caching for a year is safe.
+CACHE_FOREVER = "public, max-age=31536000, immutable"
 _TEMPLATE = Template((Path(__file__).parent / "static" / "graphiql.html").read_text())
+
+Source = Literal["local", "cdn"]
+# The page's placeholders and the shipped file each one loads.
+PAGE_FILES = {
+    "react_js": "react.production.min.js",
+    "react_dom_js": "react-dom.production.min.js",
+    "graphiql_js": "graphiql.min.js",
+    "graphiql_css": "graphiql.min.css",
+}
+_CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 EXAMPLE_QUERY = """# Welcome to sessiongraph.
 # 1. Put your API key in the Headers tab below: {"Authorization": "Bearer sgk_..."}
@@ -46,121 +55,80 @@ query RecentSessions {
   }
 }
 """
-DEFAULT_HEADERS = '{\n  "Authorization": "Bearer "\n}'
+DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
+
+_LOCAL_HELP = (
+    "GraphiQL's files could not be loaded from this server ({ASSETS_ROUTE}/…). They ship "
+    "with sessiongraph in graph/static/graphiql/: reinstall the package, or rebuild them "
+    "with <code>sessiongraph graphiql-assets DIR</code> and set "
+    "<code>SESSIONGRAPH_GRAPHIQL_ASSETS_DIR=DIR</code>, then reload."
+).replace("{ASSETS_ROUTE}", ASSETS_ROUTE)
+_CDN_HELP = (
+    "GraphiQL's files could not be loaded from the CDN (unpkg.com): this machine may be "
+    "offline or the CDN blocked. Unset <code>SESSIONGRAPH_GRAPHIQL_ASSETS</code> (or set it "
+    "to <code>local</code>) to use the copies shipped with sessiongraph, then reload."
+)
 
 
-@dataclass(frozen=True)
-class Asset:
-    """One pinned file of an npm package, with its Subresource Integrity hash."""
-
-    package: str
-    version: str
-    path: str
-    integrity: str
-
-    @property
-    def filename(self) -> str:
-        return Path(self.path).name
-
-    @property
-    def cdn_url(self) -> str:
-        return f"https://unpkg.com/{self.package}@{self.version}/{self.path}"
+def _url(file: str, source: Source) -> str:
+    package, pinned = pinned_files()[file]
+    if source == "cdn":
+        return package.cdn_url(pinned)
+    version = pinned.integrity.removeprefix("sha384-")[:16].replace("+", "-").replace("/", "_")
+    return f"{ASSETS_ROUTE}/{file}?v={version}"
 
 
-ASSETS = {
-    "react_js": Asset(
-        "react",
-        "18.2.0",
-        "umd/react.production.min.js",
-        "sha384-tMH8h3BGESGckSAVGZ82T9n90ztNXxvdwvdM6UoR56cYcf+0iGXBliJ29D+wZ/x8",
-    ),
-    "react_dom_js": Asset(
-        "react-dom",
-        "18.2.0",
-        "umd/react-dom.production.min.js",
-        "sha384-bm7MnzvK++ykSwVJ2tynSE5TRdN+xL418osEVF2DE/L/gfWHj91J2Sphe582B1Bh",
-    ),
-    "graphiql_js": Asset(
-        "graphiql",
-        "3.8.3",
-        "graphiql.min.js",
-        "sha384-HbRVEFG0JGJZeAHCJ9Xm2+tpknBQ7QZmNlO/DgZtkZ0aJSypT96YYGRNod99l9Ie",
-    ),
-    "graphiql_css": Asset(
-        "graphiql",
-        "3.8.3",
-        "graphiql.min.css",
-        "sha384-Mq3vbRBY71jfjQAt/DcjxUIYY33ksal4cgdRt9U/hNPvHBCaT2JfJ/PTRiPKf0aM",
-    ),
-}
+def _attributes(file: str, source: Source) -> str:
+    attribute = "href" if file.endswith(".css") else "src"
+    integrity = pinned_files()[file][1].integrity
+    cross = ' crossorigin="anonymous"' if source == "cdn" else ""
+    return f'{attribute}="{html.escape(_url(file, source))}" integrity="{integrity}"{cross}'
 
 
-def _attributes(asset: Asset, *, local: bool) -> str:
-    url = f"{ASSETS_ROUTE}/{asset.filename}" if local else asset.cdn_url
-    attribute = "href" if asset.path.endswith(".css") else "src"
-    cross = "" if local else ' crossorigin="anonymous"'
-    return f'{attribute}="{html.escape(url)}" integrity="{asset.integrity}"{cross}'
+def _script_json(value: str) -> str:
+    """A JS string literal that cannot end the <script> it sits in."""
+    return json.dumps(value).replace("</", "<\\/")
 
 
-def render_page(*, local_assets: bool) -> str:
-    """The page, its script and style tags pointing at the CDN or at our own copies."""
-    tags = {name: _attributes(asset, local=local_assets) for name, asset in ASSETS.items()}
+def render_page(*, source: Source = "local") -> str:
+    """The page, its script and style tags pointing at our own copies or at the CDN."""
+    tags = {slot: _attributes(file, source) for slot, file in PAGE_FILES.items()}
     return _TEMPLATE.substitute(
         tags,
-        example_query=json.dumps(EXAMPLE_QUERY).replace("</", "<\\/"),
-        default_headers=json.dumps(DEFAULT_HEADERS),
+        example_query=_script_json(EXAMPLE_QUERY),
+        default_headers=_script_json(DEFAULT_HEADERS),
+        failure_help=_script_json(_CDN_HELP if source == "cdn" else _LOCAL_HELP),
     )
 
 
-def integrity_of(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+def asset_routes(folder: Path | None = None) -> list[Route]:
+    """Routes serving the pinned files from `folder` (default: the shipped copies).
 
-
-def install_assets(target: Path, *, npm: str = "npm") -> list[Path]:
-    """Fetch the pinned packages with `npm pack` and copy the files the page needs.
-
-    Each file's SHA-384 must equal the pinned integrity hash, so the folder holds exactly
-    what a browser would accept from the CDN.
+    The folder is checked once here, so a broken or partial copy stops the server at
+    start-up with the command that fixes it, rather than leaving a blank page.
     """
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
-    with tempfile.TemporaryDirectory() as scratch:
-        packed: dict[str, Path] = {}
-        for asset in ASSETS.values():
-            spec = f"{asset.package}@{asset.version}"
-            if spec not in packed:
-                out = subprocess.run(
-                    [npm, "pack", spec, "--silent", "--pack-destination", scratch],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-                packed[spec] = Path(scratch) / out.stdout.strip().splitlines()[-1]
-            with tarfile.open(packed[spec]) as archive:
-                member = archive.extractfile(f"package/{asset.path}")
-                if member is None:
-                    raise RuntimeError(f"{spec} has no {asset.path}")
-                data = member.read()
-            if integrity_of(data) != asset.integrity:
-                raise RuntimeError(f"{spec}/{asset.path} does not match its pinned integrity hash")
-            destination = target / asset.filename
-            destination.write_bytes(data)
-            written.append(destination)
-    return written
+    folder = folder or SHIPPED
+    found = problems(folder)
+    if found:
+        raise ValueError(
+            f"GraphiQL's files in {folder} are not the pinned build ({'; '.join(found)}): "
+            f"run `sessiongraph graphiql-assets {folder}`"
+        )
+    files = {name: folder / name for name in pinned_files()}
+
+    async def serve(request: Request) -> Response:
+        path = files.get(request.path_params["name"])
+        if path is None:
+            return PlainTextResponse("not found", status_code=404)
+        media = _CONTENT_TYPES.get(path.suffix, "text/plain; charset=utf-8")
+        return FileResponse(path, media_type=media, headers={"Cache-Control": CACHE_FOREVER})
+
+    return [Route(f"{ASSETS_ROUTE}/{{name}}", serve, methods=["GET", "HEAD"])]
 
 
-def npm_available() -> bool:
-    return shutil.which("npm") is not None
-
-
-def missing_assets(folder: Path) -> list[str]:
-    return [a.filename for a in ASSETS.values() if not (folder / a.filename).is_file()]
-
-
-def ide_page(*, local_assets: bool) -> PublicPage:
+def ide_page(*, source: Source = "local") -> PublicPage:
     """The `public` hook of the /graphql guard: a browser asking for HTML gets GraphiQL."""
-    page = render_page(local_assets=local_assets)
+    page = render_page(source=source)
 
     async def serve(request: Request) -> Response | None:
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")

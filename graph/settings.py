@@ -100,10 +100,15 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="`json` (one object per line) or `text` for people"
     )
+    graphiql_assets: Literal["local", "cdn"] = Field(
+        default="local",
+        description="`local` serves GraphiQL's files shipped with sessiongraph (works "
+        "offline); `cdn` loads them from unpkg.com",
+    )
     graphiql_assets_dir: str | None = Field(
         default=None,
-        description="Serve GraphiQL's assets from this folder instead of a CDN "
-        "(`sessiongraph graphiql-assets DIR` fills it)",
+        description="With `local`, serve GraphiQL's files from this folder instead of the "
+        "shipped copies (`sessiongraph graphiql-assets DIR` fills it)",
     )
     rest_max_body_bytes: int = Field(
         default=1_048_576, ge=1, description="Largest REST request body; larger ones are 413"

@@ -1,55 +1,64 @@
-"""GraphiQL in a real browser with no internet: assets served locally, a query runs."""
+"""GraphiQL in a real browser with no internet: its files come from the server itself."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
+from playwright.async_api import Page, Response
 
 from db.engine import Database
 from graph.app import create_app
-from graph.graphiql import install_assets, npm_available
+from graph.graphiql import ASSETS_ROUTE
 from graph.settings import Settings
 from tests.support.browser import offline_page, screenshot
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="session")
-def graphiql_assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not npm_available():
-        pytest.fail("npm is needed to fetch GraphiQL's assets for the offline test")
-    folder = tmp_path_factory.mktemp("graphiql-assets")
-    install_assets(folder)
-    return folder
+HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
+ServerFactory = Callable[..., AbstractAsyncContextManager[str]]
 
 
 @pytest.fixture
-async def offline_base_url(
-    database_url: str, db: Database, graphiql_assets: Path
-) -> AsyncIterator[str]:
-    settings = Settings(database_url=database_url, graphiql_assets_dir=str(graphiql_assets))
-    async with running_server(create_app(settings, database=db)) as url:
-        yield url
+def server(database_url: str, db: Database) -> ServerFactory:
+    """A running server with the default settings but for the given ones."""
+
+    def start(**overrides: object) -> AbstractAsyncContextManager[str]:
+        settings = Settings(database_url=database_url, auto_migrate=False, **overrides)
+        return running_server(create_app(settings, database=db))
+
+    return start
+
+
+async def _set_headers(page: Page, headers: str) -> None:
+    """Types into GraphiQL's Headers editor the way a person's paste would land."""
+    await page.wait_for_selector(HEADERS_EDITOR)
+    await page.eval_on_selector(
+        HEADERS_EDITOR, "(e, value) => e.CodeMirror.setValue(value)", headers
+    )
 
 
 async def test_graphiql_runs_a_query_offline(
-    offline_base_url: str, api_key: str, backend: str
+    server: ServerFactory, api_key: str, backend: str
 ) -> None:
-    async with offline_page() as page:
-        headers = json.dumps({"Authorization": f"Bearer {api_key}"})
-        await page.add_init_script(
-            f"localStorage.setItem('sessiongraph:headers', {json.dumps(headers)})"
-        )
-        failed: list[str] = []
-        page.on("requestfailed", lambda request: failed.append(request.url))
-        await page.goto(f"{offline_base_url}/graphql", wait_until="networkidle")
+    assets: list[Response] = []
+    async with server() as base_url, offline_page() as page:
+        page.on("response", lambda r: assets.append(r) if ASSETS_ROUTE in r.url else None)
+        await page.goto(f"{base_url}/graphql", wait_until="networkidle")
         await page.wait_for_selector(".graphiql-execute-button", timeout=30_000)
-        editor = await page.inner_text(".graphiql-query-editor")
-        assert "query RecentSessions" in editor
+
+        hint = page.locator("#key-hint")
+        assert await hint.is_visible()
+        assert "Headers" in await hint.inner_text()
+        assert "Authorization" in await hint.inner_text()
+        headers_text = await page.inner_text(HEADERS_EDITOR)
+        assert "Bearer <your key>" in headers_text
+        assert "query RecentSessions" in await page.inner_text(".graphiql-query-editor")
+        await screenshot(page, f"graphiql-start-{backend}")
+
+        await _set_headers(page, json.dumps({"Authorization": f"Bearer {api_key}"}))
         await page.click(".graphiql-execute-button")
         await page.wait_for_function(
             "document.querySelector('.graphiql-response')?.innerText.includes('totalCount')",
@@ -57,5 +66,26 @@ async def test_graphiql_runs_a_query_offline(
         )
         response = await page.inner_text(".graphiql-response")
         await screenshot(page, f"graphiql-{backend}")
-        assert '"totalCount": 0' in response
-        assert failed == []
+    assert '"totalCount": 0' in response
+    served = {r.url.split("?")[0].rsplit("/", 1)[-1]: r.status for r in assets}
+    assert served == {
+        "react.production.min.js": 200,
+        "react-dom.production.min.js": 200,
+        "graphiql.min.js": 200,
+        "graphiql.min.css": 200,
+    }
+
+
+async def test_graphiql_says_what_to_do_when_the_cdn_is_unreachable(
+    server: ServerFactory, backend: str
+) -> None:
+    outside: list[str] = []
+    async with server(graphiql_assets="cdn") as base_url, offline_page(outside) as page:
+        await page.goto(f"{base_url}/graphql")
+        status = page.locator("#graphiql-status.failed")
+        await status.wait_for(timeout=30_000)
+        text = await status.inner_text()
+        await screenshot(page, f"graphiql-cdn-offline-{backend}")
+    assert "could not be loaded from the CDN" in text
+    assert "SESSIONGRAPH_GRAPHIQL_ASSETS" in text
+    assert outside and all(url.startswith("https://unpkg.com/") for url in outside)
