@@ -43,7 +43,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     db = database or open_database(settings)
     production = settings.env == "production"
-    schema = build_schema(production=production, limits=Limits.from_settings(settings))
+    schema = build_schema(
+        production=production,
+        limits=Limits.from_settings(settings),
+        federation=settings.federation,
+    )
     documents = persisted_documents(settings)
     endpoint = GraphQLEndpoint(
         schema,

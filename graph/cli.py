@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema to a file")
     export.add_argument("path", nargs="?", default="schema.graphql")
+    export.add_argument(
+        "--federation",
+        action="store_true",
+        help="write the Apollo Federation 2 subgraph SDL (what `_service { sdl }` answers "
+        "with SESSIONGRAPH_FEDERATION=true) instead of the plain schema",
+    )
 
     assets = commands.add_parser(
         "graphiql-assets",
@@ -129,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-schema":
         from graph.schema import printed_schema
 
-        Path(args.path).write_text(printed_schema())
+        Path(args.path).write_text(printed_schema(federation=args.federation))
         print(f"sessiongraph: schema written to {args.path}")
         return 0
     if args.command == "plans":

@@ -63,24 +63,28 @@ def timeout_error(limits: Limits) -> GraphQLError:
     )
 
 
-def build_schema(*, production: bool = False, limits: Limits | None = None) -> Schema:
+def build_schema(
+    *, production: bool = False, limits: Limits | None = None, federation: bool = False
+) -> Schema:
     """Parse and validation results are cached: validation is half of a small query's cost.
 
-    The limits come first so a document over the token limit is never parsed.
+    The limits come first so a document over the token limit is never parsed. With
+    `federation`, the same schema is built as an Apollo Federation 2 subgraph (see
+    `graph/federation.py`); everything else about it stays the same.
     """
     limits = limits or Limits()
     rules = validation_rules(limits, production=production)
-    schema = Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[Session, Event],
-        extensions=[
+    arguments: dict[str, Any] = {
+        "query": Query,
+        "mutation": Mutation,
+        "subscription": Subscription,
+        "types": [Session, Event],
+        "extensions": [
             lambda: OperationLimits(limits, rules),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
-        config=StrawberryConfig(
+        "config": StrawberryConfig(
             auto_camel_case=True,
             scalar_map=SCALAR_MAP,
             disable_field_suggestions=production,
@@ -88,13 +92,20 @@ def build_schema(*, production: bool = False, limits: Limits | None = None) -> S
                 {"max_operations": limits.max_operations} if limits.max_operations > 1 else None
             ),
         ),
-        execution_context_class=SharedEventExecutor,
-    )
+        "execution_context_class": SharedEventExecutor,
+    }
+    if federation:
+        from graph.federation import federated_schema  # it builds on this module's `Schema`
+
+        schema: Schema = federated_schema(**arguments)
+    else:
+        schema = Schema(**arguments)
     schema.production = production
     schema.limits = limits
     schema.rules = rules
     return schema
 
 
-def printed_schema() -> str:
-    return build_schema().as_str() + "\n"
+def printed_schema(*, federation: bool = False) -> str:
+    """`schema.graphql`; with `federation`, the subgraph SDL a gateway composes."""
+    return build_schema(federation=federation).as_str() + "\n"

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     graphql_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest a query or mutation may run"
     )
+    federation: bool = Field(
+        default=False,
+        description="Serve /graphql as an Apollo Federation 2 subgraph (`Session` and `Event` "
+        "keyed by `id`, `_service`, `_entities`)",
+    )
     persisted_queries_max: int = Field(
         default=1000,
         ge=0,
