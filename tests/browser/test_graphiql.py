@@ -89,3 +89,45 @@ async def test_graphiql_says_what_to_do_when_the_cdn_is_unreachable(
     assert "could not be loaded from the CDN" in text
     assert "SESSIONGRAPH_GRAPHIQL_ASSETS" in text
     assert outside and all(url.startswith("https://unpkg.com/") for url in outside)
+
+
+async def test_graphiql_subscribes_over_websocket_offline(
+    server: ServerFactory, api_key: str, backend: str
+) -> None:
+    """The graphql-ws client bundled in GraphiQL carries the key from the Headers tab in
+    connection_init: the server gets as far as looking the session up."""
+    sockets: list[str] = []
+    introspections: list[str] = []
+    async with server() as base_url, offline_page() as page:
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        page.on(
+            "request",
+            lambda r: (
+                introspections.append(r.headers.get("authorization", ""))
+                if "IntrospectionQuery" in (r.post_data or "")
+                else None
+            ),
+        )
+        await page.goto(f"{base_url}/graphql", wait_until="networkidle")
+        await page.wait_for_selector(".graphiql-execute-button", timeout=30_000)
+        await _set_headers(page, json.dumps({"Authorization": f"Bearer {api_key}"}))
+        # The schema is fetched again with the key once it is typed (docs and completion).
+        for _ in range(100):
+            if introspections[-1] == f"Bearer {api_key}":
+                break
+            await page.wait_for_timeout(100)
+        query = 'subscription Watch { sessionEvents(sessionId: "sess_missing") { sequence } }'
+        await page.eval_on_selector(
+            ".graphiql-query-editor .CodeMirror", "(e, q) => e.CodeMirror.setValue(q)", query
+        )
+        await page.wait_for_timeout(500)  # GraphiQL reads the operation name after a debounce
+        await page.click(".graphiql-execute-button")
+        await page.wait_for_function(
+            "document.querySelector('.graphiql-response')?.innerText.includes('sess_missing')",
+            timeout=30_000,
+        )
+        response = await page.inner_text(".graphiql-response")
+    assert introspections[-1] == f"Bearer {api_key}"
+    assert sockets == [base_url.replace("http", "ws") + "/graphql"]
+    assert "session sess_missing not found" in response
+    assert "NOT_FOUND" in response
