@@ -33,6 +33,13 @@ async def shown_sequences(page: Page) -> list[int]:
     return [int(v) for v in values]
 
 
+async def shown_ids(page: Page) -> list[str]:
+    """Ids as the page renders them (`innerText` applies CSS such as `text-transform`), so
+    what a reader sees and copies."""
+    values = await page.eval_on_selector_all(".id", "items => items.map(i => i.innerText)")
+    return [str(v) for v in values]
+
+
 async def test_monitor_follows_a_session_live(base_url: str, api_key: str, backend: str) -> None:
     headers = {"Authorization": f"Bearer {api_key}"}
     async with (
@@ -68,6 +75,9 @@ async def test_monitor_follows_a_session_live(base_url: str, api_key: str, backe
         await page.wait_for_function(
             "document.querySelectorAll('#events li.event').length === 3", timeout=20_000
         )
+        # Ids read exactly as the API spells them (lowercase hex), in the list and the heading.
+        assert sorted(await shown_ids(page)) == sorted([session_id, later, session_id])
+        assert (await page.inner_text("section:nth-of-type(2) h2")).endswith(session_id)
         await append(http, session_id, 4, 4)
         await page.wait_for_function(
             "document.querySelectorAll('#events li.event').length === 7", timeout=20_000
