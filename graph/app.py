@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         keep_alive_interval=settings.ws_keepalive_seconds,
         revocation_check_seconds=settings.ws_revocation_check_seconds,
         shared_writes=settings.ws_shared_writes,
+        documents=documents,
     )
     streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
     sweeper = ExpirySweeper(

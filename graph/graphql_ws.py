@@ -38,6 +38,7 @@ from db.records import EventRecord, Principal
 from graph.auth import principal_from_header
 from graph.context import EventKey
 from graph.fanout import legacy_prefix, open_lane, results_untouched_by_extensions, transport_prefix
+from graph.persisted import PersistedDocuments
 from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
@@ -195,6 +196,14 @@ def limit_error(limit: int) -> dict[str, Any]:
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
     async def handle_message(self, message: Any) -> None:
+        if self.connection_acknowledged:  # before that, Strawberry closes with 4401
+            documents = cast("GraphQLWebSocket", self.view).documents
+            message, refused = documents.message(message, "subscribe")
+            if refused is not None:
+                await self.websocket.send_json(
+                    {"id": message["id"], "type": "error", "payload": [refused]}
+                )
+                return
         problem = transport_message_problem(message)
         if problem is not None:
             await self.handle_invalid_message(problem)
@@ -260,6 +269,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            documents = cast("GraphQLWebSocket", self.view).documents
+            message, refused = documents.message(message, "start")
+            if refused is not None:
+                await self.websocket.send_json(
+                    {"type": "error", "id": message["id"], "payload": refused}
+                )
+                return
         problem = legacy_message_problem(message)
         if problem is not None:
             await self.websocket.close(code=4400, reason=problem)
@@ -336,6 +353,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         keep_alive_interval: float,
         revocation_check_seconds: float = 5.0,
         shared_writes: bool = True,
+        documents: PersistedDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -350,6 +368,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
+        # Persisted documents, and in trusted-only mode the only documents that run.
+        self.documents = documents or PersistedDocuments()
         # Shared with SSE streams (graph/sse.py): one check of revoked keys for both.
         self.revocations = key_watch_of(db, revocation_check_seconds)
         # Subscribers of one event and selection get one execution and one encoding,

@@ -125,7 +125,10 @@ class PersistedDocuments:
             raise ManifestError(
                 f"trusted-documents-only mode needs a manifest: set {MANIFEST_SETTING}"
             )
-        self.trusted = dict(trusted or {})
+        # Each text is also named by its SHA-256, which is what APQ clients send, whatever
+        # ids the manifest's tool chose (Relay's are md5 hashes).
+        self.trusted = {sha256_hex(text): text for text in (trusted or {}).values()}
+        self.trusted.update(trusted or {})
         self.trusted_texts = frozenset(self.trusted.values())
         self.trusted_only = trusted_only
         self.capacity = 0 if trusted_only else capacity
@@ -168,6 +171,25 @@ class PersistedDocuments:
             return payload
         text = self.resolve(query, extensions, document_id)
         return payload if text is query else {**payload, "query": text}
+
+    def message(self, message: Any, start: str) -> tuple[Any, dict[str, Any] | None]:
+        """A WebSocket message with its document resolved, or the GraphQL error answering
+        its operation. Only `start` messages (`subscribe`, or legacy `start`) with an id
+        are looked at; the protocol's shape check answers any other."""
+        if not (
+            isinstance(message, dict)
+            and message.get("type") == start
+            and isinstance(message.get("id"), str)
+            and message["id"]
+            and isinstance(message.get("payload"), dict)
+        ):
+            return message, None
+        try:
+            return {**message, "payload": self.resolve_payload(message["payload"])}, None
+        except DocumentNotFound as missing:
+            return message, dict(missing.error().formatted)
+        except DocumentRefused as refused:
+            return message, {"message": refused.message, "extensions": {"code": refused.code}}
 
     def _lookup(self, key: str) -> str:
         text = self.trusted.get(key)

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
                 "set SESSIONGRAPH_TRUSTED_DOCUMENTS"
             )
         return only
+
     access_log: bool = Field(
         default=True,
         description="One `sessiongraph.access` line per HTTP request (at `info` level)",
