@@ -235,6 +235,15 @@ async def test_entities_are_rate_limited_like_any_query(fgql: GraphQLClient, db:
 # ------------------------------------------------------ the rest of the server, federated
 
 
+async def test_production_serves_the_sdl_but_not_introspection() -> None:
+    """`_service` is an ordinary field: production's introspection ban does not hide it."""
+    schema = build_schema(production=True, federation=True)
+    result = await schema.execute("{ _service { sdl } }")
+    assert result.errors is None and '@key(fields: "id"' in result.data["_service"]["sdl"]
+    refused = await schema.execute("{ __schema { types { name } } }")
+    assert refused.errors
+
+
 def test_federated_schema_keeps_the_compiled_path() -> None:
     assert fast_path_allowed(build_schema(federation=True))
 
