@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-# JSON objects: JSONB on PostgreSQL (compact, comparable), JSON text on SQLite.
-JsonObject = sa.JSON().with_variant(JSONB(), "postgresql")
+# JSON objects, kept as the text the server wrote: `json` on PostgreSQL, JSON text on
+# SQLite. Not `jsonb`, which sorts keys, writes 1e19 as 20 digits and drops the sign of
+# -0.0, so a session read back would differ from the one created, and from SQLite.
+# Nothing queries inside these values, so jsonb's operators and indexes are not missed.
+JsonObject = sa.JSON()
 Timestamp = sa.DateTime(timezone=True)
 
 

@@ -1,0 +1,105 @@
+"""Revision 0006 turns PostgreSQL's `jsonb` columns into `json` and back: existing rows
+stay readable both ways, and new values are kept verbatim only after the upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from db import events as event_ops
+from db import sessions as session_ops
+from db.engine import Database
+from db.keys import authenticate, create_key
+from db.migrate import alembic_config, head_revision
+from tests.db.test_json_fidelity import FIDELITY_TEXT
+from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database
+
+BEFORE = "0005_session_tombstones"
+JSON_COLUMNS = {
+    ("sessions", "assembly_state"),
+    ("sessions", "plan"),
+    ("sessions", "prd"),
+    ("sessions", "product_object"),
+    ("events", "payload"),
+    ("idempotency_keys", "headers"),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_and_downgrade_keep_stored_json(backend: str, tmp_path: Path) -> None:
+    try:
+        with fresh_database(backend, tmp_path) as url:
+            asyncio.run(_up_and_down(url, backend))
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+
+
+async def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
+    def run(sync_connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = sync_connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    async with db.write() as conn:
+        await conn.run_sync(run)
+
+
+async def _column_types(db: Database) -> set[str]:
+    if db.is_sqlite:
+        return {"JSON"}
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = 'public'"
+            )
+        )
+        return {row.data_type for row in rows if (row.table_name, row.column_name) in JSON_COLUMNS}
+
+
+async def _up_and_down(url: str, backend: str) -> None:
+    """Each step on a new `Database`, as after a deploy: a process that lived through the
+    migration may keep statements its driver prepared for the old column types."""
+    value = orjson.loads(FIDELITY_TEXT)
+    db = Database(url)
+    try:
+        await _migrate(db, BEFORE)
+        assert await _column_types(db) == ({"jsonb"} if backend == "postgresql" else {"JSON"})
+        _, secret = await create_key(db, "org_migrate", "user_migrate")
+        principal = await authenticate(db, secret)
+        old = await session_ops.create_session(db, principal, {"prd": value})
+        await event_ops.append_event(db, principal, old.id, type="info", payload=value)
+
+        await _migrate(db, head_revision() or "head")
+        await db.dispose()
+        db = Database(url)
+        assert await _column_types(db) == ({"json"} if backend == "postgresql" else {"JSON"})
+        # Rows from before keep what jsonb made of them: the same value, normalised.
+        kept, [event] = await event_ops.session_with_events(db, principal, old.id)
+        assert kept.prd == value and event.payload == value
+        new = await session_ops.create_session(db, principal, {"prd": value})
+        await event_ops.append_event(db, principal, new.id, type="info", payload=value)
+        fresh, [fresh_event] = await event_ops.session_with_events(db, principal, new.id)
+        assert orjson.dumps(fresh.prd) == orjson.dumps(fresh_event.payload) == orjson.dumps(value)
+
+        await _migrate(db, BEFORE, down=True)
+        await db.dispose()
+        db = Database(url)
+        assert await _column_types(db) == ({"jsonb"} if backend == "postgresql" else {"JSON"})
+        for session_id in (old.id, new.id):
+            record, [logged] = await event_ops.session_with_events(db, principal, session_id)
+            assert record.prd == value and logged.payload == value
+        await _migrate(db, "head")
+        await db.dispose()
+        db = Database(url)
+        assert (await session_ops.get_session(db, principal, new.id)).prd == value
+    finally:
+        await db.dispose()
