@@ -13,9 +13,10 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
 from graph.rest.handlers import REPLAYED_HEADER
-from graph.rest.models import NO_NUL, ErrorBody
+from graph.rest.models import NO_NUL, ErrorBody, Event
 from graph.rest.operations import ERROR_MEANINGS, OPERATIONS, Operation
 from graph.rest.wire import IDEMPOTENCY_HEADER
+from graph.sse import RETRY_MS, STREAM_PATH
 
 REF = "#/components/schemas/{model}"
 
@@ -129,6 +130,101 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
     return parameters
 
 
+# The SSE path is served by graph/sse.py, not by an `Operation`: its answer is a stream, so
+# none of the JSON operations' machinery applies. Its path parameter is spelled `{id}`
+# here like on every other path.
+EVENT_STREAM_PATH = STREAM_PATH.replace("{session_id}", "{id}")
+STREAM_STATUSES = (401, 404, 422, 429, 500)
+_SEQUENCE = {"type": "integer", "minimum": 0}
+
+
+def _stream_parameters() -> list[dict[str, Any]]:
+    """Where a client resumes: a browser's `EventSource` sends `Last-Event-ID` by itself on
+    reconnect; `after` is the same for clients that cannot set headers."""
+    return [
+        _SESSION_ID,
+        _header(
+            "Last-Event-ID",
+            "Resume after this sequence (the `id:` of the last event received); wins over "
+            "`after`. Blank means from the start.",
+            {"type": "string", "pattern": r"^\s*[0-9]*\s*$"},
+        ),
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "description": "Resume after this sequence, for clients that cannot send "
+            "`Last-Event-ID`. Default 0: every stored event, then new ones.",
+            "schema": _SEQUENCE,
+        },
+    ]
+
+
+def _frame(kind: str, data: dict[str, Any], *, with_id: bool = False) -> dict[str, Any]:
+    """One Server-Sent Event as `{event, data, id}`; `data` is a JSON text of `data`."""
+    properties: dict[str, Any] = {
+        "event": {"const": kind},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": data,
+        },
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+    required = ["event", "data", *(["id"] if with_id else [])]
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _stream_response(refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event."""
+    events = {
+        "description": "One Server-Sent Event.",
+        "oneOf": [
+            _frame("event", refs[(Event, "serialization")], with_id=True),
+            _frame(
+                "end",
+                {
+                    "type": "object",
+                    "required": ["lastSequence"],
+                    "properties": {"lastSequence": _SEQUENCE},
+                },
+            ),
+            _frame("error", error_ref),
+        ],
+    }
+    return {
+        "description": "`text/event-stream`, opened with `retry: "
+        f"{RETRY_MS}`. Each stored event after the resume point, then each new one, as "
+        "`event: event` with `id:` its sequence and `data:` the event as JSON. The stream "
+        'ends with `event: end` (`data: {"lastSequence": N}`) once the session is terminal '
+        "and fully delivered, or with `event: error` (an Error body) when the session is "
+        "deleted or the key revoked. Comment lines keep an idle connection open.",
+        "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-cache"}}},
+        "content": {"text/event-stream": {"schema": events}},
+    }
+
+
+def _stream_operation(refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": _stream_response(refs, error_ref),
+        "204": {
+            "description": "The session is terminal and every event after the resume point "
+            "was delivered: nothing to stream, and `EventSource` stops reconnecting."
+        },
+    }
+    for status in STREAM_STATUSES:
+        responses[str(status)] = _error(status, error_ref)
+    return {
+        "operationId": "streamEvents",
+        "summary": "Stream a session's events (Server-Sent Events)",
+        "description": "The same feed as the GraphQL `sessionEvents` subscription: no gap, "
+        "no duplicate, in sequence order.",
+        "tags": ["sessions"],
+        "parameters": _stream_parameters(),
+        "responses": responses,
+    }
+
+
 def _success(operation: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     response: dict[str, Any] = {"description": operation.success_description}
     headers: dict[str, Any] = {}
@@ -168,7 +264,10 @@ def _error(status: int, error_ref: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (ErrorBody, "serialization"),
+        (Event, "serialization"),
+    ]
     for operation in OPERATIONS:
         if operation.body is not None:
             wanted.append((operation.body, "validation"))
@@ -201,6 +300,7 @@ def openapi_document() -> dict[str, Any]:
                 "content": _json(refs[(operation.body, "validation")]),
             }
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
+    paths[EVENT_STREAM_PATH] = {"get": _stream_operation(refs, error_ref)}
 
     return {
         "openapi": "3.1.0",
