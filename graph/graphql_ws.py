@@ -3,8 +3,12 @@
 Strawberry runs both protocols (init timeout 4408, 4401, 4409, 4429, ping/pong, the
 per-connection limit, the legacy init check of CVE-2026-35526). This module adds what
 the service needs on top: the API key from the `connection_init` payload or the upgrade
-request, a strict check of every message's shape (4400 instead of a crashed handler),
-coded errors, and a registry of open sockets so shutdown can close them with 1001.
+request, a strict check of every message's shape on both protocols (a malformed, non-JSON
+or binary frame closes with 4400 and a reason, never a crashed handler or a silently
+dropped frame), 4400 for a document that does not parse or names an unknown operation on
+both protocols too (validation errors are an `error` message), coded errors, the shared
+check that closes a revoked key's sockets with 4403, and a registry of open sockets so
+shutdown can close them with 1001.
 """
 
 from __future__ import annotations
@@ -13,22 +17,29 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
 import orjson
+from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
+from strawberry.utils.aio import aclosing
 
 from db.engine import Database
 from db.errors import Unauthenticated
@@ -43,6 +54,10 @@ from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
 GOING_AWAY = 1001
+BAD_REQUEST = 4400
+MAX_CLOSE_REASON_BYTES = 123
+NOT_TEXT = "WebSocket message type must be text"  # Strawberry's reasons on graphql-transport-ws
+NOT_JSON = "WebSocket message must be valid JSON"
 REVOKED = f"Forbidden: {REVOKED_MESSAGE}"
 
 
@@ -133,58 +148,78 @@ def _is_object_or_null(value: object) -> bool:
     return value is None or isinstance(value, dict)
 
 
-def transport_message_problem(message: object) -> str | None:
-    """Why a graphql-transport-ws message breaks PROTOCOL.md, or None when it is well formed."""
-    if not isinstance(message, dict):
-        return "message must be a JSON object"
-    kind = message.get("type")
-    if not isinstance(kind, str):
-        return "message type must be a string"
-    if kind in ("connection_init", "ping", "pong"):
-        if not _is_object_or_null(message.get("payload")):
-            return f"{kind} payload must be an object or null"
-        return None
-    if kind == "complete":
-        return None if isinstance(message.get("id"), str) else "complete needs a string id"
-    if kind != "subscribe":
-        return f"unknown message type {kind!r}"
+def _operation_problem(kind: str, message: dict[str, Any]) -> str | None:
+    """`subscribe` (graphql-transport-ws) and `start` (legacy) carry the same request."""
     if not isinstance(message.get("id"), str) or not message["id"]:
-        return "subscribe needs a non-empty string id"
+        return f"{kind} needs a non-empty string id"
     payload = message.get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return "subscribe payload must be an object with a string query"
+        return f"{kind} payload must be an object with a string query"
     if not (payload.get("operationName") is None or isinstance(payload["operationName"], str)):
         return "operationName must be a string or null"
-    if not (_is_object_or_null(payload.get("variables"))):
+    if not _is_object_or_null(payload.get("variables")):
         return "variables must be an object or null"
-    if not (_is_object_or_null(payload.get("extensions"))):
+    if not _is_object_or_null(payload.get("extensions")):
         return "extensions must be an object or null"
     return None
 
 
-def legacy_message_problem(message: object) -> str | None:
-    """The same check for subscriptions-transport-ws messages."""
+def _message_type(message: object) -> tuple[str | None, str | None]:
+    """The message's type, or why it has none."""
     if not isinstance(message, dict):
-        return "message must be a JSON object"
+        return None, "message must be a JSON object"
     kind = message.get("type")
     if not isinstance(kind, str):
-        return "message type must be a string"
-    if kind == "connection_init":
-        return None if _is_object_or_null(message.get("payload")) else "payload must be an object"
-    if kind in ("stop",):
-        return None if isinstance(message.get("id"), str) else "stop needs a string id"
-    if kind == "start":
-        payload = message.get("payload")
-        if not isinstance(message.get("id"), str) or not message["id"]:
-            return "start needs a non-empty string id"
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-            return "start payload must be an object with a string query"
-        if not _is_object_or_null(payload.get("variables")):
-            return "variables must be an object or null"
+        return None, "message type must be a string"
+    return kind, None
+
+
+def transport_message_problem(message: object) -> str | None:
+    """Why a graphql-transport-ws message breaks PROTOCOL.md, or None when it is well formed."""
+    kind, problem = _message_type(message)
+    if kind is None:
+        return problem
+    body = cast("dict[str, Any]", message)
+    if kind in ("connection_init", "ping", "pong"):
+        if not _is_object_or_null(body.get("payload")):
+            return f"{kind} payload must be an object or null"
         return None
+    if kind == "complete":
+        return None if isinstance(body.get("id"), str) else "complete needs a string id"
+    if kind == "subscribe":
+        return _operation_problem(kind, body)
+    return f"unknown message type {kind!r}"
+
+
+def legacy_message_problem(message: object) -> str | None:
+    """The same check for the legacy protocol's client messages (its PROTOCOL.md)."""
+    kind, problem = _message_type(message)
+    if kind is None:
+        return problem
+    body = cast("dict[str, Any]", message)
+    if kind == "connection_init":
+        if not _is_object_or_null(body.get("payload")):
+            return "connection_init payload must be an object or null"
+        return None
+    if kind == "stop":
+        return None if isinstance(body.get("id"), str) else "stop needs a string id"
+    if kind == "start":
+        return _operation_problem(kind, body)
     if kind == "connection_terminate":
         return None
     return f"unknown message type {kind!r}"
+
+
+def close_reason(reason: str) -> str:
+    """`reason` cut to the 123 bytes a close frame can carry (RFC 6455, section 5.5).
+
+    Reasons may quote the client's input (an unknown type, a syntax error's token); a
+    longer one would make the close itself fail and drop the connection without a code.
+    """
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 def limit_error(limit: int) -> dict[str, Any]:
@@ -241,27 +276,83 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
 
 
 class _AnyOperation:
-    """The legacy protocol's `start` carries queries and mutations too, as its clients send."""
+    """The legacy protocol's `start` carries queries and mutations too, as its clients send.
 
-    def __init__(self, schema: Any) -> None:
+    A document that does not parse or names no operation of its own closes the socket with
+    4400, as on graphql-transport-ws (Strawberry's legacy handler would answer `error`).
+    """
+
+    def __init__(self, schema: Any, refuse: Callable[[str], Awaitable[None]]) -> None:
         self.schema = schema
+        self.refuse = refuse
 
     async def subscribe(self, **kwargs: Any) -> Any:
-        return await self.schema.stream(**kwargs)
+        return self._refusing_bad_requests(await self.schema.stream(**kwargs))
+
+    async def _refusing_bad_requests(self, source: Any) -> AsyncGenerator[Any, None]:
+        async with aclosing(source):
+            first = True
+            async for result in source:
+                if first and isinstance(result, PreExecutionError) and result.errors:
+                    reason = pre_execution_close_reason(result.errors[0])
+                    if reason is not None:
+                        await self.refuse(reason)
+                        return
+                first = False
+                yield result
+
+
+def pre_execution_close_reason(error: GraphQLError) -> str | None:
+    """The 4400 reason graphql-transport-ws gives this error, if it closes for it."""
+    return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
+    """Strawberry's legacy handler, as strict as graphql-transport-ws about what it accepts.
+
+    Strawberry ignores frames that are not JSON and closes a binary frame with 1002; here
+    both, like any malformed message, close with 4400 and a reason, as the other protocol
+    does, so a broken client learns why instead of waiting for an answer.
+    """
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+        self.schema = _AnyOperation(self.schema, self.refuse)  # type: ignore[assignment]
+        self.refused = False
+
+    async def refuse(self, reason: str) -> None:
+        """Close with 4400; messages a running task would still send go nowhere."""
+        self.refused = True
+        await self.websocket.close(code=BAD_REQUEST, reason=reason)
+
+    async def send_message(self, message: Any) -> None:
+        if not self.refused:
+            await super().send_message(message)
 
     async def handle(self) -> None:
-        """The legacy protocol has no init timeout of its own; give it the same 4408."""
+        """Strawberry's loop, with 4400 for frames that are not JSON text and the 4408
+        init timeout graphql-transport-ws has (the legacy protocol has none of its own)."""
         deadline = asyncio.create_task(self._init_deadline())
         try:
-            await super().handle()
+            await self._read_frames()
         finally:
             deadline.cancel()
+            if self.keep_alive_task:
+                self.keep_alive_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.keep_alive_task
+            await self.cleanup()
+
+    async def _read_frames(self) -> None:
+        try:
+            async for message in self.websocket.iter_json():
+                await self.handle_message(message)
+        except NonTextMessageReceived:
+            await self.refuse(NOT_TEXT)
+        except NonJsonMessageReceived:
+            await self.refuse(NOT_JSON)
+        except WebSocketDisconnected:
+            pass
 
     async def _init_deadline(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
@@ -279,7 +370,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
                 return
         problem = legacy_message_problem(message)
         if problem is not None:
-            await self.websocket.close(code=4400, reason=problem)
+            await self.refuse(problem)
             return
         if message["type"] == "start" and self.connection_acknowledged:
             try:
@@ -332,7 +423,7 @@ class SocketAdapter(ASGIWebSocketAdapter):
 
     async def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):
-            await super().close(code, reason)
+            await super().close(code, close_reason(reason))
 
 
 class GraphQLWebSocket(GraphQL[SocketContext, None]):
