@@ -71,6 +71,9 @@ def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
     return f"{head}event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
+MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
+
+
 def resume_point(request: Request) -> int:
     """`Last-Event-ID` wins over `?after=` (it is what a reconnecting browser sends)."""
     for name, raw in (
@@ -80,8 +83,11 @@ def resume_point(request: Request) -> int:
         if raw is None or raw.strip() == "":
             continue
         text = raw.strip()
-        if not text.isdigit():
-            raise InvalidInput(f"{name} must be a sequence number (0 or more)", field=name)
+        # ASCII digits only: `isdigit` alone also accepts "²", which `int` refuses.
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQUENCE:
+            raise InvalidInput(
+                f"{name} must be a sequence number (0 to {MAX_SEQUENCE})", field=name
+            )
         return int(text)
     return 0
 
