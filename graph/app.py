@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         shared_writes=settings.ws_shared_writes,
         documents=documents,
     )
-    streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
+    streams = EventStreams(
+        db,
+        keepalive_seconds=settings.ws_keepalive_seconds,
+        revocation_check_seconds=settings.ws_revocation_check_seconds,
+    )
     sweeper = ExpirySweeper(
         db,
         interval=settings.expiry_sweep_seconds,

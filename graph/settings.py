@@ -132,7 +132,7 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Legacy graphql-ws `ka` and SSE comment interval"
     )
     ws_revocation_check_seconds: float = Field(
-        default=5.0, gt=0, description="WebSocket: how soon a revoked key's sockets close (4403)"
+        default=5.0, gt=0, description="How soon a revoked key's WebSockets and SSE streams end"
     )
     ws_shared_writes: bool = Field(
         default=True,
