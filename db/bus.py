@@ -291,9 +291,15 @@ class PostgresBus(Bus):
             self._deliver(hint)
 
 
-def bus_for(url: Any) -> Bus:
-    """The bus a database URL calls for: LISTEN/NOTIFY on PostgreSQL, in-memory on SQLite."""
+def bus_for(url: Any, *, listen_url: Any = None) -> Bus:
+    """The bus a database URL calls for: LISTEN/NOTIFY on PostgreSQL, in-memory on SQLite.
+
+    `listen_url` is where the LISTEN connection goes when it must bypass a pooler (PgBouncer
+    in transaction mode hands a server connection to another client after each transaction,
+    so a LISTEN would be lost); by default the database URL itself.
+    """
     if url.get_backend_name() == "sqlite":
         return Bus()
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    target = url if listen_url is None else listen_url
+    dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
     return PostgresBus(dsn)
