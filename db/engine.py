@@ -7,6 +7,12 @@ for the connection instead of racing for the lock, and other processes wait on
 (`db.lean_appends`, group commit); it and this engine take turns on `sqlite_writer_turn`.
 Reads use a small pool and never block the writer (WAL).
 PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
+
+On PostgreSQL a process holds at most `max_connections` server connections, split by
+`ConnectionBudget`: one for the bus's LISTEN (when the bus is LISTEN/NOTIFY), the rest
+shared between SQLAlchemy's pool and the raw driver's pool. Neither pool overflows, so
+the sum is a bound, not an average. Behind PgBouncer in transaction mode (`pgbouncer=true`
+in the URL) both drivers keep no prepared statement by name on a server connection.
 """
 
 from __future__ import annotations
@@ -14,18 +20,50 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from db.bus import Bus, Hint, bus_for
+from db.bus import Bus, Hint, PostgresBus, bus_for
 from db.lean import LeanReader
 from db.lean_appends import Appender
-from db.urls import async_url, is_sqlite
+from db.urls import async_url, behind_pgbouncer, is_sqlite
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
+DEFAULT_MAX_CONNECTIONS = 20
+# Behind PgBouncer in transaction mode: asyncpg prepares unnamed statements (re-parsed with
+# each execution, so no name outlives the transaction) and SQLAlchemy caches none of them.
+PGBOUNCER_CONNECT_ARGS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionBudget:
+    """A process's PostgreSQL connections: `orm + raw + listen == total`, each pool capped.
+
+    The LISTEN connection is one, held for the process's life. The rest is halved, the
+    odd one to SQLAlchemy's pool (writes, rate-limit leases, rarer reads: it holds a
+    connection for a whole transaction) and the other half to the raw driver's pool (hot
+    reads and appends: one statement per checkout, so fewer connections go further).
+    """
+
+    total: int
+    orm: int
+    raw: int
+    listen: int
+
+    @classmethod
+    def split(cls, total: int, *, listen: int = 1) -> ConnectionBudget:
+        if total < 2 + listen:
+            raise ValueError(
+                f"a connection budget of {total} is too small: it needs one connection for "
+                f"each pool{' and one for LISTEN' if listen else ''} ({2 + listen})"
+            )
+        rest = total - listen
+        raw = rest // 2
+        return cls(total=total, orm=rest - raw, raw=raw, listen=listen)
 
 
 class Database:
@@ -37,11 +75,18 @@ class Database:
         *,
         sqlite_synchronous: SqliteSynchronous = "FULL",
         sqlite_busy_timeout_ms: int = 10_000,
-        pool_size: int = 10,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        listen_url: str | None = None,
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = is_sqlite(self.url)
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
+        self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
+        # Operations publish a hint here after each commit; live streams listen.
+        self.bus: Bus = bus_for(
+            self.url, listen_url=async_url(listen_url) if listen_url is not None else None
+        )
+        self.budget: ConnectionBudget | None = None
         pragmas: tuple[str, ...] = ()
         # SQLite: the process's writers (this engine's connection and the appender's) take
         # turns here rather than in SQLite's busy handler.
@@ -58,17 +103,23 @@ class Database:
             self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", pool_size=4)
             self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", pool_size=1)
         else:
+            self.budget = ConnectionBudget.split(
+                max_connections, listen=1 if isinstance(self.bus, PostgresBus) else 0
+            )
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                self.url,
+                pool_size=self.budget.orm,
+                max_overflow=0,
+                pool_pre_ping=False,
+                connect_args=dict(PGBOUNCER_CONNECT_ARGS) if self.pgbouncer else {},
             )
             self.write_engine = self.engine
-        # Operations publish a hint here after each commit; live streams listen.
-        self.bus: Bus = bus_for(self.url)
         self.lean = LeanReader(
             self.url,
             is_sqlite=self.is_sqlite,
-            pool_size=4 if self.is_sqlite else pool_size,
+            pool_size=4 if self.budget is None else self.budget.raw,
             busy_timeout_ms=sqlite_busy_timeout_ms,
+            pgbouncer=self.pgbouncer,
         )
         # Appends without an idempotency claim run on the raw driver (`db.lean_appends`).
         self.appends = Appender(
@@ -117,6 +168,18 @@ class Database:
         return (
             (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
         )
+
+    def connections(self) -> dict[str, tuple[int, int]]:
+        """PostgreSQL connections open now, `{pool: (in_use, idle)}`; empty on SQLite."""
+        if self.budget is None:
+            return {}
+        pool: Any = self.engine.pool
+        listening = 1 if isinstance(self.bus, PostgresBus) and self.bus.connected else 0
+        return {
+            "orm": (pool.checkedout(), pool.checkedin()),
+            "raw": self.lean.postgres_connections(),
+            "listen": (listening, 0),
+        }
 
     @property
     def statement_listeners(self) -> list[Any]:

@@ -57,10 +57,19 @@ class LeanReader:
     SQL is written with `?` placeholders; for PostgreSQL they become `$1, $2, …`.
     """
 
-    def __init__(self, url: Any, *, is_sqlite: bool, pool_size: int, busy_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        url: Any,
+        *,
+        is_sqlite: bool,
+        pool_size: int,
+        busy_timeout_ms: int,
+        pgbouncer: bool = False,
+    ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite
         self.pool_size = pool_size
+        self.pgbouncer = pgbouncer
         self.busy_timeout_ms = busy_timeout_ms
         self.listeners: list[Any] = []
         self._open_lock = asyncio.Lock()
@@ -87,12 +96,17 @@ class LeanReader:
                 import asyncpg
 
                 plain = make_url(self.url).set(drivername="postgresql")
+                # Behind PgBouncer (transaction mode) statements are unnamed and re-parsed
+                # with each execution: a named one would stay on a server connection that
+                # other clients get next.
+                cache = {"statement_cache_size": 0} if self.pgbouncer else {}
                 self._pool = await asyncpg.create_pool(
                     plain.render_as_string(hide_password=False),
                     min_size=1,
                     max_size=self.pool_size,
                     init=_pg_codecs,
                     reset=_nothing_to_reset,
+                    **cache,
                 )
                 self.json = _identity
 
@@ -101,6 +115,14 @@ class LeanReader:
         if self._pool is None:
             await self._open()
         return self._pool
+
+    def postgres_connections(self) -> tuple[int, int]:
+        """(in use, idle) connections of the asyncpg pool; (0, 0) before it opens."""
+        pool = self._pool
+        if pool is None:
+            return 0, 0
+        idle: int = pool.get_idle_size()
+        return pool.get_size() - idle, idle
 
     def _postgres(self, sql: str) -> str:
         converted = self._pg_sql.get(sql)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -30,12 +31,21 @@ from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sse import STREAM_PATH, EventStreams, event_stream_endpoint
 
+log = logging.getLogger("sessiongraph")
+
 
 def open_database(settings: Settings) -> Database:
+    if settings.db_pool_size is not None and settings.db_max_connections is None:
+        log.warning(
+            "SESSIONGRAPH_DB_POOL_SIZE is deprecated: set SESSIONGRAPH_DB_MAX_CONNECTIONS "
+            "(now %d, all of a process's PostgreSQL connections)",
+            settings.db_connection_budget,
+        )
     return Database(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
-        pool_size=settings.db_pool_size,
+        max_connections=settings.db_connection_budget,
+        listen_url=settings.listen_database_url,
     )
 
 

@@ -55,6 +55,19 @@ OPEN_SUBSCRIPTIONS = Gauge(
 RATE_LIMITED = Counter(
     "sessiongraph_rate_limited_total", "Requests refused by an organisation's rate limit."
 )
+DB_CONNECTIONS = Gauge(
+    "sessiongraph_db_connections",
+    "PostgreSQL connections open, by pool (orm: SQLAlchemy, raw: the driver's pool for hot "
+    "reads and appends, listen: the bus) and state (in_use, idle); as of the last scrape.",
+    ["pool", "state"],
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_MAX = Gauge(
+    "sessiongraph_db_connections_max",
+    "Most PostgreSQL connections each pool may open; their sum is SESSIONGRAPH_DB_MAX_CONNECTIONS.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
 _MAX_NAMES = 200
@@ -160,7 +173,22 @@ class Observed:
             )
 
 
-async def metrics_endpoint(_: Request) -> Response:
+def observe_connections(db: Any) -> None:
+    """Set the connection gauges from `db` (a `db.engine.Database`); nothing on SQLite."""
+    budget = db.budget
+    if budget is None:
+        return
+    for pool, most in (("orm", budget.orm), ("raw", budget.raw), ("listen", budget.listen)):
+        DB_CONNECTIONS_MAX.labels(pool).set(most)
+    for pool, (in_use, idle) in db.connections().items():
+        DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
+        DB_CONNECTIONS.labels(pool, "idle").set(idle)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    db = getattr(request.app.state, "db", None)
+    if db is not None:
+        observe_connections(db)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

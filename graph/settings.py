@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.engine import DEFAULT_MAX_CONNECTIONS
 from graph.persisted import load_manifest
 
 # The largest request the server reads, whichever way it arrives: a /graphql body (413
@@ -40,7 +41,23 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
         default="FULL", description="SQLite `PRAGMA synchronous` (durability vs. speed)"
     )
-    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    db_max_connections: int | None = Field(
+        default=None,
+        ge=2,
+        description="PostgreSQL connections a process opens at most, all pools and LISTEN "
+        "together (default 20; split in db.engine.ConnectionBudget)",
+    )
+    db_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Deprecated: when DB_MAX_CONNECTIONS is unset, a budget of "
+        "2 * DB_POOL_SIZE + 1",
+    )
+    listen_database_url: str | None = Field(
+        default=None,
+        description="Where the LISTEN connection goes (a direct PostgreSQL URL when "
+        "DATABASE_URL is PgBouncer in transaction mode); default DATABASE_URL",
+    )
     graphql_max_depth: int = Field(default=10, ge=1, le=64, description="Deepest field nesting")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Aliases per document")
     graphql_max_tokens: int = Field(default=2_000, ge=1, description="Tokens per document")
@@ -80,6 +97,15 @@ class Settings(BaseSettings):
         description="Run only the manifest's documents; unset: on in `production` when a "
         "manifest is set",
     )
+
+    @property
+    def db_connection_budget(self) -> int:
+        """`db_max_connections`, else what the deprecated `db_pool_size` used to open."""
+        if self.db_max_connections is not None:
+            return self.db_max_connections
+        if self.db_pool_size is not None:
+            return 2 * self.db_pool_size + 1
+        return DEFAULT_MAX_CONNECTIONS
 
     @field_validator("trusted_documents")
     @classmethod
