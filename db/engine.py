@@ -77,14 +77,20 @@ class Database:
         sqlite_busy_timeout_ms: int = 10_000,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         listen_url: str | None = None,
+        bus_url: str | None = None,
+        bus_poll_seconds: float = 1.0,
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = is_sqlite(self.url)
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
         # Operations publish a hint here after each commit; live streams listen.
+        # `bus_url` (SESSIONGRAPH_BUS_URL) picks memory, postgres, redis:// or nats://.
         self.bus: Bus = bus_for(
-            self.url, listen_url=async_url(listen_url) if listen_url is not None else None
+            self.url,
+            listen_url=async_url(listen_url) if listen_url is not None else None,
+            bus_url=bus_url,
+            poll_interval=bus_poll_seconds,
         )
         self.budget: ConnectionBudget | None = None
         pragmas: tuple[str, ...] = ()

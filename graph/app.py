@@ -46,6 +46,8 @@ def open_database(settings: Settings) -> Database:
         sqlite_synchronous=settings.sqlite_synchronous,
         max_connections=settings.db_connection_budget,
         listen_url=settings.listen_database_url,
+        bus_url=settings.bus_url,
+        bus_poll_seconds=settings.bus_poll_seconds,
     )
 
 

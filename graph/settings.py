@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.bus import bus_kind
 from db.engine import DEFAULT_MAX_CONNECTIONS
 from graph.persisted import load_manifest
 
@@ -58,6 +59,19 @@ class Settings(BaseSettings):
         description="Where the LISTEN connection goes (a direct PostgreSQL URL when "
         "DATABASE_URL is PgBouncer in transaction mode); default DATABASE_URL",
     )
+    bus_url: str | None = Field(
+        default=None,
+        description="Where live-stream hints travel between processes: `memory` (one "
+        "process), `postgres` (LISTEN/NOTIFY), `redis://host:port/db` or `nats://host:port`; "
+        "default `postgres` on PostgreSQL, `memory` on SQLite",
+    )
+    bus_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="While the bus's broker is unreachable, live streams read the database "
+        "this often (and /readyz says `degraded (polling)`)",
+    )
     graphql_max_depth: int = Field(default=10, ge=1, le=64, description="Deepest field nesting")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Aliases per document")
     graphql_max_tokens: int = Field(default=2_000, ge=1, description="Tokens per document")
@@ -106,6 +120,15 @@ class Settings(BaseSettings):
         if self.db_pool_size is not None:
             return 2 * self.db_pool_size + 1
         return DEFAULT_MAX_CONNECTIONS
+
+    @field_validator("bus_url")
+    @classmethod
+    def _known_bus(cls, url: str | None) -> str | None:
+        """A bus URL of an unknown kind stops start-up here, with the kinds there are."""
+        if url is not None and url.strip():
+            bus_kind(url)
+            return url.strip()
+        return None
 
     @field_validator("trusted_documents")
     @classmethod
