@@ -7,45 +7,24 @@ first use. Each run must go: hash only (miss), text and hash (registered), hash 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.node import installed, run
+
 FOLDER = Path(__file__).resolve().parents[2] / "examples" / "persisted"
-REQUIRE_NODE = os.environ.get("SESSIONGRAPH_REQUIRE_BROWSER", "") not in ("", "0")
 
 pytestmark = pytest.mark.timeout(180)
 
 
-async def run(*command: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        *command, cwd=FOLDER, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    text = output.decode()
-    assert process.returncode == 0, text
-    return text
-
-
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        if REQUIRE_NODE:
-            pytest.fail("node and npm are required for the persisted-query clients")
-        pytest.skip("node/npm not installed")
-    if not (FOLDER / "node_modules" / "@urql" / "exchange-persisted").exists():
-        asyncio.run(run("npm", "ci", "--no-audit", "--no-fund", "--silent"))
-    return FOLDER / "node_modules"
+    return installed(
+        FOLDER, "@apollo/client", "@urql/exchange-persisted", purpose="the persisted-query clients"
+    )
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
@@ -54,7 +33,9 @@ async def test_first_run_misses_and_registers_then_the_hash_alone_hits(
     base_url: str, api_key: str, node_modules: Path, client: str, method: str
 ) -> None:
     flags = ["--get"] if method == "GET" else []
-    output = await run("node", f"{client}.mjs", "--url", base_url, "--key", api_key, *flags)
+    output = await run(
+        "node", f"{client}.mjs", "--url", base_url, "--key", api_key, *flags, cwd=FOLDER
+    )
     report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     assert report["results"] == [0, 0], report
     miss, register, hit = report["requests"]

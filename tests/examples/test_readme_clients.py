@@ -8,11 +8,8 @@ connection attempt (while the client's default really does retry, or the advice 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +19,11 @@ import pytest
 from db.engine import Database
 from db.keys import revoke_key
 from db.records import Principal
+from tests.support.node import installed, run
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 JAVASCRIPT = ROOT / "examples" / "javascript"
-REQUIRE_NODE = os.environ.get("SESSIONGRAPH_REQUIRE_BROWSER", "") not in ("", "0")
 README_GRAPHQL_URL = "http://127.0.0.1:8000/graphql"
 README_WS_URL = "ws://127.0.0.1:8000/graphql"
 # The packages these tests run, from examples/javascript/package.json.
@@ -51,36 +48,10 @@ def replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-async def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> str:
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    text = output.decode()
-    assert process.returncode == 0, text
-    return text
-
-
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """examples/javascript's packages, installed from its lock file when any is missing."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        if REQUIRE_NODE:
-            pytest.fail("node and npm are required for the README's JavaScript snippets")
-        pytest.skip("node/npm not installed")
-    folder = JAVASCRIPT / "node_modules"
-    if not all((folder / package / "package.json").exists() for package in PACKAGES):
-        asyncio.run(run("npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=JAVASCRIPT))
-    return folder
+    return installed(JAVASCRIPT, *PACKAGES, purpose="the README's JavaScript snippets")
 
 
 @pytest.fixture

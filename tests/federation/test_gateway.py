@@ -9,9 +9,7 @@ the subgraphs, so the tenant rules hold through the gateway too.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,11 @@ from db.records import Principal
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import new_key
+from tests.support.node import installed
 from tests.support.server import running_server
 from tests.support.sessions import append, new_session
 
 GATEWAY = Path(__file__).resolve().parent / "gateway"
-REQUIRE_NODE = os.environ.get("SESSIONGRAPH_REQUIRE_BROWSER", "") not in ("", "0")
 READY = re.compile(r"gateway ready at (\S+)")
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,26 +41,7 @@ query($id: ID!) {
 
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        if REQUIRE_NODE:
-            pytest.fail("node and npm are required for the federation gateway test")
-        pytest.skip("node/npm not installed")
-    if not (GATEWAY / "node_modules" / "@apollo" / "gateway").exists():
-        asyncio.run(_npm_ci())
-    return GATEWAY / "node_modules"
-
-
-async def _npm_ci() -> None:
-    process = await asyncio.create_subprocess_exec(
-        "npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=GATEWAY
-    )
-    try:
-        await asyncio.wait_for(process.wait(), timeout=300)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode == 0, "npm ci failed"
+    return installed(GATEWAY, "@apollo/gateway", purpose="the federation gateway test")
 
 
 @pytest.fixture
