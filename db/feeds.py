@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
@@ -39,6 +40,9 @@ RETRY_DELAY = 0.5  # after a failed read
 # Catch-ups after missed hints start this much before the outage: the clocks of the
 # processes that stamp `updated_at` may disagree by up to this much.
 CLOCK_SKEW = timedelta(seconds=5)
+# What an organisation-wide reader was last sent for each session is remembered this long,
+# so that catch-ups (every poll while the bus is degraded) do not send it again.
+SENT_MEMORY = 120.0
 
 T = TypeVar("T")
 
@@ -153,7 +157,7 @@ class UpdateReader(Reader[SessionChange]):
     catch-up after missed hints sends the session only when it really changed.
     """
 
-    __slots__ = ("_feeds", "known", "organization_id", "session_id")
+    __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
 
     def __init__(
         self,
@@ -167,6 +171,14 @@ class UpdateReader(Reader[SessionChange]):
         self.organization_id = organization_id
         self.session_id = session_id
         self.known = known
+        # Organisation-wide: session id -> (what was sent, when), for catch-ups to skip.
+        self.sent: dict[str, tuple[tuple[int, str] | None, float]] = {}
+        self._prune_at = 64
+
+    def already_sent(self, change: SessionChange) -> bool:
+        """Whether this session was last sent in exactly this state (catch-ups skip it)."""
+        sent = self.sent.get(change.session_id)
+        return sent is not None and sent[0] == _state(change)
 
     def wants(self, hint: Hint) -> bool:
         return hint.organization_id == self.organization_id and (
@@ -182,12 +194,23 @@ class UpdateReader(Reader[SessionChange]):
         self._put(change)
         if change.session is not None:
             self.known = (change.session.revision, change.session.status)
+        if self.session_id is None:
+            now = time.monotonic()
+            self.sent[change.session_id] = (_state(change), now)
+            if len(self.sent) > self._prune_at:
+                self.sent = {k: v for k, v in self.sent.items() if v[1] > now - SENT_MEMORY}
+                self._prune_at = max(64, 2 * len(self.sent))
         if self.session_id is not None and change.kind == "deleted":
             self.finish()
 
     def close(self) -> None:
         super().close()
         self._feeds.remove_updates(self)
+
+
+def _state(change: SessionChange) -> tuple[int, str] | None:
+    session = change.session
+    return None if session is None else (session.revision, session.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +369,9 @@ class Feeds:
         self._updates: list[UpdateReader] = []
         self._pending: deque[Hint | CatchUp] = deque()
         self._update_task: asyncio.Task[None] | None = None
+        # When the last successful catch-up began: every change committed before it was
+        # seen then, so the next catch-up need not look further back (plus CLOCK_SKEW).
+        self._caught_up_at: datetime | None = None
         self._remove_listener = db.bus.add_listener(self._on_hint, self._on_resync)
 
     def events(self, session_id: str, after: int) -> EventReader:
@@ -402,11 +428,20 @@ class Feeds:
 
     def _on_resync(self, since: datetime) -> None:
         """Hints since `since` may have been missed: event feeds read after their readers'
-        positions, and update readers get what changed meanwhile (`catch_up`)."""
+        positions, and update readers get what changed meanwhile (`catch_up`).
+
+        A reconnecting bus calls this once; a degraded one every poll interval, so a
+        catch-up still waiting in the queue absorbs the next one.
+        """
         for feed in list(self._feeds.values()):
             feed.poke()
-        if self._updates:
-            self._queue_update(CatchUp(since - CLOCK_SKEW))
+        if not self._updates:
+            return
+        for index, item in enumerate(self._pending):
+            if isinstance(item, CatchUp):
+                self._pending[index] = CatchUp(min(item.since, since))
+                return
+        self._queue_update(CatchUp(since))
 
     async def _deliver_updates(self) -> None:
         """In hint order; one read of the session per hint, whatever the number of readers."""
@@ -450,6 +485,10 @@ class Feeds:
         readers = [r for r in self._updates if not r.finished]
         if not readers:
             return True
+        began = clock.now()
+        if self._caught_up_at is not None and self._caught_up_at > since:
+            since = self._caught_up_at
+        since -= CLOCK_SKEW
         organizations = {r.organization_id for r in readers if r.session_id is None}
         watched = {r.session_id for r in readers if r.session_id is not None}
         try:
@@ -459,10 +498,13 @@ class Feeds:
             log.exception("catching up session updates after missed hints")
             return False
         self.update_reads += 1
+        self._caught_up_at = began
         for reader in readers:
             if reader.session_id is None:
                 for change in changes:
-                    if change.organization_id == reader.organization_id:
+                    if change.organization_id == reader.organization_id and not (
+                        reader.already_sent(change.change)
+                    ):
                         reader.offer(change.change)
                 continue
             record = current.get(reader.session_id)

@@ -41,7 +41,8 @@ async def _can_serve(db: Database) -> str | None:
 async def readiness(db: Database) -> tuple[bool, dict[str, object]]:
     """Ready when requests can succeed: the database answers reads and takes writes, and
     its schema is at the newest migration. `database` names what is wrong:
-    `unreachable`, `busy` or `read_only` (see `graph.errors.unavailable`)."""
+    `unreachable`, `busy` or `read_only` (see `graph.errors.unavailable`). When ready,
+    `bus` is `ok`, or `degraded (polling)` while the hint bus's broker is unreachable."""
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
             revision = await _can_serve(db)
@@ -59,7 +60,9 @@ async def readiness(db: Database) -> tuple[bool, dict[str, object]]:
             "head": head,
         }
         return False, body
-    return True, {"status": "ok", "database": "ok", "migration": revision}
+    # The bus never makes the process unready: while its broker is down, live streams
+    # read the database every few seconds instead, so every request still succeeds.
+    return True, {"status": "ok", "database": "ok", "migration": revision, "bus": db.bus.state}
 
 
 async def readyz(request: Request) -> Response:

@@ -68,6 +68,12 @@ DB_CONNECTIONS_MAX = Gauge(
     ["pool"],
     multiprocess_mode="livesum",
 )
+BUS_DEGRADED = Gauge(
+    "sessiongraph_bus_degraded",
+    "1 while this process's hint bus cannot reach its broker and live streams poll the "
+    "database instead (summed over processes); as of the last scrape.",
+    multiprocess_mode="livesum",
+)
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
 _MAX_NAMES = 200
@@ -189,6 +195,7 @@ async def metrics_endpoint(request: Request) -> Response:
     db = getattr(request.app.state, "db", None)
     if db is not None:
         observe_connections(db)
+        BUS_DEGRADED.set(1 if db.bus.state != "ok" else 0)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
