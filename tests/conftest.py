@@ -1,4 +1,5 @@
-"""Fixtures: every database-backed test runs once on SQLite and once on PostgreSQL."""
+"""Fixtures: every database-backed test runs on SQLite, on PostgreSQL, and on PostgreSQL
+through PgBouncer in transaction mode (`pgbouncer`, LISTEN on a direct connection)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,23 @@ from db.keys import create_key
 from db.records import Principal
 from graph.app import create_app
 from graph.settings import Settings
-from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database, migrate
+from tests.support.databases import (
+    POSTGRES_ADMIN_URL,
+    REQUIRE_POSTGRES,
+    PostgresUnavailable,
+    fresh_database,
+    migrate,
+)
 from tests.support.graphql import GraphQLClient
+from tests.support.pgbouncer import (
+    PgBouncer,
+    PgBouncerUnavailable,
+    listen_url_for,
+    running_pgbouncer,
+)
 from tests.support.server import running_server
 
-BACKENDS = ("sqlite", "postgresql")
+BACKENDS = ("sqlite", "postgresql", "pgbouncer")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,14 +46,40 @@ def database_url(
 ) -> Iterator[str]:
     """One migrated database per backend for the whole run; tests isolate by organisation."""
     backend: str = request.param
+    engine = "postgresql" if backend == "pgbouncer" else backend
     try:
-        with fresh_database(backend, tmp_path_factory.mktemp("db")) as url:
+        with fresh_database(engine, tmp_path_factory.mktemp("db")) as url:
+            if backend == "pgbouncer":
+                bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+                url = bouncer.through(url)
             migrate(url)
             yield url
     except PostgresUnavailable as error:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required but unavailable: {error}")
         pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """One PgBouncer (transaction mode) in front of the test PostgreSQL for the whole run."""
+    try:
+        with running_pgbouncer(POSTGRES_ADMIN_URL) as bouncer:
+            yield bouncer
+    except PgBouncerUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PgBouncer is required with PostgreSQL but unavailable: {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(autouse=True)
+def _listen_directly(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind the bouncer, servers a test starts (in process or not) LISTEN directly."""
+    if "database_url" not in request.fixturenames:
+        return
+    listen = listen_url_for(request.getfixturevalue("database_url"))
+    if listen is not None:
+        monkeypatch.setenv("SESSIONGRAPH_LISTEN_DATABASE_URL", listen)
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +97,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+    database = Database(database_url, listen_url=listen_url_for(database_url))
     yield database
     await database.dispose()
 
@@ -99,7 +138,11 @@ def api_key(principal_and_key: tuple[Principal, str]) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, auto_migrate=False)
+    return Settings(
+        database_url=database_url,
+        auto_migrate=False,
+        listen_database_url=listen_url_for(database_url),
+    )
 
 
 @pytest.fixture
