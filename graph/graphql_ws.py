@@ -9,6 +9,12 @@ dropped frame), 4400 for a document that does not parse or names an unknown oper
 both protocols too (validation errors are an `error` message), coded errors, the shared
 check that closes a revoked key's sockets with 4403, and a registry of open sockets so
 shutdown can close them with 1001.
+
+A database outage is not a bad key: met at `connection_init` it closes with 1013 (Try
+Again Later; the legacy protocol sends `connection_error` first), met at `subscribe` /
+`start` it answers that operation with a SERVICE_UNAVAILABLE error and the connection
+stays open. Frames are decoded with orjson, which refuses nesting past 1024 levels
+without recursing: such a frame closes with 4400 and says so.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -48,21 +55,38 @@ from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.records import EventRecord, Principal
 from graph.auth import principal_from_header
 from graph.context import EventKey
+from graph.errors import ServiceUnavailable, log_unavailable, unavailable
 from graph.fanout import legacy_prefix, open_lane, results_untouched_by_extensions, transport_prefix
 from graph.persisted import PersistedDocuments
 from graph.ratelimit import admit, graphql_error_body, refusal
 
 log = logging.getLogger("sessiongraph.ws")
 GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
 BAD_REQUEST = 4400
 MAX_CLOSE_REASON_BYTES = 123
 NOT_TEXT = "WebSocket message type must be text"  # Strawberry's reasons on graphql-transport-ws
 NOT_JSON = "WebSocket message must be valid JSON"
 REVOKED = f"Forbidden: {REVOKED_MESSAGE}"
+MAX_FRAME_DEPTH = 1024  # orjson's limit on nested objects and arrays
+TOO_DEEP = f"WebSocket message nests objects and arrays more than {MAX_FRAME_DEPTH} levels deep"
 
 
 class KeyRevoked(Exception):
     """The connection's key no longer works: the socket must close with 4403."""
+
+
+class DatabaseUnavailable(Exception):
+    """The key check at `connection_init` met a database outage: close with 1013, not 4403,
+    so a client that gives up on a refused key retries this one."""
+
+    def __init__(self, error: ServiceUnavailable) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class FrameTooDeep(json.JSONDecodeError):
+    """A frame nested past `MAX_FRAME_DEPTH`: malformed for this server, with its own reason."""
 
 
 class SocketContext:
@@ -114,13 +138,23 @@ class SocketContext:
         """None when a new operation may start, else the GraphQL error that answers it.
 
         Raises `KeyRevoked` when the connection's key stopped working (the socket closes).
-        Each operation spends one request of the organisation's per-minute budget.
+        Each operation spends one request of the organisation's per-minute budget. A
+        database outage in either check refuses only this operation (SERVICE_UNAVAILABLE,
+        with `retryAfter`); the connection stays open.
         """
         if limit is not None and operation_id not in running and len(running) >= limit:
             return limit_error(limit)
-        if not await self.still_valid():
+        try:
+            valid = await self.still_valid()
+            decision = await admit(self.db, self.principal) if valid else None
+        except Exception as error:
+            down = unavailable(error)
+            if down is None:
+                raise
+            log_unavailable(error, "a WebSocket operation's key check")
+            return graphql_error_body(down)
+        if decision is None:
             raise KeyRevoked
-        decision = await admit(self.db, self.principal)
         return None if decision.allowed else graphql_error_body(refusal(decision))
 
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
@@ -247,6 +281,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
             message = {**message, "payload": {}}  # PROTOCOL.md allows null
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except DatabaseUnavailable as outage:
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.error.message)
+
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged:
             try:
@@ -329,6 +369,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         if not self.refused:
             await super().send_message(message)
 
+    async def handle_connection_init(self, message: Any) -> None:
+        """A database outage: `connection_error` with the coded error, then 1013."""
+        try:
+            await super().handle_connection_init(message)
+        except DatabaseUnavailable as outage:
+            payload = graphql_error_body(outage.error)
+            await self.send_message({"type": "connection_error", "payload": payload})
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.error.message)
+
     async def handle(self) -> None:
         """Strawberry's loop, with 4400 for frames that are not JSON text and the 4408
         init timeout graphql-transport-ws has (the legacy protocol has none of its own)."""
@@ -406,7 +455,19 @@ async def _close_revoked(websocket: WebSocket) -> None:
 
 
 class SocketAdapter(ASGIWebSocketAdapter):
-    """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash."""
+    """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash; a
+    frame nested too deep closes with 4400 on either protocol."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except NonJsonMessageReceived as error:
+            if not isinstance(error.__cause__, FrameTooDeep):
+                raise
+            await self.close(BAD_REQUEST, TOO_DEEP)
 
     async def send_text(self, text: str) -> None:
         """A message already encoded (shared fan-out writes), with `send_json`'s errors."""
@@ -474,6 +535,17 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Every frame, on both protocols, as the HTTP door reads bodies: orjson, which
+        stops at `MAX_FRAME_DEPTH` levels with an error where the standard library's
+        parser would exhaust Python's recursion limit (a RecursionError, no close frame)."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            if "depth" in error.msg or "recursion" in error.msg.lower():
+                raise FrameTooDeep(error.msg, error.doc, error.pos) from error
+            raise
+
     async def get_context(self, request: Any, response: Any) -> SocketContext:
         context = SocketContext(
             self.db, self.session_ttl_seconds, request.headers.get("authorization")
@@ -484,7 +556,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         return context
 
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
-        """The key from the init payload, else from the upgrade request; 4403 when bad."""
+        """The key from the init payload, else from the upgrade request; 4403 when bad,
+        `DatabaseUnavailable` when the database cannot check it now."""
         value = key_from_params(context.connection_params) or context.upgrade_key
         context.key = value
         try:
@@ -493,6 +566,12 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             raise ConnectionRejectionError(
                 {"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}
             ) from error
+        except Exception as error:
+            down = unavailable(error)
+            if down is None:
+                raise
+            log_unavailable(error, "the WebSocket key check")
+            raise DatabaseUnavailable(down) from error
         if context.close_revoked is not None:
             context.stop_watching()
             context.stop_watching = self.revocations.watch(

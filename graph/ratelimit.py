@@ -19,7 +19,7 @@ from db.engine import Database
 from db.errors import RateLimited
 from db.ratelimit import WINDOW_SECONDS, Decision, limiter_for
 from db.records import Principal
-from graph.errors import mapping_for
+from graph.errors import ServiceUnavailable, mapping_for
 from graph.jsonio import JSONResponse
 
 POLICY = "org-per-minute"
@@ -60,8 +60,9 @@ def refusal(decision: Decision) -> RateLimited:
     )
 
 
-def graphql_error_body(error: RateLimited) -> dict[str, Any]:
-    """One GraphQL error, as HTTP bodies and WebSocket `error` messages carry it."""
+def graphql_error_body(error: RateLimited | ServiceUnavailable) -> dict[str, Any]:
+    """One GraphQL error a retry may cure, as HTTP bodies and WebSocket `error` (and
+    legacy `connection_error`) messages carry it."""
     return {
         "message": error.message,
         "extensions": {
