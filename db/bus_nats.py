@@ -28,7 +28,7 @@ class NatsBus(BrokerBus):
         self._nc: Any = None
 
     async def _connect(self) -> None:
-        import nats
+        from nats.aio.client import Client
 
         async def closed() -> None:
             self._lost.set()
@@ -36,7 +36,8 @@ class NatsBus(BrokerBus):
         async def error(problem: Exception) -> None:
             log.debug("bus: nats client: %s", problem)
 
-        self._nc = await nats.connect(
+        self._nc = Client()
+        await self._nc.connect(
             self.url,
             name=CLIENT_NAME,
             allow_reconnect=False,
@@ -57,8 +58,8 @@ class NatsBus(BrokerBus):
 
     async def _disconnect(self) -> None:
         nc, self._nc = self._nc, None
-        if nc is not None and not nc.is_closed:
-            await nc.close()
+        if nc is not None:
+            await nc.close()  # also after a failed connect, which leaves its socket open
 
     def _link_alive(self) -> bool:
         return self._nc is not None and bool(self._nc.is_connected)

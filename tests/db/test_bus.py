@@ -1,19 +1,30 @@
-"""The hint bus: in-process delivery, and LISTEN/NOTIFY that survives a killed connection."""
+"""The hint bus: in-process delivery, and each cross-process bus (PostgreSQL LISTEN/NOTIFY,
+Redis pub/sub, NATS) crossing processes, surviving a killed connection, and polling the
+log while its broker is unreachable."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 import pytest
 
 from db import clock
-from db.bus import Bus, Hint, PostgresBus, bus_for
+from db.bus import Bus, BrokerBus, Hint, PostgresBus, bus_for, bus_kind
+from db.bus_nats import NatsBus
+from db.bus_redis import RedisBus
 from db.engine import Database
 from tests.support.listeners import terminate_listeners
+from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.timeout(60)
+
+REDIS_URL = os.environ.get("SESSIONGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("SESSIONGRAPH_TEST_NATS_URL", "nats://127.0.0.1:4222")
+BROKERS = ("postgres", "redis", "nats")
 
 
 def test_hints_round_trip_and_malformed_ones_are_refused() -> None:
@@ -31,7 +42,7 @@ def test_in_memory_bus_delivers_at_once_until_removed() -> None:
     bus.publish(hint)
     remove()
     bus.publish(hint)
-    assert seen == [hint] and bus.listener_count == 0
+    assert seen == [hint] and bus.listener_count == 0 and bus.state == "ok"
 
 
 def test_the_database_picks_its_bus(database_url: str) -> None:
@@ -39,50 +50,157 @@ def test_the_database_picks_its_bus(database_url: str) -> None:
     expected = Bus if database_url.startswith("sqlite") else PostgresBus
     assert type(db.bus) is expected
     assert type(bus_for(db.url)) is expected
+    assert type(bus_for(db.url, bus_url="memory")) is Bus
+    assert type(bus_for(db.url, bus_url=REDIS_URL)) is RedisBus
+    assert type(bus_for(db.url, bus_url=NATS_URL)) is NatsBus
+    if database_url.startswith("sqlite"):
+        with pytest.raises(ValueError, match="needs a PostgreSQL database"):
+            bus_for(db.url, bus_url="postgres")
+    else:
+        assert type(bus_for(db.url, bus_url="postgres")) is PostgresBus
 
 
-async def _eventually(condition, within: float = 10) -> None:  # type: ignore[no-untyped-def]
+def test_bus_urls_name_their_kind() -> None:
+    assert [bus_kind(u) for u in ("memory", "postgres", "redis://h:1/2", "nats://h:4222")] == [
+        "memory",
+        "postgres",
+        "redis",
+        "nats",
+    ]
+    with pytest.raises(ValueError, match="expected memory, postgres"):
+        bus_kind("kafka://h:9092")
+
+
+async def _eventually(condition: Callable[[], bool], within: float = 10) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - polls state another component changes
             await asyncio.sleep(0.01)
 
 
-async def test_postgres_bus_crosses_processes_and_recovers(database_url: str, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
-    dsn = Database(database_url).url.set(drivername="postgresql").render_as_string(False)
-    a, b = PostgresBus(dsn, reconnect_delay=0.05), PostgresBus(dsn, reconnect_delay=0.05)
-    heard_a: list[Hint] = []
-    heard_b: list[Hint] = []
-    resyncs: list[str] = []
-    sinces: list[datetime] = []
+@pytest.fixture(params=BROKERS)
+def broker(request: pytest.FixtureRequest, postgres_url: str) -> str:
+    """The broker's URL: for `postgres`, the direct PostgreSQL database's."""
+    kind: str = request.param
+    if kind == "postgres":
+        return Database(postgres_url).url.set(drivername="postgresql").render_as_string(False)
+    return REDIS_URL if kind == "redis" else NATS_URL
 
-    def resynced(name: str) -> Callable[[datetime], None]:
-        def on_resync(since: datetime) -> None:
-            resyncs.append(name)
-            sinces.append(since)
 
-        return on_resync
+def _bus(url: str, **options: float) -> BrokerBus:
+    if url.startswith("postgresql"):
+        return PostgresBus(url, **options)
+    return RedisBus(url, **options) if url.startswith("redis") else NatsBus(url, **options)
 
-    a.add_listener(heard_a.append, resynced("a"))
-    b.add_listener(heard_b.append, resynced("b"))
-    await a.start()
-    await b.start()
-    try:
+
+@pytest.fixture
+async def buses(broker: str) -> AsyncIterator[tuple[BrokerBus, BrokerBus]]:
+    a = _bus(broker, reconnect_delay=0.05, poll_interval=0.1)
+    b = _bus(broker, reconnect_delay=0.05, poll_interval=0.1)
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+def _recorder(
+    bus: BrokerBus, resyncs: list[datetime] | None = None
+) -> tuple[list[Hint], list[datetime]]:
+    heard: list[Hint] = []
+    sinces: list[datetime] = [] if resyncs is None else resyncs
+    bus.add_listener(heard.append, sinces.append)
+    return heard, sinces
+
+
+async def test_broker_bus_crosses_processes_and_recovers_from_a_killed_connection(
+    broker: str, buses: tuple[BrokerBus, BrokerBus]
+) -> None:
+    """Each bus's connection is dropped under it (PostgreSQL: `pg_terminate_backend`;
+    Redis: `CLIENT KILL TYPE pubsub`; NATS: a proxy in between drops it)."""
+    a, b = buses
+    async with tcp_proxy(broker) as proxy:
+        if isinstance(a, NatsBus):  # both go through the proxy, which can drop them
+            a.url = b.url = proxy.url_for(broker)
+        heard_a, sinces_a = _recorder(a)
+        heard_b, sinces_b = _recorder(b)
+        await a.start()
+        await b.start()
+        assert a.connected and b.connected and a.state == b.state == "ok"
         first = Hint("events", "sess_0123456789abcdef", "org_a", 1)
         a.publish(first)
         await _eventually(lambda: heard_b == [first])
-        assert heard_a == [first]  # at once locally, and its own NOTIFY is not heard twice
+        assert heard_a == [first]  # at once locally, and its own copy is not heard twice
         killed_at = clock.now()
-        assert await terminate_listeners(dsn) == 2
-        await _eventually(lambda: sorted(resyncs) == ["a", "b"] and a.connected and b.connected)
+        assert await _kill_connections(broker, a, proxy) >= 2
+        await _eventually(lambda: a.reconnects == b.reconnects == 1 and a.connected and b.connected)
+        await _eventually(lambda: bool(sinces_a) and bool(sinces_b))
         # Each was told from when hints may have been missed: no later than the kill.
-        assert all(since <= killed_at for since in sinces)
-        assert a.reconnects == b.reconnects == 1
+        assert all(since <= killed_at for since in sinces_a + sinces_b)
         second = Hint("deleted", "sess_0123456789abcdef", "org_a")
         b.publish(second)
         await _eventually(lambda: heard_a == [first, second])
-    finally:
-        await a.stop()
-        await b.stop()
+    await a.stop()
     assert not a.connected
+
+
+async def _kill_connections(broker: str, bus: BrokerBus, proxy: object) -> int:
+    from tests.support.tcp_proxy import TcpProxy
+
+    if isinstance(bus, PostgresBus):
+        return await terminate_listeners(broker)
+    if isinstance(bus, RedisBus):
+        return await kill_redis_subscribers()
+    assert isinstance(proxy, TcpProxy)
+    return proxy.drop()
+
+
+async def kill_redis_subscribers(url: str = REDIS_URL) -> int:
+    """`CLIENT KILL TYPE pubsub` from a separate client: how many connections it closed."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        killed: int = await client.client_kill_filter(_type="pubsub")
+        return killed
+    finally:
+        await client.aclose()
+
+
+async def test_an_unreachable_broker_degrades_to_polling_and_recovers(
+    broker: str, buses: tuple[BrokerBus, BrokerBus], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Down at start, back, down mid-stream, back: one warning per outage, one info line
+    per recovery, listeners told to read the log every poll meanwhile."""
+    a, b = buses
+    caplog.set_level(logging.INFO, logger="sessiongraph.bus")
+    async with tcp_proxy(broker) as proxy:
+        url = proxy.url_for(broker)
+        if isinstance(a, PostgresBus):
+            a.dsn = url
+        else:
+            a.url = url  # type: ignore[attr-defined]
+        heard, sinces = _recorder(a)
+        heard_b, _ = _recorder(b)
+        proxy.cut()
+        await a.start()  # gives up waiting after a few seconds: the process still starts
+        assert a.state == "degraded (polling)" and not a.connected
+        await _eventually(lambda: len(sinces) >= 3)  # a poll every 0.1 s
+        proxy.restore()
+        await _eventually(lambda: a.connected and a.state == "ok")
+        await b.start()
+        polls = a.polls
+        await asyncio.sleep(0.3)
+        assert a.polls == polls  # no polling once the broker is back
+        hint = Hint("updated", "sess_0123456789abcdef", "org_a")
+        b.publish(hint)
+        await _eventually(lambda: heard == [hint])
+        assert proxy.cut() >= 1  # mid-stream
+        await _eventually(lambda: a.state == "degraded (polling)" and not a.connected)
+        a.publish(hint)  # while cut: local listeners still hear it at once...
+        assert heard == [hint, hint]
+        proxy.restore()
+        await _eventually(lambda: a.connected and a.state == "ok")
+        await _eventually(lambda: heard_b == [hint, hint])  # ...and it is sent once back
+    records = [r for r in caplog.records if r.name == "sessiongraph.bus"]
+    warnings = [r for r in records if r.levelno == logging.WARNING]
+    infos = [r for r in records if r.levelno == logging.INFO and "is back" in r.getMessage()]
+    assert len(warnings) == 2 and len(infos) == 2
+    assert all("reading the database every 0.1s" in r.getMessage() for r in warnings)
