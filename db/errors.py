@@ -64,3 +64,22 @@ class IdempotencyKeyReused(InvalidInput):
     """An `Idempotency-Key` already used for a different request (method, path or body)."""
 
     code = "idempotency_key_reused"
+
+
+# How long a client should wait before retrying when the database is unavailable: long
+# enough not to hammer a database that is restarting, short enough for a dropped
+# connection (the next request opens a new one).
+RETRY_AFTER_SECONDS = 2
+
+
+class ServiceUnavailable(DomainError):
+    """The database cannot serve the request now (unreachable, overloaded, refusing
+    writes); not the caller's fault, and retrying later may succeed. `reason` is what
+    `/readyz` reports: `unreachable`, `busy` or `read_only`."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_seconds = RETRY_AFTER_SECONDS

@@ -21,6 +21,7 @@ from db import status as status_rules
 from db.bus import Hint
 from db.engine import Database
 from db.models import events, sessions
+from db.outages import log_failure
 
 log = logging.getLogger("sessiongraph.expiry")
 BATCH = 500
@@ -124,6 +125,6 @@ class ExpirySweeper:
                 self.sweeps += 1
                 if result.expired or result.deleted:
                     log.info("expired %d sessions, deleted %d", result.expired, result.deleted)
-            except Exception:
-                log.exception("expiry sweep failed; retrying next interval")
+            except Exception as error:
+                log_failure(log, error, "expiry sweep failed; retrying next interval")
             await asyncio.sleep(self.interval)

@@ -23,6 +23,7 @@ from db.engine import Database
 from db.errors import InvalidInput, NotFound, Unauthenticated
 from db.ids import new_key_id
 from db.models import api_keys, organizations
+from db.outages import log_failure
 from db.records import KeyRecord, MappingRow, Plan, Principal
 
 log = logging.getLogger("sessiongraph.keys")
@@ -182,8 +183,8 @@ class KeyWatch:
             await asyncio.sleep(self.interval)
             try:
                 await self.check()
-            except Exception:  # a database hiccup must not end the watch for good
-                log.warning("revoked-key check failed; retrying next interval", exc_info=True)
+            except Exception as error:  # a database hiccup must not end the watch for good
+                log_failure(log, error, "revoked-key check failed; retrying next interval")
 
     async def check(self) -> None:
         """One round: end every watched connection whose key no longer authenticates."""

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-import sqlalchemy.exc
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
@@ -26,29 +23,15 @@ from db.errors import (
     NotFound,
     PreconditionFailed,
     RateLimited,
+    ServiceUnavailable,
     Unauthenticated,
 )
+from db.outages import READ_ONLY, UNREACHABLE, unavailable
 from graph.jsonio import JSONResponse
 
+__all__ = ["READ_ONLY", "UNREACHABLE", "ServiceUnavailable", "unavailable"]
+
 log = logging.getLogger("sessiongraph.errors")
-
-# How long a client should wait before retrying when the database is unavailable: long
-# enough not to hammer a database that is restarting, short enough for a dropped
-# connection (the next request opens a new one).
-RETRY_AFTER_SECONDS = 2
-
-
-class ServiceUnavailable(DomainError):
-    """The database cannot serve the request now (unreachable, overloaded, refusing
-    writes); not the caller's fault, and retrying later may succeed. `reason` is what
-    `/readyz` reports: `unreachable`, `busy` or `read_only`."""
-
-    code = "service_unavailable"
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,96 +66,6 @@ def mapping_for(error: BaseException) -> ErrorMapping:
 def new_error_id() -> str:
     """Echoed to the caller and written to the log, so a report can be matched to its detail."""
     return "err_" + secrets.token_hex(8)
-
-
-# --- The one list of failures that mean "the database is unavailable", not "a bug". ---
-
-UNREACHABLE = "unreachable"
-BUSY = "busy"
-READ_ONLY = "read_only"
-
-_MESSAGES = {
-    UNREACHABLE: "the database is unavailable; retry shortly",
-    BUSY: "the database is busy; retry shortly",
-    READ_ONLY: "the database refuses writes; retry later",
-}
-# asyncpg's own classes: the connection is gone or cannot be made (SQLSTATE class 08,
-# 57P01-03 shutdown/restart, 53300 too many connections), or the server refuses writes
-# (25006 read-only transaction, e.g. a standby after failover; 53100 disk full).
-_PG_UNREACHABLE: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-_PG_READ_ONLY: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ReadOnlySQLTransactionError,
-    asyncpg.exceptions.DiskFullError,
-)
-# SQLite reports everything as OperationalError; only these messages mean the file
-# cannot be used right now (rather than a wrong statement or a corrupt file).
-_SQLITE_READ_ONLY = ("readonly database", "database or disk is full")
-_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error")
-_SQLITE_BUSY = ("database is locked", "database is busy")
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error, the driver error SQLAlchemy wraps, and what each was raised from."""
-    seen: set[int] = set()
-    pending = [error]
-    while pending and len(seen) < 16:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        for nxt in (orig, current.__cause__, current.__context__):
-            if isinstance(nxt, BaseException):
-                pending.append(nxt)
-
-
-def _reason(error: BaseException) -> str | None:
-    if isinstance(error, _PG_READ_ONLY):
-        return READ_ONLY
-    if isinstance(error, _PG_UNREACHABLE):
-        return UNREACHABLE
-    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
-        return UNREACHABLE  # "connection is closed": the server or network dropped it
-    if isinstance(error, asyncpg.exceptions.InternalClientError):
-        # "cannot switch to state …": a pooled connection whose server end was terminated
-        # while idle; asyncpg notices only when it is used next.
-        return UNREACHABLE
-    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
-        return UNREACHABLE
-    if isinstance(error, sqlalchemy.exc.TimeoutError):
-        return BUSY  # no pooled connection came free in time
-    if isinstance(error, sqlite3.OperationalError):
-        text = str(error).lower()
-        for reason, needles in (
-            (READ_ONLY, _SQLITE_READ_ONLY),
-            (UNREACHABLE, _SQLITE_UNREACHABLE),
-            (BUSY, _SQLITE_BUSY),
-        ):
-            if any(needle in text for needle in needles):
-                return reason
-    if isinstance(error, OSError | TimeoutError):
-        return UNREACHABLE  # refused, reset or timed-out connection to the database
-    return None
-
-
-def unavailable(error: BaseException) -> ServiceUnavailable | None:
-    """`ServiceUnavailable` when `error` (or what caused it) means the database cannot
-    serve now, so the doors answer 503 with `Retry-After`; None for anything else (a bug,
-    answered 500). Every door and `/readyz` decide with this one function."""
-    if isinstance(error, ServiceUnavailable):
-        return error
-    for cause in _causes(error):
-        reason = _reason(cause)
-        if reason is not None:
-            return ServiceUnavailable(_MESSAGES[reason], reason=reason)
-    return None
 
 
 def log_unavailable(error: BaseException, where: str) -> None:

@@ -1,0 +1,113 @@
+"""Which failures mean "the database cannot serve now" rather than "a bug".
+
+A dropped connection, a restarting server, a full disk or a file that refuses writes is
+an outage: the doors answer 503 with `Retry-After`, readiness reports it, and background
+work (expiry, key checks) logs one warning line and tries again, with no traceback. The
+drivers' exceptions are sorted here, once, for every caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+
+import asyncpg
+import sqlalchemy.exc
+
+from db.errors import ServiceUnavailable
+
+UNREACHABLE = "unreachable"
+BUSY = "busy"
+READ_ONLY = "read_only"
+
+_MESSAGES = {
+    UNREACHABLE: "the database is unavailable; retry shortly",
+    BUSY: "the database is busy; retry shortly",
+    READ_ONLY: "the database refuses writes; retry later",
+}
+# asyncpg's own classes: the connection is gone or cannot be made (SQLSTATE class 08,
+# 57P01-03 shutdown/restart, 53300 too many connections), or the server refuses writes
+# (25006 read-only transaction, e.g. a standby after failover; 53100 disk full).
+_PG_UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_PG_READ_ONLY: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.DiskFullError,
+)
+# SQLite reports everything as OperationalError; only these messages mean the file
+# cannot be used right now (rather than a wrong statement or a corrupt file).
+_SQLITE_READ_ONLY = ("readonly database", "database or disk is full")
+_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error")
+_SQLITE_BUSY = ("database is locked", "database is busy")
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, the driver error SQLAlchemy wraps, and what each was raised from."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending and len(seen) < 16:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        for nxt in (orig, current.__cause__, current.__context__):
+            if isinstance(nxt, BaseException):
+                pending.append(nxt)
+
+
+def _reason(error: BaseException) -> str | None:
+    if isinstance(error, _PG_READ_ONLY):
+        return READ_ONLY
+    if isinstance(error, _PG_UNREACHABLE):
+        return UNREACHABLE
+    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return UNREACHABLE  # "connection is closed": the server or network dropped it
+    if isinstance(error, asyncpg.exceptions.InternalClientError):
+        # "cannot switch to state …": a pooled connection whose server end was terminated
+        # while idle; asyncpg notices only when it is used next.
+        return UNREACHABLE
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return UNREACHABLE
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        return BUSY  # no pooled connection came free in time
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        for reason, needles in (
+            (READ_ONLY, _SQLITE_READ_ONLY),
+            (UNREACHABLE, _SQLITE_UNREACHABLE),
+            (BUSY, _SQLITE_BUSY),
+        ):
+            if any(needle in text for needle in needles):
+                return reason
+    if isinstance(error, OSError | TimeoutError):
+        return UNREACHABLE  # refused, reset or timed-out connection to the database
+    return None
+
+
+def unavailable(error: BaseException) -> ServiceUnavailable | None:
+    """`ServiceUnavailable` when `error` (or what caused it) means the database cannot
+    serve now, so the doors answer 503 with `Retry-After`; None for anything else (a bug,
+    answered 500). Every door and `/readyz` decide with this one function."""
+    if isinstance(error, ServiceUnavailable):
+        return error
+    for cause in _causes(error):
+        reason = _reason(cause)
+        if reason is not None:
+            return ServiceUnavailable(_MESSAGES[reason], reason=reason)
+    return None
+
+
+def log_failure(log: logging.Logger, error: BaseException, what: str) -> None:
+    """A failed background step: one warning line for an outage, a traceback for a bug."""
+    if unavailable(error) is not None:
+        log.warning("%s: database unavailable: %s: %s", what, type(error).__name__, error)
+    else:
+        log.error("%s", what, exc_info=error)
