@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -105,3 +106,39 @@ async def test_a_lost_hint_costs_latency_not_data(db: Database, principal: Princ
     feeds._on_resync(clock.now())  # what a reconnecting bus does
     assert await _take(reader, 3) == [1, 2, 3]
     reader.close()
+
+
+async def test_a_degraded_bus_polls_events_and_updates_each_once(
+    database_url: str, principal: Principal
+) -> None:
+    """Broker unreachable from the start, writes from another process (whose hints never
+    arrive): every poll reads after each reader's position, so events come exactly once,
+    and organisation-wide catch-ups skip what the reader already has."""
+    reading = Database(database_url, bus_url="redis://127.0.0.1:1/0", bus_poll_seconds=0.1)
+    writing = Database(database_url)  # another process: its own bus
+    try:
+        await reading.bus.start()
+        assert reading.bus.state == "degraded (polling)"
+        feeds = feeds_of(reading)
+        session = await new_session(writing, principal)
+        events = feeds.events(session, 0)
+        updates = feeds.updates(principal.organization_id, None)
+        everything = []
+        for round_ in range(1, 4):
+            await append(writing, principal, session, 5)
+            await update_session(writing, principal, session, {"prd": {"v": round_}})
+            assert await _take(events, 5) == list(range(5 * round_ - 4, 5 * round_ + 1))
+            await asyncio.sleep(0.5)  # several polls, each seeing the same recent changes
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.3):
+                while True:
+                    change = await anext(updates)
+                    everything.append((change.session_id, change.session.revision))
+        revisions = [revision for sid, revision in everything if sid == session]
+        assert revisions == sorted(set(revisions)) and revisions[-1] == 4
+        events.close()
+        updates.close()
+    finally:
+        await reading.bus.stop()
+        await reading.dispose()
+        await writing.dispose()
