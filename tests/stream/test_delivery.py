@@ -1,8 +1,15 @@
-"""Lossless delivery: many subscribers, concurrent writers, disconnects and resumes."""
+"""Lossless delivery: many subscribers, concurrent writers, disconnects and resumes.
+
+The live tests run on each bus: in-memory (SQLite, one process), LISTEN/NOTIFY, Redis and
+NATS (PostgreSQL). On a cross-process bus the test writes through a second `Database`,
+as another server process would, so hints reach the server only through the broker.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,11 +18,56 @@ from db.engine import Database
 from db.feeds import feeds_of
 from db.records import Principal
 from db.sessions import update_session
+from tests.support.pgbouncer import listen_url_for
 from tests.support.sessions import append, new_session
 from tests.support.sse import frames, stream_path
 from tests.support.ws import EVENTS, socket
 
 pytestmark = pytest.mark.timeout(120)
+
+REDIS_URL = os.environ.get("SESSIONGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("SESSIONGRAPH_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+# (database, bus): the bus is the database's default (memory on SQLite, LISTEN/NOTIFY on
+# PostgreSQL) unless a broker URL is given.
+on_every_bus = pytest.mark.parametrize(
+    ("database_url", "bus_url"),
+    [
+        pytest.param("sqlite", None, id="sqlite-memory"),
+        pytest.param("postgresql", None, id="postgresql-listen"),
+        pytest.param("pgbouncer", None, id="pgbouncer-listen"),
+        pytest.param("postgresql", REDIS_URL, id="postgresql-redis"),
+        pytest.param("postgresql", NATS_URL, id="postgresql-nats"),
+    ],
+    indirect=["database_url"],
+)
+
+
+@pytest.fixture
+def bus_url() -> str | None:
+    return None
+
+
+@pytest.fixture
+async def db(database_url: str, bus_url: str | None) -> AsyncIterator[Database]:
+    database = Database(database_url, listen_url=listen_url_for(database_url), bus_url=bus_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def writer(db: Database, database_url: str, bus_url: str | None) -> AsyncIterator[Database]:
+    """Where the test writes: `db` itself on the in-memory bus, else another process's."""
+    if db.is_sqlite and bus_url is None:
+        yield db
+        return
+    other = Database(database_url, listen_url=listen_url_for(database_url), bus_url=bus_url)
+    await other.bus.start()
+    try:
+        yield other
+    finally:
+        await other.bus.stop()
+        await other.dispose()
 
 
 def sizes(request: pytest.FixtureRequest) -> tuple[int, int, int]:
@@ -37,19 +89,25 @@ async def _subscriber(base_url: str, key: str, session: str, total: int) -> list
         return seen
 
 
+@on_every_bus
 async def test_every_subscriber_gets_every_event_once_in_order(
-    request: pytest.FixtureRequest, base_url: str, api_key: str, db: Database, principal: Principal
+    request: pytest.FixtureRequest,
+    base_url: str,
+    api_key: str,
+    db: Database,
+    writer: Database,
+    principal: Principal,
 ) -> None:
     subscribers, writers, each = sizes(request)
     total = writers * each
-    session = await new_session(db, principal)
+    session = await new_session(writer, principal)
     reads_before = feeds_of(db).reads
     listeners = [
         asyncio.create_task(_subscriber(base_url, api_key, session, total))
         for _ in range(subscribers)
     ]
     await asyncio.sleep(0.2)  # most subscribe first; late ones replay, by the same path
-    await _writers(db, principal, session, writers, each)
+    await _writers(writer, principal, session, writers, each)
     results = await asyncio.gather(*listeners)
     for seen in results:
         assert seen == list(range(1, total + 1))
@@ -57,9 +115,11 @@ async def test_every_subscriber_gets_every_event_once_in_order(
     assert feeds_of(db).reads - reads_before <= total + subscribers
 
 
+@on_every_bus
 async def test_resume_after_sequence_while_writes_continue(
-    base_url: str, api_key: str, db: Database, principal: Principal
+    base_url: str, api_key: str, writer: Database, principal: Principal
 ) -> None:
+    db = writer
     session = await new_session(db, principal)
     writing = asyncio.create_task(_paced_writes(db, principal, session, 1000))
     async with socket(base_url) as ws:
@@ -79,9 +139,11 @@ async def test_resume_after_sequence_while_writes_continue(
     assert end == {"id": "e", "type": "complete"}
 
 
+@on_every_bus
 async def test_sse_resumes_from_last_event_id(
-    http: httpx.AsyncClient, api_key: str, db: Database, principal: Principal
+    http: httpx.AsyncClient, api_key: str, writer: Database, principal: Principal
 ) -> None:
+    db = writer
     session = await new_session(db, principal)
     writing = asyncio.create_task(_paced_writes(db, principal, session, 1000))
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -160,11 +222,13 @@ async def _paced_writes(db: Database, principal: Principal, session: str, count:
         await asyncio.sleep(0.001)
 
 
+@on_every_bus
 async def test_deleting_a_session_ends_its_streams_with_the_cause(
-    base_url: str, api_key: str, db: Database, principal: Principal
+    base_url: str, api_key: str, writer: Database, principal: Principal
 ) -> None:
     from db.sessions import delete_session
 
+    db = writer
     session = await new_session(db, principal)
     await append(db, principal, session, 2)
     async with socket(base_url) as ws:
