@@ -1,4 +1,5 @@
-"""Several server processes on one PostgreSQL database form one service."""
+"""Several server processes on one PostgreSQL database form one service, whichever bus
+carries their hints: LISTEN/NOTIFY, Redis or NATS."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 import socket as sockets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,9 +20,17 @@ from db.records import Principal
 from db.sessions import delete_session, update_session
 from tests.support.listeners import terminate_listeners
 from tests.support.sessions import append, new_session
+from tests.support.tcp_proxy import tcp_proxy
 from tests.support.ws import EVENTS, socket
 
-pytestmark = pytest.mark.timeout(120)
+# Plain PostgreSQL: these tests are about the bus between processes, not the pooler.
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
+
+REDIS_URL = os.environ.get("SESSIONGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("SESSIONGRAPH_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 APPEND = "mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO}) { sequence } }"
 
@@ -33,7 +43,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server_process(database_url: str) -> Iterator[str]:
+def _server_process(database_url: str, bus_url: str | None = None) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -41,6 +51,8 @@ def _server_process(database_url: str) -> Iterator[str]:
         "SESSIONGRAPH_AUTO_MIGRATE": "false",
         "SESSIONGRAPH_LOG_LEVEL": "warning",
     }
+    if bus_url is not None:
+        env["SESSIONGRAPH_BUS_URL"] = bus_url
     process = subprocess.Popen(
         [sys.executable, "-m", "graph", "serve", "--port", str(port)],
         env=env,
@@ -70,35 +82,83 @@ async def _ready(base_url: str) -> None:
 
 
 @asynccontextmanager
-async def two_servers(database_url: str) -> AsyncIterator[tuple[str, str]]:
-    with _server_process(database_url) as first, _server_process(database_url) as second:
+async def two_servers(
+    database_url: str, bus_url: str | None = None
+) -> AsyncIterator[tuple[str, str]]:
+    with (
+        _server_process(database_url, bus_url) as first,
+        _server_process(database_url, bus_url) as second,
+    ):
         await asyncio.gather(_ready(first), _ready(second))
-        await asyncio.sleep(0.3)  # both LISTEN connections up
+        await asyncio.sleep(0.3)  # both bus connections up
         yield first, second
 
 
-async def _terminate_a_listener(database_url: str) -> int:
-    """Kill the LISTEN connections, waiting (bounded) for one that is back after a kill."""
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    return database_url
+
+
+@dataclass
+class Bus:
+    """The servers' `SESSIONGRAPH_BUS_URL` (None: LISTEN/NOTIFY) and how to kill their
+    connections to it: `pg_terminate_backend`, Redis `CLIENT KILL TYPE pubsub`, or a proxy
+    in front of NATS that drops them."""
+
+    url: str | None
+    kill_connections: Callable[[], Awaitable[int]]
+
+
+async def _until_killed(kill: Callable[[], Awaitable[int]]) -> int:
+    """Kill, waiting (bounded) for connections that are back after an earlier kill."""
     for _ in range(100):
-        killed = await terminate_listeners(database_url)
+        killed = await kill()
         if killed:
             return killed
         await asyncio.sleep(0.05)
     return 0
 
 
+async def _kill_redis_subscribers() -> int:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        killed: int = await client.client_kill_filter(_type="pubsub")
+        return killed
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["postgres", "redis", "nats"])
+async def bus(request: pytest.FixtureRequest, postgres_url: str) -> AsyncIterator[Bus]:
+    kind: str = request.param
+    if kind == "postgres":
+        yield Bus(None, lambda: _until_killed(lambda: terminate_listeners(postgres_url)))
+    elif kind == "redis":
+        yield Bus(REDIS_URL, lambda: _until_killed(_kill_redis_subscribers))
+    else:
+        async with tcp_proxy(NATS_URL) as proxy:
+
+            async def drop() -> int:
+                return proxy.drop()
+
+            yield Bus(proxy.url_for(NATS_URL), lambda: _until_killed(drop))
+
+
 @pytest.fixture
-def postgres_url(database_url: str, backend: str) -> str:
-    if backend != "postgresql":
-        pytest.skip("LISTEN/NOTIFY across processes is PostgreSQL's")
-    return database_url
+async def db(postgres_url: str, bus: Bus) -> AsyncIterator[Database]:
+    """This test process, on the servers' bus (its bus starts only where a test says)."""
+    database = Database(postgres_url, bus_url=bus.url)
+    yield database
+    await database.dispose()
 
 
 async def test_append_through_one_process_reaches_the_other(
-    postgres_url: str, api_key: str, db: Database, principal: Principal
+    postgres_url: str, bus: Bus, api_key: str, db: Database, principal: Principal
 ) -> None:
     session = await new_session(db, principal)
-    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+    async with two_servers(postgres_url, bus.url) as (first, second), socket(first) as ws:
         await ws.init(api_key)
         await ws.subscribe("e", EVENTS, {"s": session})
         async with httpx.AsyncClient(base_url=second) as http:
@@ -117,9 +177,10 @@ async def test_append_through_one_process_reaches_the_other(
             await db.bus.stop()
 
 
-async def test_killing_the_listen_connection_loses_nothing(
+async def test_killing_the_bus_connections_loses_nothing(
     request: pytest.FixtureRequest,
     postgres_url: str,
+    bus: Bus,
     api_key: str,
     db: Database,
     principal: Principal,
@@ -127,7 +188,7 @@ async def test_killing_the_listen_connection_loses_nothing(
     total = 1000 if request.config.getoption("--long") else 300
     session = await new_session(db, principal)
     headers = {"Authorization": f"Bearer {api_key}"}
-    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+    async with two_servers(postgres_url, bus.url) as (first, second), socket(first) as ws:
         await ws.init(api_key)
         await ws.subscribe("e", EVENTS, {"s": session})
 
@@ -140,7 +201,7 @@ async def test_killing_the_listen_connection_loses_nothing(
                         headers=headers,
                     )
                     if n % (total // 4) == total // 8:
-                        assert await _terminate_a_listener(postgres_url) >= 1
+                        assert await bus.kill_connections() >= 1
 
         writer = asyncio.create_task(write())
         seen, _ = await ws.events("e", total)
@@ -156,12 +217,12 @@ UPDATE = "mutation($s: ID!, $v: Int!) { updateSession(id: $s, input: {prd: {v: $
 DELETE = "mutation($s: ID!) { deleteSession(id: $s) }"
 
 
-async def test_session_updates_lose_nothing_across_listen_kills(
-    postgres_url: str, api_key: str, db: Database, principal: Principal
+async def test_session_updates_lose_nothing_across_bus_kills(
+    postgres_url: str, bus: Bus, api_key: str, db: Database, principal: Principal
 ) -> None:
     """The last update each subscriber holds for each session is the session's final state.
 
-    Phase 1 changes sessions through the other process while the LISTEN connections are
+    Phase 1 changes sessions through the other process while the bus connections are
     killed again and again. Phase 2 changes them from this test process, whose hints never
     reach the servers (its bus is not started), then kills the connections once: only the
     catch-up after the reconnect can deliver those.
@@ -169,7 +230,7 @@ async def test_session_updates_lose_nothing_across_listen_kills(
     watched = [await new_session(db, principal, prd={"v": 0}) for _ in range(3)]
     headers = {"Authorization": f"Bearer {api_key}"}
     final: dict[str, object] = {}
-    async with two_servers(postgres_url) as (first, second), socket(first) as ws:
+    async with two_servers(postgres_url, bus.url) as (first, second), socket(first) as ws:
         await ws.init(api_key)
         await ws.subscribe("all", UPDATES)
         await ws.subscribe("one", UPDATES, {"s": watched[0]})
@@ -193,7 +254,7 @@ async def test_session_updates_lose_nothing_across_listen_kills(
                     await call(DELETE, s=made)
                     final[made] = "DELETED"
                 if round_ % 3 == 0:
-                    assert await _terminate_a_listener(postgres_url) >= 1
+                    assert await bus.kill_connections() >= 1
         for session in watched[:2]:
             await update_session(db, principal, session, {"prd": {"v": 100}})
             final[session] = 100
@@ -201,7 +262,7 @@ async def test_session_updates_lose_nothing_across_listen_kills(
         final[watched[2]] = "DELETED"
         late = await new_session(db, principal, prd={"v": 100})
         final[late] = 100
-        assert await _terminate_a_listener(postgres_url) >= 1
+        assert await bus.kill_connections() >= 1
 
         last: dict[str, dict[str, object]] = {"all": {}, "one": {}}
         async with asyncio.timeout(30):
