@@ -501,11 +501,16 @@ class Feeds:
         self._caught_up_at = began
         for reader in readers:
             if reader.session_id is None:
-                for change in changes:
-                    if change.organization_id == reader.organization_id and not (
-                        reader.already_sent(change.change)
+                for found in changes:
+                    change = found.change
+                    if found.organization_id != reader.organization_id or reader.already_sent(
+                        change
                     ):
-                        reader.offer(change.change)
+                        continue
+                    if change.kind == "created" and change.session_id in reader.sent:
+                        # Created in the window, but this reader has heard of it already.
+                        change = SessionChange("updated", change.session_id, change.session)
+                    reader.offer(change)
                 continue
             record = current.get(reader.session_id)
             if record is None or record.organization_id != reader.organization_id:
