@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from db import clock
-from db.bus import Bus, BrokerBus, Hint, PostgresBus, bus_for, bus_kind
+from db.bus import BrokerBus, Bus, Hint, PostgresBus, bus_for, bus_kind
 from db.bus_nats import NatsBus
 from db.bus_redis import RedisBus
 from db.engine import Database
