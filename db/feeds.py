@@ -479,8 +479,9 @@ class Feeds:
         differs from what the reader last had, or `DELETED` when it is gone.
         Organisation-wide readers: sessions updated or created since then, sessions whose
         `expiresAt` passed meanwhile (expiry changes no revision), and the tombstones of
-        sessions deleted meanwhile, in the order they happened. A change from just
-        before the outage may come again; none is missed.
+        sessions deleted meanwhile, in the order they happened, less what each reader was
+        already sent. The window starts at the later of `since` and the previous catch-up,
+        minus CLOCK_SKEW; none is missed.
         """
         readers = [r for r in self._updates if not r.finished]
         if not readers:
