@@ -8,7 +8,7 @@ import pytest
 
 from graph.settings import Settings
 
-INIT_TIMEOUT = 2.0  # short enough for the 4408 tests, long enough for a loaded machine
+INIT_TIMEOUT = 4.0  # short enough for the 4408 tests, long enough for a loaded machine
 MAX_SUBSCRIPTIONS = 5
 
 
