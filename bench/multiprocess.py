@@ -13,12 +13,15 @@ REST `POST …/events` per round of processes. Each append carries its send time
 append sent to event received, client decoding included.
 
 Reported per bus: appends per second (successful appends over the time from the first send
-to the last answer), append-to-delivery p50/p99/max, events delivered vs expected per
-subscriber (expected: every event its session holds after the warm-up one, read from the
-database at the end; lost and repeated counted from each subscriber's sequence numbers),
-the peak of `pg_stat_activity` rows for the bench database (sampled every 50 ms from
-before the servers start to after they stop), and each server's resident memory idle and
-with its subscribers connected. The same goes to JSON (`--json`).
+to the last answer) and their own answer time p50/p99; append-to-delivery p50/p99/max;
+the same from the event's `createdAt` (taken by the server just before its insert, to the
+millisecond: commit, hint, read and fan-out without the request's own queueing); events
+delivered vs expected per subscriber (expected: every event its session holds after the
+warm-up one, read at the end; lost and repeated counted from each subscriber's sequence
+numbers); the peak of `pg_stat_activity` rows for the bench database (sampled every 50 ms
+from before the servers start to after they stop); each process's CPU share during the
+appends; each server's resident memory idle and with its subscribers connected. The same
+goes to JSON (`--json`).
 
 Only 127.0.0.1 is contacted; every wait is bounded (start 60 s, drain `--drain-timeout`).
 """
@@ -43,6 +46,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +65,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REDIS = os.environ.get("SESSIONGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEFAULT_NATS = os.environ.get("SESSIONGRAPH_TEST_NATS_URL", "nats://127.0.0.1:4222")
 BUSES = ("postgres", "redis", "nats")
-FULL = {"processes": 4, "subscribers": 1_000, "sessions": 50, "duration": 10.0, "rate": 200.0}
+FULL = {"processes": 4, "subscribers": 1_000, "sessions": 50, "duration": 10.0, "rate": 50.0}
 QUICK = {"processes": 2, "subscribers": 40, "sessions": 10, "duration": 2.0, "rate": 50.0}
 
-EVENTS = "subscription($s: ID!) { sessionEvents(sessionId: $s) { sequence message } }"
+EVENTS = "subscription($s: ID!) { sessionEvents(sessionId: $s) { sequence message createdAt } }"
 APPEND = (
     "mutation($s: ID!, $m: String!) { appendEvent(sessionId: $s,"
     ' input: {type: INFO, stage: "generating", message: $m}) { sequence } }'
@@ -122,6 +126,17 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def raise_fd_limit() -> int:
@@ -277,6 +292,7 @@ class Subscriber:
     gaps: int = 0
     measuring: bool = False
     latencies_ns: list[int] = field(default_factory=list)
+    from_created_ns: list[int] = field(default_factory=list)
     error: str | None = None
 
     async def listen(self) -> None:
@@ -299,6 +315,8 @@ class Subscriber:
                 if self.measuring and text != WARM:
                     self.delivered += 1
                     self.latencies_ns.append(now - int(text[1:]))
+                    created = datetime.fromisoformat(event["createdAt"])
+                    self.from_created_ns.append(now - int(created.timestamp() * 1e9))
         except Exception as error:  # reported; the run decides what it means
             self.error = f"{type(error).__name__}: {error}"
 
@@ -329,6 +347,7 @@ class Writers:
     sessions: list[str]
     ok: int = 0
     failures: list[str] = field(default_factory=list)
+    latencies_ns: list[int] = field(default_factory=list)
     graphql: int = 0
     rest: int = 0
 
@@ -336,8 +355,9 @@ class Writers:
         client = self.clients[k % len(self.clients)]
         session = self.sessions[k % len(self.sessions)]
         headers = {"Authorization": f"Bearer {self.key}"}
+        sent = time.time_ns()
         if message != WARM:
-            message = f"t{time.time_ns()}"
+            message = f"t{sent}"
         try:
             if (k // len(self.clients)) % 2 == 0:
                 self.graphql += 1
@@ -365,6 +385,7 @@ class Writers:
             return
         if good:
             self.ok += 1
+            self.latencies_ns.append(time.time_ns() - sent)
         else:
             self.failures.append(f"{answer.status_code}: {answer.text[:200]}")
 
@@ -457,7 +478,8 @@ async def measure(
             httpx.AsyncClient(
                 base_url=s.base,
                 timeout=30,
-                limits=httpx.Limits(max_connections=args.in_flight),
+                # Below the server's keep-alive (5 s): never reuse a connection it is closing.
+                limits=httpx.Limits(max_connections=args.in_flight, keepalive_expiry=2),
             )
         )
         for s in running
@@ -506,6 +528,7 @@ async def measure(
     for s in subscribers:
         s.measuring = True
     writers.ok = writers.graphql = writers.rest = 0
+    writers.latencies_ns.clear()
 
     total = round(args.rate * args.duration)
     print(f"[{bus}] {total} appends at {args.rate:g}/s over {processes} processes ...", flush=True)
@@ -518,6 +541,9 @@ async def measure(
         finally:
             gate.release()
 
+    load_before = os.getloadavg()[0]
+    server_cpu = [cpu_seconds(s.process.pid) for s in running]
+    client_cpu = own_cpu_seconds()
     started = time.perf_counter()
     for k in range(total):
         delay = started + k / args.rate - time.perf_counter()
@@ -540,10 +566,14 @@ async def measure(
         drained = True
     except TimeoutError:
         drained = False
-    await asyncio.sleep(0.5)  # anything sent twice arrives within this too
     drain = time.perf_counter() - started - elapsed
+    server_cpu = [cpu_seconds(s.process.pid) - c for s, c in zip(running, server_cpu, strict=True)]
+    client_cpu = own_cpu_seconds() - client_cpu
+    busy = elapsed + drain
+    await asyncio.sleep(0.5)  # anything sent twice arrives within this too
 
     latencies = sorted(x for s in subscribers for x in s.latencies_ns)
+    from_created = sorted(x for s in subscribers for x in s.from_created_ns)
     expected = sum(expected_last[s.session] - 1 for s in subscribers)
     delivered = sum(s.delivered for s in subscribers)
     repeated = sum(s.repeated for s in subscribers)
@@ -561,9 +591,13 @@ async def measure(
         "append_failure_samples": writers.failures[:5],
         "appends_per_second": round(writers.ok / elapsed, 1),
         "target_rate": args.rate,
+        "append_p50_ms": round(percentile(sorted(writers.latencies_ns), 0.50), 2),
+        "append_p99_ms": round(percentile(sorted(writers.latencies_ns), 0.99), 2),
         "p50_ms": round(percentile(latencies, 0.50), 2),
         "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(latencies[-1] / 1e6, 2) if latencies else None,
+        "from_created_p50_ms": round(percentile(from_created, 0.50), 2),
+        "from_created_p99_ms": round(percentile(from_created, 0.99), 2),
         "delivered": delivered,
         "expected": expected,
         "lost": expected - (delivered - repeated),
@@ -572,6 +606,9 @@ async def measure(
         "subscriber_errors": [s.error for s in subscribers if s.error][:5],
         "drained": drained,
         "drain_s": round(drain, 2),
+        "server_cpu_per_process": [round(c / busy, 2) for c in server_cpu],
+        "client_cpu": round(client_cpu / busy, 2),
+        "load_average_before": round(load_before, 2),
         "rss_idle_mib": round(idle_kib / 1024, 1),
         "rss_subscribed_mib": round(subscribed_kib / 1024, 1),
         "kib_per_subscription": round((sum(rss_subscribed) - sum(rss_idle)) / max(1, count), 1),
@@ -613,7 +650,8 @@ def format_row(r: dict[str, Any]) -> str:
         return f"{r['bus']:<9} skipped: {r['skipped']}"
     exact = "exact" if r["lost"] == 0 and r["repeated"] == 0 else "NOT EXACT"
     return (
-        f"{r['bus']:<9} {r['appends_per_second']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+        f"{r['bus']:<9} {r['appends_per_second']:>9.1f} {r['append_p99_ms']:>9.1f}"
+        f" {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
         f" {r['delivered']:>10,}/{r['expected']:<10,} {exact:<9} {r['pg_connections_peak']:>8}"
         f" {r['rss_idle_mib']:>8.1f} {r['rss_subscribed_mib']:>8.1f}"
         + (f"  append failures {r['append_failures']}" if r["append_failures"] else "")
@@ -621,7 +659,8 @@ def format_row(r: dict[str, Any]) -> str:
 
 
 HEADER = (
-    f"{'bus':<9} {'appends/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'delivered/expected':>21}"
+    f"{'bus':<9} {'appends/s':>9} {'append99':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    f" {'delivered/expected':>21}"
     f" {'':<9} {'pg conns':>8} {'RSS idle':>8} {'RSS subs':>8}"
 )
 
