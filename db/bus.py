@@ -233,7 +233,7 @@ class BrokerBus(Bus):
             except Exception as error:
                 self._degrade(error)
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self._disconnect())
+                    await asyncio.shield(self._close_link())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_reconnect_delay)
                 continue
@@ -256,8 +256,13 @@ class BrokerBus(Bus):
             finally:
                 self._open = False
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self._disconnect())
+                    await asyncio.shield(self._close_link())
             await asyncio.sleep(self.reconnect_delay)
+
+    async def _close_link(self) -> None:
+        """`_disconnect`, bounded: a client that hangs while closing must not stop the bus."""
+        async with asyncio.timeout(5):
+            await self._disconnect()
 
     def _degrade(self, error: BaseException) -> None:
         """The broker is unreachable: poll the log until it is back (said once)."""

@@ -43,6 +43,12 @@ class RedisBus(BrokerBus):
         )
         self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(CHANNEL)
+        # Connected only once Redis confirms the subscription: a catch-up read that ran
+        # before it could miss a hint published in between, and nothing would repeat it.
+        async with asyncio.timeout(5):
+            confirmed = await self._pubsub.get_message(timeout=None)
+        if not confirmed or confirmed.get("type") != "subscribe":
+            raise ConnectionError(f"redis did not confirm the subscription: {confirmed!r}")
         await self._client.ping()  # the publishing connection works too
         self._reader = asyncio.create_task(self._read(self._pubsub), name="sessiongraph-bus-redis")
 

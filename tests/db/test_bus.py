@@ -128,6 +128,7 @@ async def test_broker_bus_crosses_processes_and_recovers_from_a_killed_connectio
         a.publish(first)
         await _eventually(lambda: heard_b == [first])
         assert heard_a == [first]  # at once locally, and its own copy is not heard twice
+        await asyncio.sleep(0.1)  # a's send of `first` is confirmed (it proves the link)
         killed_at = clock.now()
         assert await _kill_connections(broker, a, proxy) >= 2
         await _eventually(lambda: a.reconnects == b.reconnects == 1 and a.connected and b.connected)

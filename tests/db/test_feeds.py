@@ -136,9 +136,9 @@ async def test_a_degraded_bus_polls_events_and_updates_each_once(
                     everything.append((change.session_id, change.session.revision))
         revisions = [revision for sid, revision in everything if sid == session]
         assert revisions == sorted(set(revisions)) and revisions[-1] == 4
-        events.close()
-        updates.close()
     finally:
         await reading.bus.stop()
+        await asyncio.sleep(0.3)  # reads a poll started finish before the readers go
+        feeds_of(reading).close()
         await reading.dispose()
         await writing.dispose()

@@ -162,12 +162,13 @@ async def test_cut_broker_degrades_to_polling_loses_and_repeats_nothing_then_rec
             await updates.recv(within=1.0)
         await append(writer, principal, session, 100)
         await update_session(writer, principal, session, {"prd": {"v": 3}})
+        # (One at a time: an update carries the session as it is when delivered.)
+        assert await _update(updates) == ("UPDATED", "PENDING", 3)
         await update_session(writer, principal, session, {"status": "completed"})
+        assert await _update(updates) == ("UPDATED", "COMPLETED", 3)
         rest, end = await events.events("e")
         assert rest == list(range(201, 301)) and end == {"id": "e", "type": "complete"}
         assert await sse.take(100) == list(range(201, 301))
-        assert await _update(updates) == ("UPDATED", "PENDING", 3)
-        assert await _update(updates) == ("UPDATED", "COMPLETED", 3)
     bus_log = [r for r in caplog.records if r.name == "sessiongraph.bus"]
     warnings = [r.getMessage() for r in bus_log if r.levelno == logging.WARNING]
     back = [r.getMessage() for r in bus_log if r.levelno == logging.INFO and "is back" in r.msg]
