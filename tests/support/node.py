@@ -47,6 +47,6 @@ def installed(folder: Path, *packages: str, purpose: str) -> Path:
     modules = folder / "node_modules"
     if not all((modules / package / "package.json").exists() for package in packages):
         asyncio.run(
-            run("npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=folder, timeout=300)
+            run("npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=folder, within=300)
         )
     return modules
