@@ -46,7 +46,5 @@ def installed(folder: Path, *packages: str, purpose: str) -> Path:
         pytest.skip("node/npm not installed")
     modules = folder / "node_modules"
     if not all((modules / package / "package.json").exists() for package in packages):
-        asyncio.run(
-            run("npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=folder, within=300)
-        )
+        asyncio.run(run("npm", "ci", "--no-audit", "--no-fund", "--silent", cwd=folder, within=300))
     return modules
