@@ -17,7 +17,12 @@ from db.ids import SESSION_PREFIX, is_well_formed
 
 
 def encode_session_cursor(created_at: datetime, session_id: str) -> str:
-    raw = f"{to_rfc3339(as_utc(created_at))}|{session_id}".encode()
+    return session_cursor(to_rfc3339(as_utc(created_at)), session_id)
+
+
+def session_cursor(stamp: str, session_id: str) -> str:
+    """The cursor of a session created at `stamp` (RFC 3339 text); SQLite's `session_cursor`."""
+    raw = f"{stamp}|{session_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -23,6 +23,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -118,6 +119,7 @@ class Database:
                 max_overflow=0,
                 pool_pre_ping=False,
                 connect_args=dict(PGBOUNCER_CONNECT_ARGS) if self.pgbouncer else {},
+                **JSON_CODEC,
             )
             self.write_engine = self.engine
         self.lean = LeanReader(
@@ -199,10 +201,21 @@ class Database:
             await engine.dispose()
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns hold orjson's compact text, whichever path wrote them: reads that splice
+# stored JSON into an answer (db/read_sql.py) then give exactly what orjson would write.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(
     url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int
 ) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_timeout=60, **JSON_CODEC
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import make_url
 
+from db.cursors import session_cursor
+
 
 def _sqlite_time(value: str | datetime) -> datetime:
     """SQLite keeps SQLAlchemy's `YYYY-MM-DD HH:MM:SS.ffffff` text, in UTC without offset.
@@ -91,6 +93,9 @@ class LeanReader:
                 for _ in range(self.pool_size):
                     conn = await aiosqlite.connect(path, isolation_level=None)
                     await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                    await conn.create_function(
+                        "session_cursor", 2, session_cursor, deterministic=True
+                    )
                     self._connections.append(conn)
             else:
                 import asyncpg
@@ -142,6 +147,19 @@ class LeanReader:
             conn = self._connections[next(self._turn) % len(self._connections)]
             return list(await conn.execute_fetchall(sql, tuple(args)))
         return list(await self._pool.fetch(self._postgres(sql), *args))
+
+    async def fetch_value(self, sql: str, args: Sequence[Any]) -> Any:
+        """The one value of a statement written for this engine (numbered placeholders)."""
+        if not self._connections and self._pool is None:
+            await self._open()
+        for listener in self.listeners:
+            listener(sql)
+        if self.is_sqlite:
+            conn = self._connections[next(self._turn) % len(self._connections)]
+            async with conn.execute(sql, tuple(args)) as cursor:
+                row = await cursor.fetchone()
+            return row[0]
+        return await self._pool.fetchval(sql, *args)
 
     def bind_time(self, value: datetime) -> Any:
         """A timestamp as the column stores it, for comparisons in SQL."""

@@ -29,7 +29,6 @@ Statements are reported to `Database.statement_listeners`.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import make_url
 
 from db import status as status_rules
@@ -222,7 +222,9 @@ class Appender:
                     numbered.append(None)
                     continue
                 statements.append(INSERT)
-                payload = json.dumps(event.payload) if event.payload is not None else None
+                payload = (
+                    orjson.dumps(event.payload).decode() if event.payload is not None else None
+                )
                 conn.execute(
                     INSERT,
                     (

@@ -38,7 +38,6 @@ from db.errors import Unauthenticated
 from graph.auth import KeyRequired, PublicPage, principal_of
 from graph.context import Context
 from graph.errors import with_codes
-from graph.fast.runner import OperationRunner
 from graph.http_request import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -50,31 +49,13 @@ from graph.http_request import (
 )
 from graph.jsonio import JSONResponse
 from graph.persisted import DocumentNotFound, DocumentRefused, PersistedDocuments
+from graph.runner import OperationRunner, is_request_error, response_body
 from graph.schema import Schema
 from graph.settings import MAX_BODY_BYTES
 
 DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 QUERIES_ONLY = (OperationType.QUERY,)
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
-
-
-def is_request_error(result: ExecutionResult) -> bool:
-    """Failed before execution: no data, and no error that belongs to a field (has a path)."""
-    return (
-        result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
-    )
-
-
-def response_body(result: ExecutionResult) -> dict[str, Any]:
-    """The GraphQL response map: `data` (absent for request errors), `errors`, `extensions`."""
-    body: dict[str, Any] = {}
-    if not is_request_error(result):
-        body["data"] = result.data
-    if result.errors:
-        body["errors"] = [error.formatted for error in result.errors]
-    if result.extensions:
-        body["extensions"] = result.extensions
-    return body
 
 
 def refusal_body(message: str, code: str = "BAD_USER_INPUT") -> dict[str, Any]:
@@ -129,16 +110,11 @@ class GraphQLEndpoint:
             session_ttl_seconds=self.session_ttl_seconds,
         )
         if isinstance(params, list):
-            results = [await self._execute(one, context, allowed) for one in params]
-            body = [response_body(result) for result in results]
-            return Response(orjson.dumps(body), media_type=media_type)
-        result = await self._execute(params, context, allowed)
-        status = 200
-        if media_type == GRAPHQL_RESPONSE and is_request_error(result):
-            status = 400
-        return Response(
-            orjson.dumps(response_body(result)), status_code=status, media_type=media_type
-        )
+            bodies = [(await self._answer(one, context, allowed))[0] for one in params]
+            return Response(b"[" + b",".join(bodies) + b"]", media_type=media_type)
+        body, request_error = await self._answer(params, context, allowed)
+        status = 400 if media_type == GRAPHQL_RESPONSE and request_error else 200
+        return Response(body, status_code=status, media_type=media_type)
 
     async def _params(
         self, request: Request
@@ -152,15 +128,33 @@ class GraphQLEndpoint:
             return params, ALL_OPERATIONS
         raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
 
-    async def _execute(
+    async def _answer(
         self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
-    ) -> ExecutionResult:
+    ) -> tuple[bytes, bool]:
+        """The response body, and whether it is a request error (no `data`)."""
         try:
             query = self.documents.resolve(params.query, params.extensions, params.document_id)
         except DocumentNotFound as missing:
-            return ExecutionResult(data=None, errors=[missing.error()])
+            query = None
+            result = ExecutionResult(data=None, errors=[missing.error()])
         except DocumentRefused as refused:
             raise RequestRefused(refused.status, refused.message, code=refused.code) from None
+        if query is not None:
+            planned = await self.runner.planned(
+                query, params.variables, context, params.operation_name
+            )
+            if planned is not None:
+                return planned, False
+            result = await self._execute(query, params, context, allowed)
+        return orjson.dumps(response_body(result)), is_request_error(result)
+
+    async def _execute(
+        self,
+        query: str,
+        params: GraphQLParams,
+        context: Context,
+        allowed: tuple[OperationType, ...],
+    ) -> ExecutionResult:
         try:
             return await self.runner.execute(
                 query, params.variables, context, params.operation_name, allowed

@@ -7,29 +7,16 @@ from strawberry.types import Info
 
 from db import events as event_ops
 from db import sessions as session_ops
-from db.hot_reads import OPTIONAL_SESSION_COLUMNS
 from db.ids import EVENT_PREFIX, SESSION_PREFIX
 from graph.enums import SessionOrder
 from graph.inputs import SessionFilter
-from graph.prefetch import load_event_pages
-from graph.selection import node_fields_read
 from graph.types import (
     Event,
     Node,
     Session,
     SessionConnection,
     SessionFilterValues,
-    session_field_names,
 )
-
-
-def _unread_columns(info: Info) -> frozenset[str]:
-    """The optional session columns this page's query shows nowhere (see `graph/selection`)."""
-    raw = info._raw_info
-    read = node_fields_read(raw.field_nodes, raw.fragments, session_field_names())
-    if read is None:
-        return frozenset()
-    return OPTIONAL_SESSION_COLUMNS.difference(read)
 
 
 @strawberry.type
@@ -66,11 +53,8 @@ class Query:
             statuses=filters.statuses,
             user_id=filters.user_id,
             newest_first=order_by is SessionOrder.CREATED_AT_DESC,
-            leave_out=_unread_columns(info),
         )
-        connection = SessionConnection.build(page, filters, had_cursor=after is not None)
-        await load_event_pages(info, connection.nodes)
-        return connection
+        return SessionConnection.build(page, filters, had_cursor=after is not None)
 
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

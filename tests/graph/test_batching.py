@@ -23,12 +23,14 @@ async def _seed(gql: GraphQLClient, sessions: int, events: int) -> None:
 
 async def test_statement_count_is_fixed_by_shape(gql: GraphQLClient, db: Database) -> None:
     await _seed(gql, 50, 3)
-    counts = {}
-    for size in (5, 50):
+    counts = []
+    for size in (5, 50, 5, 50):
         with count_statements(db) as counter:
             data = await gql.data(Q2, {"n": size})
         assert len(data["sessions"]["nodes"]) == size
         assert all(len(n["events"]["nodes"]) == 3 for n in data["sessions"]["nodes"])
-        counts[size] = counter.count
-    # key lookup, the page of sessions, one batch of events
-    assert counts == {5: 3, 50: 3}
+        counts.append(counter.count)
+    # The first run is Strawberry's (key lookup, the page of sessions, one batch of
+    # events); once the document has passed it, the read is planned: the key lookup and
+    # one statement that returns the answer, whatever the page size.
+    assert counts == [3, 2, 2, 2]

@@ -17,7 +17,7 @@ from db.plans import set_plan
 from db.records import Principal
 from graph.app import create_app
 from graph.cli import main
-from graph.fast.runner import fast_path_allowed
+from graph.runner import planning_allowed
 from graph.schema import build_schema, printed_schema
 from graph.settings import Settings
 from tests.conftest import new_key
@@ -244,8 +244,8 @@ async def test_production_serves_the_sdl_but_not_introspection() -> None:
     assert refused.errors
 
 
-def test_federated_schema_keeps_the_compiled_path() -> None:
-    assert fast_path_allowed(build_schema(federation=True))
+def test_federated_schema_keeps_planned_reads() -> None:
+    assert planning_allowed(build_schema(federation=True))
 
 
 async def test_compiled_runs_answer_the_same(

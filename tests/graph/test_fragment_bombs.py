@@ -28,8 +28,8 @@ from db.engine import Database
 from db.records import Principal
 from graph.limits import Limits, limit_rules, node_count
 from graph.operation_shape import SATURATED, shape_of
+from graph.read_planner import Planner
 from graph.schema import build_schema
-from graph.selection import fields_of
 from tests.graph.test_limits import refused, run
 from tests.support.graphql import GraphQLClient
 from tests.support.ws import socket
@@ -337,9 +337,10 @@ def test_work_is_linear_in_the_document_whatever_its_fragments(
     fragments = CountingFragments(
         {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     )
-    [sessions] = fields_of([operation.selection_set], fragments)
-    [nodes_field] = fields_of([sessions.selection_set], fragments)  # type: ignore[list-item]
-    walked = sum(1 for _ in fields_of([nodes_field.selection_set], fragments))  # type: ignore[list-item]
+    planner = Planner(SCHEMA._schema, fragments, {})
+    [[sessions]] = planner.collect([operation.selection_set], "Query").values()
+    [nodes] = planner.subfields([sessions], "SessionConnection").values()
+    walked = sum(len(f) for f in planner.subfields(nodes, "Session").values())
     assert fragments.lookups <= len(fragments)
     assert walked <= size
 

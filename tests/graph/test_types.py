@@ -5,14 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-import strawberry
-from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
-
 from db.records import SessionRecord
 from db.windows import EventWindow
 from graph.enums import EventType
-from graph.schema import build_schema
-from graph.types import Event, EventConnection, LoadedEvent, Node, PageInfo, Session
+from graph.types import Event, EventConnection, PageInfo, Session
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -69,30 +65,3 @@ def test_an_event_connection_is_the_dataclasses_built_by_keywords() -> None:
         assert list(built.page_info.__dict__.items()) == list(info.__dict__.items())
     assert built.page_info.start_cursor is None
     assert EventConnection.build([event], EventWindow(4, 4, True, False), 9).page_info.end_cursor
-
-
-def test_node_types_are_checked_as_strawberry_checks_them() -> None:
-    """The class attribute changes how fast "not cast" is read, not any answer."""
-    schema = build_schema()._schema
-    checks = [schema.get_type(name).is_type_of for name in ("Event", "Session")]  # type: ignore[union-attr]
-    event = Event(
-        id="evt_1", sequence=1, session_id="sess_1", organization_id=None, user_id="u",
-        type=EventType.INFO, stage=None, message=None, payload=None, created_at=WHEN,
-    )  # fmt: skip
-    loaded = LoadedEvent.__new__(LoadedEvent)
-    loaded.__dict__ = {"id": "evt_2", "sequence": 2}
-    other = Event(**{**vars(event), "id": "evt_3"})
-    objects = [event, loaded, Session.from_record(_record()), strawberry.cast(Session, other)]
-
-    def answers() -> list[tuple[type | None, list[object]]]:
-        return [
-            (get_strawberry_type_cast(o), [check(o, None) for check in checks]) for o in objects
-        ]
-
-    with_attribute = answers()
-    assert [cast for cast, _ in with_attribute] == [None, None, None, Session]
-    delattr(Node, TYPE_CAST_ATTRIBUTE)
-    try:
-        assert answers() == with_attribute
-    finally:
-        setattr(Node, TYPE_CAST_ATTRIBUTE, None)
