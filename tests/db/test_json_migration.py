@@ -103,3 +103,63 @@ async def _up_and_down(url: str, backend: str) -> None:
         assert (await session_ops.get_session(db, principal, new.id)).prd == value
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0007_rewrites_stored_json_as_compact_text(backend: str, tmp_path: Path) -> None:
+    """Rows spelled by SQLAlchemy's default serializer come out as orjson writes them."""
+    try:
+        with fresh_database(backend, tmp_path) as url:
+            asyncio.run(_compacted(url))
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+
+
+async def _compacted(url: str) -> None:
+    import json
+
+    value = orjson.loads(FIDELITY_TEXT)
+    db = Database(url)
+    try:
+        await _migrate(db, "0006_json_verbatim")
+        _, secret = await create_key(db, "org_compact", "user_compact")
+        principal = await authenticate(db, secret)
+        session = await session_ops.create_session(db, principal, {})
+        event = await event_ops.append_event(db, principal, session.id, type="info")
+        spelled = json.dumps(value)  # `{"zeta": 1, …}`, `1e+19`, `\u00e9`
+        async with db.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "UPDATE sessions SET prd = CAST(:v AS json), assembly_state = CAST('null' AS json)"
+                    " WHERE id = :id"
+                    if not db.is_sqlite
+                    else "UPDATE sessions SET prd = :v, assembly_state = 'null' WHERE id = :id"
+                ),
+                {"v": spelled, "id": session.id},
+            )
+            await conn.execute(
+                sa.text(
+                    "UPDATE events SET payload = "
+                    + (":v" if db.is_sqlite else "CAST(:v AS json)")
+                    + " WHERE id = :id"
+                ),
+                {"v": spelled, "id": event.id},
+            )
+        await _migrate(db, head_revision())
+        text = "" if db.is_sqlite else "::text"
+        async with db.read() as conn:
+            prd, state = (
+                await conn.execute(
+                    sa.text(f"SELECT prd{text}, assembly_state{text} FROM sessions WHERE id = :id"),
+                    {"id": session.id},
+                )
+            ).one()
+            payload = await conn.scalar(
+                sa.text(f"SELECT payload{text} FROM events WHERE id = :id"), {"id": event.id}
+            )
+        assert prd == payload == orjson.dumps(value).decode() != spelled
+        assert state == "null"
+    finally:
+        await db.dispose()
