@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from graph.fast.compiler import Unsupported, compile_operation
 from graphql import parse, specified_rules, validate
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,6 @@ from db.engine import Database
 from db.records import Principal
 from graph.context import Context
 from graph.errors import with_codes
-from graph.fast.compiler import Unsupported, compile_operation
 from graph.graphql_http import response_body
 from graph.limits import check_variables
 from graph.schema import build_schema

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import graph.fast.runner
 import httpx
 import pytest
 import strawberry.extensions.parser_cache
 import strawberry.schema.schema
+from graph.fast.runner import OperationRunner
 from starlette.applications import Starlette
 from strawberry.extensions import MaskErrors
 
-import graph.fast.runner
-from graph.fast.runner import OperationRunner
 from graph.graphql_http import GraphQLEndpoint
 from graph.schema import build_schema
 from tests.support.graphql import GraphQLClient
