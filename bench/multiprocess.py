@@ -408,7 +408,8 @@ def percentile(ordered: list[int], fraction: float) -> float:
 
 
 def bus_url(bus: str, args: argparse.Namespace) -> str:
-    return {"postgres": "postgres", "redis": args.redis_url, "nats": args.nats_url}[bus]
+    urls: dict[str, str] = {"postgres": "postgres", "redis": args.redis_url, "nats": args.nats_url}
+    return urls[bus]
 
 
 def reachable(url: str) -> str | None:

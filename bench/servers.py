@@ -1,4 +1,7 @@
-"""Start the real server and the floor as uvicorn subprocesses (one worker each)."""
+"""Start the real server and the floor as uvicorn subprocesses (one worker each).
+
+`serving` runs any HTTP server command until the block ends (PostGraphile uses it too).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -35,8 +39,53 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answers(path: str) -> Callable[[str], bool]:
+    """Ready once GET `path` gets any HTTP answer."""
+    return lambda url: httpx.get(url + path, timeout=1).status_code > 0
+
+
 @contextmanager
-def uvicorn_process(name: str, app: str, env: dict[str, str], probe: str) -> Iterator[Server]:
+def serving(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    ready: Callable[[str], bool],
+    *,
+    cwd: Path | None = None,
+    within: float = 30,
+) -> Iterator[Server]:
+    """`command`, listening on 127.0.0.1:`port`, up once `ready(base_url)` is true (a
+    connection refused counts as not yet); stopped (SIGTERM, then SIGKILL) when the block
+    ends, however it ends."""
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} while starting")
+            try:
+                if ready(url):
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start within {within:.0f} s")
+            time.sleep(0.1)
+        yield Server(name, url, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def uvicorn_process(
+    name: str, app: str, env: dict[str, str], probe: str
+) -> AbstractContextManager[Server]:
     port = free_port()
     command = [
         sys.executable,
@@ -54,40 +103,19 @@ def uvicorn_process(name: str, app: str, env: dict[str, str], probe: str) -> Ite
         "warning",
         "--no-access-log",
     ]
-    process = subprocess.Popen(command, env={**os.environ, **env})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode} while starting")
-            try:
-                httpx.get(url + probe, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start within 30 s") from None
-                time.sleep(0.1)
-        yield Server(name, url, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    return serving(name, command, env, port, answers(probe))
 
 
-def real_server(database_url: str) -> Iterator[Server]:  # type: ignore[misc]
+def real_server(database_url: str) -> AbstractContextManager[Server]:
     env = {
         "SESSIONGRAPH_DATABASE_URL": database_url,
         "SESSIONGRAPH_AUTO_MIGRATE": "false",
         "SESSIONGRAPH_ENV": "production",
         "SESSIONGRAPH_LOG_LEVEL": "warning",
     }
-    return uvicorn_process("sessiongraph", "graph.app:app_factory", env, "/healthz")  # type: ignore[return-value]
+    return uvicorn_process("sessiongraph", "graph.app:app_factory", env, "/healthz")
 
 
-def floor_server(database_url: str) -> Iterator[Server]:  # type: ignore[misc]
+def floor_server(database_url: str) -> AbstractContextManager[Server]:
     env = {"BENCH_FLOOR_DATABASE_URL": database_url}
-    return uvicorn_process("floor", "bench.floor:app_factory", env, "/q2")  # type: ignore[return-value]
+    return uvicorn_process("floor", "bench.floor:app_factory", env, "/q2")
