@@ -3,7 +3,9 @@
 - `org_bench_reads`: `sessions` sessions with `events` events each (q1, q2, REST GET).
 - `org_bench_pages`: `page_sessions` sessions without events (keyset pagination).
 - 64 older sessions of `org_bench_reads` take the appends, so the reads stay the same size.
-Keys get a plan whose limits never throttle or refuse the run.
+Keys get a plan whose limits never throttle or refuse the run. JSON columns are written as
+compact orjson text (what the server's raw-driver writes store), not SQLAlchemy's default
+`json.dumps` text with spaces: the floor that passes stored JSON through relies on it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from db import clock
@@ -88,10 +91,31 @@ def _event_rows(session: dict[str, Any], count: int) -> list[dict[str, Any]]:
     ]
 
 
+def _compact_json(
+    table: sa.Table, rows: list[dict[str, Any]]
+) -> tuple[sa.TableClause, list[dict[str, Any]]]:
+    """`table` with its JSON columns untyped (values go to the driver as they are, and the
+    database takes text for `json`), and `rows` with those values as orjson text."""
+    json_columns = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+    plain = sa.table(
+        table.name,
+        *(
+            sa.column(c.name) if c.name in json_columns else sa.column(c.name, c.type)
+            for c in table.c
+        ),
+    )
+    encoded = [
+        {k: orjson.dumps(v).decode() if k in json_columns else v for k, v in row.items()}
+        for row in rows
+    ]
+    return plain, encoded
+
+
 async def _insert(db: Database, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    plain, encoded = _compact_json(table, rows)
     async with db.write() as conn:
-        for start in range(0, len(rows), CHUNK):
-            await conn.execute(table.insert(), rows[start : start + CHUNK])
+        for start in range(0, len(encoded), CHUNK):
+            await conn.execute(plain.insert(), encoded[start : start + CHUNK])
 
 
 async def create(
@@ -117,7 +141,7 @@ async def create(
         await _insert(db, sessions, reads + writes + pages)
         await _insert(db, events, [e for s in reads for e in _event_rows(s, events_each)])
         async with db.read() as conn:
-            row = (
+            deep = (
                 await conn.execute(
                     sa.select(sessions.c.created_at, sessions.c.id)
                     .where(sessions.c.organization_id == "org_bench_pages")
@@ -134,7 +158,7 @@ async def create(
             pages_key=pages_key,
             read_ids=[r["id"] for r in reads],
             write_ids=[r["id"] for r in writes],
-            deep_cursor=encode_session_cursor(row.created_at, row.id),
+            deep_cursor=encode_session_cursor(deep.created_at, deep.id),
             deep_rows=deep_rows,
         )
     finally:
