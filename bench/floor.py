@@ -4,6 +4,8 @@ One endpoint per workload, each doing the same work the real server must (the ke
 lookup, the tenant-scoped reads, the numbered append in one transaction) by hand, and
 returning the same JSON. Python cannot serve these requests much faster, so the real
 server's throughput is reported as a ratio to this one, measured in the same run.
+Under `/json/…` the same app serves the second floor, where the database writes the whole
+answer (bench/floor_json.py).
 
 Run: `uvicorn bench.floor:app_factory --factory` with `BENCH_FLOOR_DATABASE_URL` set.
 """
@@ -26,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bench.floor_json import JsonFloor
 
 SESSION_COLUMNS = (
     "id, organization_id, user_id, status, assembly_state, catalog_version, plan, prd,"
@@ -161,8 +165,8 @@ class PostgresStore(Store):
         return f"${index}"
 
     def stamp(self, value: Any) -> str:
-        value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        moment: datetime = value.astimezone(UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
     def db_time(self, value: datetime) -> Any:
         return value
@@ -404,10 +408,11 @@ def create_floor(url: str) -> Starlette:
     else:
         store = PostgresStore(url.replace("postgresql+asyncpg://", "postgresql://"))
     floor = Floor(store)
+    json_floor = JsonFloor(store, postgres=isinstance(store, PostgresStore))
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await store.open()  # type: ignore[attr-defined]
+        await store.open()
         yield
         await store.close()
 
@@ -421,7 +426,10 @@ def create_floor(url: str) -> Starlette:
         ("/page", floor.page, "GET"),
     ]
     return Starlette(
-        routes=[Route(path, fn, methods=[method]) for path, fn, method in routes],
+        routes=[
+            *(Route(path, fn, methods=[method]) for path, fn, method in routes),
+            *json_floor.routes(),
+        ],
         lifespan=lifespan,
     )
 

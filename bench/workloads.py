@@ -1,7 +1,8 @@
 """The measured workloads: what is sent to the real server and to the floor, and how hard.
 
 Each workload is a list of request variants (rotated by the load generator) for each of
-the two servers; both answer with the same JSON.
+the two servers; both answer with the same JSON. q1, q2 and REST GET also have variants for
+the JSON floor (bench/floor_json.py), which answers the Python floor's bytes.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Workload:
     needs_rest: bool = False
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    json_floor: list[Request] = field(default_factory=list)
 
 
 def _json_headers(key: str) -> tuple[tuple[str, str], ...]:
@@ -83,6 +85,7 @@ def build(
             [floor_get(key, f"/q1/{sid}") for sid in sample],
             concurrency,
             notes="one session, all fields, its 20 events with all fields",
+            json_floor=[floor_get(key, f"/json/q1/{sid}") for sid in sample],
         ),
         Workload(
             "q2",
@@ -90,6 +93,7 @@ def build(
             [floor_get(key, "/q2")],
             concurrency,
             notes="20 sessions (id, status) with 20 events each (id, type, message)",
+            json_floor=[floor_get(key, "/json/q2")],
         ),
         Workload(
             "rest_get",
@@ -98,6 +102,7 @@ def build(
             concurrency,
             needs_rest=True,
             notes="REST GET /:id (session with its events)",
+            json_floor=[floor_get(key, f"/json/rest/{sid}") for sid in sample],
         ),
         Workload(
             "rest_append",
