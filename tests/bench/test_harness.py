@@ -1,7 +1,8 @@
 """The benchmark harness runs end to end in quick mode: data set, both servers, every workload.
 
 Asserts what a run must produce (answers that are all 2xx, the floor returning the
-server's JSON, a JSON report), never how fast anything was.
+server's JSON, the JSON floor the floor's bytes, PostGraphile our sessions and events on
+PostgreSQL, a JSON report with every ratio), never how fast anything was.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from bench import peer
 from tests.support.databases import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURED = {"q1", "q2", "graphql_append", "page_first", "page_deep"}
 REST = {"rest_get", "rest_append"}
+JSON_FLOOR = {"q1", "q2", "rest_get"}
+PEER = {"q1", "q2"}
 
 
 @pytest.mark.timeout(400)
@@ -54,14 +58,28 @@ def test_quick_run_end_to_end(database: str, tmp_path: Path) -> None:
         pytest.skip(result["skipped"])
     rows = {row["workload"]: row for row in result["rows"]}
     assert set(rows) == MEASURED | REST
-    for name in MEASURED:
+    with_peer = database == "postgresql" and peer.unavailable() is None
+    for name in MEASURED | (REST & {"rest_get"}):
         row = rows[name]
-        for side in ("server", "floor"):
+        if "skipped" in row:
+            assert name in REST, row
+            continue
+        sides = ["server", "floor"]
+        sides += ["json_floor"] if name in JSON_FLOOR else []
+        sides += ["postgraphile"] if name in PEER and with_peer else []
+        for side in sides:
             assert row[side]["requests"] > 0, (name, side)
             assert row[side]["failures"] == 0, (name, side, row)
-        assert row["ratio"] > 0
+        assert row["ratio"] > 0 and row["ratio_faster_floor"] > 0
+        assert row["ratio_faster_floor"] <= row["ratio"]
+        if name in PEER and with_peer:
+            assert row["ratio_postgraphile"] > 0 and row["target_postgraphile"] == 1.5
+        else:
+            assert row["ratio_postgraphile"] is None
     for name in REST:
         assert "skipped" in rows[name] or rows[name]["server"]["failures"] == 0
-    assert not [note for note in result["notes"] if "differs" in note], result["notes"]
+    assert not [note for note in result["notes"] if "differ" in note], result["notes"]
     assert result["peak_rss_mib"] > 0
-    assert "q1" in completed.stdout and "ratio" in completed.stdout
+    assert "q1" in completed.stdout and "÷faster" in completed.stdout
+    if with_peer:
+        assert "PGL" in completed.stdout and result["postgraphile_peak_rss_mib"] > 0
