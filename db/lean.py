@@ -161,6 +161,18 @@ class LeanReader:
             return row[0]
         return await self._pool.fetchval(sql, *args)
 
+    async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
+        """The first row of a statement written for this engine, or None."""
+        if not self._connections and self._pool is None:
+            await self._open()
+        for listener in self.listeners:
+            listener(sql)
+        if self.is_sqlite:
+            conn = self._connections[next(self._turn) % len(self._connections)]
+            async with conn.execute(sql, tuple(args)) as cursor:
+                return await cursor.fetchone()
+        return await self._pool.fetchrow(sql, *args)
+
     def bind_time(self, value: datetime) -> Any:
         """A timestamp as the column stores it, for comparisons in SQL."""
         if self.is_sqlite:

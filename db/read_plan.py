@@ -107,8 +107,13 @@ Entries = tuple[tuple[str, Part], ...]
 
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """The answer's top-level object; enums in GraphQL's upper case or REST's lower case."""
+    """The answer; enums in GraphQL's upper case or REST's lower case.
+
+    `top`: "object", an object of the entries (GraphQL's `data`); "single", the one entry's
+    value alone; "row", the value of the one entry of a `SessionById` rendered over that
+    session's row, with the session's version beside it (REST's answers about one session).
+    """
 
     entries: Entries
     enum_case: Literal["upper", "lower"] = "upper"
-    top: Literal["object", "single"] = "object"
+    top: Literal["object", "single", "row"] = "object"

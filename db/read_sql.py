@@ -234,20 +234,20 @@ class Renderer:
         return f"upper({expr})" if self.enum_case == "upper" else expr
 
     def session(self, entries: Entries, alias: str) -> str:
-        def part(value: Part) -> str:
-            if isinstance(value, FieldRef):
-                if value.name == "cursor":
-                    return self.dialect.session_cursor(alias)
-                return self.field(SESSIONS[value.name], alias)
-            if isinstance(value, Obj):
-                return self.session(value.entries, alias)
-            if isinstance(value, EventPage):
-                return self.event_page(value, alias)
-            if isinstance(value, EventList):
-                return self.event_list(value, alias)
-            return self._common(value)
+        return self.obj(entries, lambda value: self.session_part(value, alias))
 
-        return self.obj(entries, part)
+    def session_part(self, value: Part, alias: str) -> str:
+        if isinstance(value, FieldRef):
+            if value.name == "cursor":
+                return self.dialect.session_cursor(alias)
+            return self.field(SESSIONS[value.name], alias)
+        if isinstance(value, Obj):
+            return self.session(value.entries, alias)
+        if isinstance(value, EventPage):
+            return self.event_page(value, alias)
+        if isinstance(value, EventList):
+            return self.event_list(value, alias)
+        return self._common(value)
 
     def event(self, entries: Entries, alias: str) -> str:
         def part(value: Part) -> str:
@@ -271,10 +271,10 @@ class Renderer:
     def window(self, window: Window, session: str) -> tuple[str, str, str, str]:
         """low, high, hasNextPage, hasPreviousPage: `db.windows.event_window` in SQL."""
         d, last_sequence = self.dialect, f"{session}.last_sequence"
-        first = self.param(window.first, "int") if window.first is not None else None
-        last = self.param(window.last, "int") if window.last is not None else None
-        after = self.param(window.after, "int") if window.after is not None else None
-        before = self.param(window.before, "int") if window.before is not None else None
+        first = self.param(window.first, "bigint") if window.first is not None else None
+        last = self.param(window.last, "bigint") if window.last is not None else None
+        after = self.param(window.after, "bigint") if window.after is not None else None
+        before = self.param(window.before, "bigint") if window.before is not None else None
         if first is None and last is None:
             first = str(DEFAULT_PAGE)
         low = f"({after} + 1)" if after is not None else "1"
@@ -320,6 +320,9 @@ class Renderer:
             if isinstance(value, FieldRef):
                 if value.name == "total_count":
                     return self.dialect.number(f"{session}.last_sequence")
+                if value.name == "next_after":
+                    _, high, has_next, _ = bounds()
+                    return f"CASE WHEN {has_next} THEN {self.dialect.number(high)} ELSE 'null' END"
                 return self.event_page_field(value.name, *bounds())
             return self._common(value)
 
@@ -338,7 +341,10 @@ class Renderer:
 
     def event_list(self, page: EventList, session: str) -> str:
         alias = self.alias("e")
-        source = f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
+        source = (
+            f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
+            f" AND {alias}.sequence <= {session}.last_sequence"
+        )
         return self.dialect.array(self.event(page.entries, alias), source, f"{alias}.sequence")
 
     # Roots --------------------------------------------------------------------------
@@ -442,6 +448,9 @@ class Renderer:
                     f"coalesce((SELECT {cursor} FROM ({rows}) {outer}"
                     f" ORDER BY {outer}.created_at {order}, {outer}.id {order} LIMIT 1), 'null')"
                 )
+            if name == "next_cursor":
+                more, end = page_field("has_next_page"), page_field("end_cursor")
+                return f"CASE WHEN {more} = 'true' THEN {end} ELSE 'null' END"
             if name == "total_count":
                 alias = self.alias("s")
                 conditions = self.session_conditions(query, alias, keyset=False)
@@ -460,6 +469,20 @@ Statement = tuple[str, tuple[object, ...]]
 def render(plan: ReadPlan, sqlite: bool) -> Statement:
     """The statement of `plan` and what each of its placeholders stands for, in order."""
     renderer = Renderer(SQLite() if sqlite else Postgres(), plan.enum_case)
+    if plan.top == "row":
+        # One session's row, with its version beside the answer; no row when it is missing.
+        ((_, found),) = plan.entries
+        assert isinstance(found, SessionById)
+        ((_, only),) = found.entries
+        alias = renderer.alias("s")
+        body = renderer.session_part(only, alias)
+        version = f"{alias}.id || '.' || {alias}.revision || '.' || {alias}.last_sequence"
+        return (
+            f"SELECT {body}, {version} FROM sessions {alias}"
+            f" WHERE {alias}.id = {renderer.param(found.id, 'text')}"
+            f" AND {alias}.organization_id = {renderer.org()}",
+            tuple(renderer.slots),
+        )
     if plan.top == "single":
         ((_, only),) = plan.entries
         body = renderer.root(only)
@@ -493,6 +516,16 @@ def arguments(
             assert isinstance(slot, int)
             found.append(bind(values[slot], sqlite))
     return found
+
+
+async def read_row(
+    db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[str, str] | None:
+    """A `top="row"` plan's answer and the session's version (`id.revision.sequence`)."""
+    sql, slots = render(plan, db.is_sqlite)
+    args = arguments(slots, organization_id, clock.now(), values, db.is_sqlite)
+    row = await db.lean.fetch_row(sql, args)
+    return (row[0], row[1]) if row is not None else None
 
 
 async def read(db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]) -> str:

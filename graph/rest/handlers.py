@@ -17,11 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import events as event_ops
+from db import read_sql
 from db import sessions as session_ops
+from db.cursors import decode_session_cursor
 from db.engine import Database
+from db.errors import InvalidInput, NotFound
 from db.idempotency import StoredResponse, claim, fingerprint
+from db.ids import SESSION_PREFIX, is_well_formed
 from graph.auth import principal_of
-from graph.rest.bodies import event_body, session_body, session_body_of_log
+from graph.rest import reads
+from graph.rest.bodies import event_body, session_body
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -117,6 +122,19 @@ async def _idempotent(ctx: RestContext, request: Request, body: Any, run: Run) -
 
 async def list_sessions(request: Request, ctx: RestContext) -> Response:
     query = parse_query(ListSessionsQuery, request)
+    principal = principal_of(request.scope)
+    try:
+        cursor = decode_session_cursor(query.cursor, field="cursor") if query.cursor else None
+        plan = reads.session_list(
+            cursor=cursor is not None,
+            statuses=tuple(query.status) if query.status is not None else None,
+            creator=query.user_id is not None,
+        )
+        values = [query.limit, *(cursor or ()), *([query.user_id] if query.user_id else [])]
+        body = await read_sql.read(ctx.db, principal.organization_id, plan, values)
+        return Response(body, media_type=JSON)
+    except InvalidInput:
+        pass  # the operation below refuses it as it should
     page = await session_ops.list_sessions(
         ctx.db,
         principal_of(request.scope),
@@ -156,13 +174,27 @@ async def create_session(request: Request, ctx: RestContext) -> Response:
 
 
 async def get_session(request: Request, ctx: RestContext) -> Response:
-    session, log = await event_ops.session_with_log(
-        ctx.db, principal_of(request.scope), _session_id(request)
-    )
-    if none_match(entity_tags(request.headers.get("if-none-match")), session.etag):
-        return Response(status_code=304, headers={"ETag": session.etag})
-    body = session_body_of_log(session, log)
-    return Response(body, headers={"ETag": session.etag}, media_type=JSON)
+    body, etag = await _session_document(ctx, request)
+    if none_match(entity_tags(request.headers.get("if-none-match")), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, headers={"ETag": etag}, media_type=JSON)
+
+
+async def _session_document(ctx: RestContext, request: Request) -> tuple[str, str]:
+    """The session with its whole log as one statement writes it, and its ETag."""
+    session_id = _session_id(request)
+    found = None
+    if is_well_formed(session_id, SESSION_PREFIX):
+        found = await read_sql.read_row(
+            ctx.db,
+            principal_of(request.scope).organization_id,
+            reads.SESSION_DOCUMENT,
+            [session_id],
+        )
+    if found is None:
+        raise NotFound(f"session {session_id} not found")
+    body, version = found
+    return body, f'"{version}"'
 
 
 async def update_session(request: Request, ctx: RestContext) -> Response:
@@ -177,9 +209,8 @@ async def update_session(request: Request, ctx: RestContext) -> Response:
         changes,
         if_match=None if tags is None or "*" in tags else tags,
     )
-    session, log = await event_ops.session_with_log(ctx.db, principal, _session_id(request))
-    answer = session_body_of_log(session, log)
-    return Response(answer, headers={"ETag": session.etag}, media_type=JSON)
+    answer, etag = await _session_document(ctx, request)
+    return Response(answer, headers={"ETag": etag}, media_type=JSON)
 
 
 async def delete_session(request: Request, ctx: RestContext) -> Response:
@@ -212,6 +243,17 @@ async def append_event(request: Request, ctx: RestContext) -> Response:
 
 async def list_events(request: Request, ctx: RestContext) -> Response:
     query = parse_query(ListEventsQuery, request)
+    principal = principal_of(request.scope)
+    session_id = _session_id(request)
+    if is_well_formed(session_id, SESSION_PREFIX):
+        found = await read_sql.read_row(
+            ctx.db,
+            principal.organization_id,
+            reads.EVENT_PAGE,
+            [session_id, query.limit, query.after],
+        )
+        if found is not None:
+            return Response(found[0], media_type=JSON)
     page = await event_ops.list_events(
         ctx.db,
         principal_of(request.scope),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from db import sessions as session_ops
+from db import read_sql
 from db.engine import Database
 from db.keys import create_key, revoke_key
 from db.records import Plan, Principal
@@ -467,7 +467,7 @@ async def test_500_is_generic_and_its_id_is_logged_with_the_traceback(
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("SELECT secret FROM somewhere failed")
 
-    monkeypatch.setattr(session_ops, "list_sessions", broken)
+    monkeypatch.setattr(read_sql, "read", broken)  # what the list handler calls
     with caplog.at_level(logging.ERROR, logger="sessiongraph.rest"):
         response = await rest.get(BASE)
     assert response.status_code == 500
