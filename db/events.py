@@ -18,7 +18,6 @@ from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
 from db.lean import LeanReader
 from db.lean_appends import NewEvent
-from db.lean_events import LogEntry
 from db.metrics import EVENTS_APPENDED
 from db.models import events, sessions
 from db.records import EventRecord, Principal, SessionRecord
@@ -205,14 +204,6 @@ async def session_with_events(
     on any isolation level (see `db.lean_events`, which runs it on the raw driver).
     """
     return await _whole_session(db, principal, session_id, lean_events.session_with_events)
-
-
-async def session_with_log(
-    db: Database, principal: Principal, session_id: str
-) -> tuple[SessionRecord, list[LogEntry]]:
-    """`session_with_events` with each event as stored and its time as RFC 3339 text: what
-    a response body needs, without building an `EventRecord` per event."""
-    return await _whole_session(db, principal, session_id, lean_events.session_with_log)
 
 
 _Whole = TypeVar("_Whole")

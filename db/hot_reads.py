@@ -6,10 +6,10 @@ those modules call these, so the rules (tenant scope, expiry, windows) stay in o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from db import status as status_rules
 from db.lean import LeanReader
@@ -51,8 +51,6 @@ EVENT_FIELDS = (
     "created_at",
 )
 EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
-# What `event_fields_in_windows` always reads: rows are matched to windows by these.
-EVENT_KEY_FIELDS = ("session_id", "sequence")
 AUTHENTICATE = (
     "SELECT k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions,"
     " o.max_requests_per_minute FROM api_keys k JOIN organizations o"
@@ -165,102 +163,6 @@ async def events_in_ranges(
         EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json(r[8]), time(r[9]))
         for r in await reader.fetch(sql, args)
     ]
-
-
-class RowClass(Protocol):
-    """What `event_fields_in_windows` builds each row as: an object whose attribute dict
-    holds the row's fields. `row_values` maps a field to a table of its stored values
-    (what a stored value stands for) and the call that converts a value not in the table."""
-
-    row_values: ClassVar[dict[str, tuple[dict[Any, Any], Callable[[Any], Any]]]]
-
-
-async def event_fields_in_windows(
-    reader: LeanReader,
-    windows: Sequence[tuple[str, Any]],
-    fields: Sequence[str],
-    new: type[RowClass],
-) -> dict[tuple[str, Any], list[Any]]:
-    """`events_in_windows` for a reader that needs only some fields: one statement, those columns.
-
-    Each event is an object of `new` (see `RowClass`) with the named fields (plus
-    `session_id` and `sequence`) in its attribute dict, converted as in `EventRecord`: a
-    page of events that shows `id type message` then neither moves nor decodes payloads
-    and timestamps nobody reads.
-    """
-    names = tuple(dict.fromkeys((*EVENT_KEY_FIELDS, *fields)))
-    unknown = set(names) - set(EVENT_FIELDS)
-    if unknown:
-        raise ValueError(f"not event fields: {sorted(unknown)}")
-    by_session: dict[str, list[Any]] = {}
-    ranges = sequence_ranges(windows)
-    if ranges:
-        rows = await reader.fetch(*_events_sql(", ".join(names), ranges))
-        # Rows come in (session_id, sequence) order: each session's list is in sequence order.
-        by_session = _row_objects(names, new, reader.json, reader.time)(rows)
-    windows_of: dict[str, int] = {}
-    for session_id, _ in windows:
-        windows_of[session_id] = windows_of.get(session_id, 0) + 1
-    found: dict[tuple[str, Any], list[Any]] = {}
-    for session_id, window in windows:
-        events = by_session.get(session_id, [])
-        if windows_of[session_id] > 1 or window.is_empty:
-            # The statement read the union of this session's windows: keep this one's part.
-            low, high = window.low, window.high
-            events = [e for e in events if low <= e.sequence <= high]
-        found[(session_id, window)] = events
-    return found
-
-
-@cache
-def _row_objects(
-    names: tuple[str, ...],
-    new: type[RowClass],
-    json: Callable[[Any], Any],
-    time: Callable[[Any], Any],
-) -> Callable[[Sequence[Sequence[Any]]], dict[str, list[Any]]]:
-    """One generated loop from rows to objects of `new`, grouped by `session_id` (column 0).
-
-    Per row: a dict display of the columns (a quarter of the cost of `dict(zip(…))`), each
-    value decoded inline (`payload` as JSON, `created_at` as a timestamp, a field of
-    `new.row_values` through its table), the object, and its session's list: this runs for
-    every event of every page. The source holds only column names checked against
-    `EVENT_FIELDS`.
-    """
-    if not set(names) <= set(EVENT_FIELDS) or names[0] != "session_id":
-        raise ValueError(f"not event fields led by session_id: {names}")
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": new, "json": json, "time": time}
-    values = []
-    for index, name in enumerate(names):
-        value = f"row[{index}]"
-        if name == "payload":
-            value = f"json({value})"
-        elif name == "created_at":
-            value = f"time({value})"
-        elif name in new.row_values:
-            namespace[f"table{index}"], namespace[f"convert{index}"] = new.row_values[name]
-            value = (
-                f"((table{index}.get({value}) or convert{index}({value}))"
-                f" if {value} is not None else None)"
-            )
-        values.append(f"{name!r}: {value}")
-    source = "\n".join(
-        [
-            "def build(rows):",
-            "    by_session = {}",
-            "    for row in rows:",
-            "        item = new(cls)",
-            f"        item.__dict__ = {{{', '.join(values)}}}",
-            "        found = by_session.get(row[0])",
-            "        if found is None:",
-            "            by_session[row[0]] = [item]",
-            "        else:",
-            "            found.append(item)",
-            "    return by_session",
-        ]
-    )
-    exec(source, namespace)  # source built above from checked column names only
-    return namespace["build"]  # type: ignore[no-any-return]
 
 
 def _events_sql(columns: str, ranges: dict[tuple[int, int], list[str]]) -> tuple[str, list[Any]]:

@@ -15,11 +15,10 @@ between the two statements: it is answered as not found, as if the delete came f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 from db import hot_reads
-from db.clock import to_rfc3339
 from db.lean import LeanReader
 from db.records import EventRecord, SessionRecord
 
@@ -51,41 +50,6 @@ async def _sqlite_session_and_rows(
     return session, [row[1:11] for row in rows[1:]]
 
 
-class LogEntry(NamedTuple):
-    """An event as stored, its time already RFC 3339 text: what a response body needs.
-
-    A tuple straight from the row, where an `EventRecord` would parse the time into a
-    `datetime` only for the body to format it back (most of the read's CPU time).
-    """
-
-    id: str
-    session_id: str
-    sequence: int
-    organization_id: str | None
-    user_id: str
-    type: str
-    stage: str | None
-    message: str | None
-    payload: dict[str, Any] | None
-    created_at: str
-
-
-def stored_time_text(reader: LeanReader, value: Any) -> str:
-    """`to_rfc3339` of a stored timestamp, without a `datetime` where the text allows.
-
-    SQLite holds SQLAlchemy's `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: cutting it to
-    milliseconds is exactly what `to_rfc3339` prints. asyncpg gives aware UTC datetimes,
-    which the C `isoformat` prints the same way.
-    """
-    if isinstance(value, str):
-        if len(value) == 26 and value[10] == " " and value[0] != "0":
-            return f"{value[:10]}T{value[11:23]}Z"
-    elif value.tzinfo is UTC and value.year >= 1000:
-        text: str = value.isoformat(timespec="milliseconds")
-        return text[:-6] + "Z"
-    return to_rfc3339(reader.time(value))
-
-
 async def _session_and_rows(
     reader: LeanReader, organization_id: str, session_id: str, now: datetime
 ) -> tuple[SessionRecord, list[Any]] | None:
@@ -111,19 +75,3 @@ async def session_with_events(
         return None
     session, rows = found
     return session, [hot_reads.event_record(reader, row) for row in rows]
-
-
-async def session_with_log(
-    reader: LeanReader, organization_id: str, session_id: str, now: datetime
-) -> tuple[SessionRecord, list[LogEntry]] | None:
-    """`session_with_events` with the events as `LogEntry` tuples."""
-    found = await _session_and_rows(reader, organization_id, session_id, now)
-    if found is None:
-        return None
-    session, rows = found
-    json, text = reader.json, stored_time_text
-    # Columns in hot_reads.EVENT_COLUMNS order, which LogEntry follows.
-    return session, [
-        LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json(r[8]), text(reader, r[9]))
-        for r in rows
-    ]

@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from db.clock import parse_rfc3339, to_rfc3339
-from db.lean_events import LogEntry
+from db.clock import to_rfc3339
 from db.records import EventRecord, SessionRecord
 from graph.rest.models import Event, Session
 
@@ -32,21 +31,6 @@ def event_fields(record: EventRecord) -> dict[str, Any]:
         "stage": record.stage,
         "type": record.type,
         "userId": record.user_id,
-    }
-
-
-def entry_fields(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "createdAt": entry.created_at,
-        "id": entry.id,
-        "message": entry.message,
-        "organizationId": entry.organization_id,
-        "payload": entry.payload,
-        "sequence": entry.sequence,
-        "sessionId": entry.session_id,
-        "stage": entry.stage,
-        "type": entry.type,
-        "userId": entry.user_id,
     }
 
 
@@ -75,15 +59,6 @@ def session_body(record: SessionRecord, events: list[EventRecord]) -> bytes:
     try:
         return orjson.dumps(session_fields(record, [event_fields(e) for e in events]))
     except TypeError:
-        return Session.of(record, events).model_dump_json(by_alias=True).encode()
-
-
-def session_body_of_log(record: SessionRecord, entries: list[LogEntry]) -> bytes:
-    """`session_body` for events read as `LogEntry` tuples (`db.events.session_with_log`)."""
-    try:
-        return orjson.dumps(session_fields(record, [entry_fields(e) for e in entries]))
-    except TypeError:
-        events = [EventRecord(*e[:9], created_at=parse_rfc3339(e.created_at)) for e in entries]
         return Session.of(record, events).model_dump_json(by_alias=True).encode()
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, ClassVar
 
 import pytest
 
@@ -12,7 +10,6 @@ from db import sessions as session_ops
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.events import append_event, events_in_windows, find_event, list_events
-from db.hot_reads import event_fields_in_windows
 from db.records import Principal
 from db.windows import event_window
 from tests.conftest import new_key
@@ -111,63 +108,3 @@ async def test_windows_batch_many_sessions(db: Database, principal: Principal) -
     keys = [(sid, event_window(count, first=2, after=1)) for sid, count in ids]
     found = await events_in_windows(db, keys)
     assert [[e.sequence for e in found[k]] for k in keys] == [[], [2, 3], [2, 3]]
-
-
-async def test_selected_fields_match_whole_events_in_every_window(
-    db: Database, principal: Principal
-) -> None:
-    """One session in several windows (overlapping, disjoint, empty) and others in one."""
-    ids = []
-    for count in (0, 4, 6):
-        session = await session_ops.create_session(db, principal, {})
-        for _ in range(count):
-            await append_event(db, principal, session.id, type="info", message="m")
-        ids.append((session.id, count))
-    (empty, _), (four, _), (six, _) = ids
-    keys = [
-        (empty, event_window(0, first=3)),
-        (four, event_window(4, first=2)),
-        (six, event_window(6, first=3)),
-        (six, event_window(6, first=2, after=2)),
-        (six, event_window(6, last=2)),
-        (six, event_window(6, first=2, after=6)),
-    ]
-    whole = await events_in_windows(db, keys)
-    picked = await event_fields_in_windows(db.lean, keys, ("id", "message", "type"), Row)
-    assert list(picked) == keys
-    for key in keys:
-        expected = [(e.session_id, e.sequence, e.id, e.message, "INFO") for e in whole[key]]
-        got = [(e.session_id, e.sequence, e.id, e.message, e.type) for e in picked[key]]
-        assert got == expected
-        assert all(type(e) is Row for e in picked[key])
-    assert [len(picked[k]) for k in keys] == [0, 2, 3, 2, 2, 0]
-
-
-class Row:
-    """Rows as objects; `type` through a table, with a fallback for what it does not hold."""
-
-    row_values: ClassVar[dict[str, tuple[dict[Any, Any], Callable[[Any], Any]]]] = {
-        "type": ({"warning": "WARNING"}, str.upper)
-    }
-
-
-async def test_selected_fields_are_decoded_as_whole_events(
-    db: Database, principal: Principal
-) -> None:
-    session = await session_ops.create_session(db, principal, {})
-    for kind in ("warning", "info"):
-        await append_event(db, principal, session.id, type=kind, payload={"k": [1]})
-    key = (session.id, event_window(2))
-    whole = (await events_in_windows(db, [key]))[key]
-    columns = ("payload", "created_at", "type", "stage", "user_id", "organization_id")
-    picked = (await event_fields_in_windows(db.lean, [key], columns, Row))[key]
-    assert [e.type for e in picked] == ["WARNING", "INFO"]
-    for one, other in zip(whole, picked, strict=True):
-        assert other.payload == one.payload == {"k": [1]}
-        assert other.created_at == one.created_at and other.created_at.tzinfo is not None
-        assert (other.stage, other.user_id, other.organization_id) == (
-            one.stage,
-            one.user_id,
-            one.organization_id,
-        )
-        assert sorted(vars(other)) == sorted({"session_id", "sequence", *columns})
