@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, hot_reads, lean_events, validation
+from db import clock, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
-from db.lean import LeanReader
 from db.lean_appends import NewEvent
 from db.metrics import EVENTS_APPENDED
 from db.models import events, sessions
@@ -194,36 +193,6 @@ async def list_events(
     )
 
 
-async def session_with_events(
-    db: Database, principal: Principal, session_id: str
-) -> tuple[SessionRecord, list[EventRecord]]:
-    """A session and its whole log as of one moment, so the two (and its ETag) agree.
-
-    The log is read up to the session row's `last_sequence`: an event is committed with the
-    bump that numbered it, so every sequence up to it exists and later appends stay out,
-    on any isolation level (see `db.lean_events`, which runs it on the raw driver).
-    """
-    return await _whole_session(db, principal, session_id, lean_events.session_with_events)
-
-
-_Whole = TypeVar("_Whole")
-
-
-async def _whole_session(
-    db: Database,
-    principal: Principal,
-    session_id: str,
-    read: Callable[[LeanReader, str, str, datetime], Awaitable[_Whole | None]],
-) -> _Whole:
-    """The caller's session read whole by `read`, or `NotFound` like every other read."""
-    if not is_well_formed(session_id, SESSION_PREFIX):
-        raise NotFound(f"session {session_id} not found")
-    found = await read(db.lean, principal.organization_id, session_id, clock.now())
-    if found is None:
-        raise NotFound(f"session {session_id} not found")
-    return found
-
-
 async def events_in_windows(
     db: Database, windows: Sequence[tuple[str, EventWindow]]
 ) -> dict[tuple[str, EventWindow], list[EventRecord]]:
@@ -231,11 +200,16 @@ async def events_in_windows(
 
     Callers pass sessions they already resolved for the principal, so scope is settled.
     """
-    by_range = hot_reads.sequence_ranges(windows)
+    wanted = [
+        sa.and_(events.c.session_id == session_id, events.c.sequence.between(w.low, w.high))
+        for session_id, w in set(windows)
+        if not w.is_empty
+    ]
     found: dict[tuple[str, int], EventRecord] = {}
-    if by_range:
-        for record in await hot_reads.events_in_ranges(db.lean, by_range):
-            found[(record.session_id, record.sequence)] = record
+    if wanted:
+        async with db.read() as conn:
+            for row in await conn.execute(sa.select(events).where(sa.or_(*wanted))):
+                found[(row.session_id, row.sequence)] = EventRecord.from_row(row)
     result: dict[tuple[str, EventWindow], list[EventRecord]] = {}
     for session_id, window in windows:
         result[(session_id, window)] = [

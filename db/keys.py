@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, hot_reads
+from db import clock
 from db.engine import Database
 from db.errors import InvalidInput, NotFound, Unauthenticated
 from db.ids import new_key_id
@@ -91,10 +91,26 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
         raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
     if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
         raise Unauthenticated("the API key is not valid")
-    principal = await hot_reads.principal_for_hash(db.lean, hash_key(secret))
+    principal = await principal_for_hash(db, hash_key(secret))
     if principal is None:
         raise Unauthenticated("the API key is not valid or has been revoked")
     return principal
+
+
+# Every request runs this, so it runs on the raw driver (`db/lean.py`), like planned reads.
+AUTHENTICATE = (
+    "SELECT k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions,"
+    " o.max_requests_per_minute FROM api_keys k JOIN organizations o"
+    " ON o.id = k.organization_id WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+)
+
+
+async def principal_for_hash(db: Database, key_hash: str) -> Principal | None:
+    rows = await db.lean.fetch(AUTHENTICATE, (key_hash,))
+    if not rows:
+        return None
+    key_id, organization_id, user_id, plan_name, max_sessions, max_requests = rows[0]
+    return Principal(key_id, organization_id, user_id, Plan(plan_name, max_sessions, max_requests))
 
 
 async def list_keys(db: Database) -> list[KeyRecord]:

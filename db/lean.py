@@ -1,14 +1,13 @@
-"""Hot reads on the raw driver: the same SQL, without SQLAlchemy's per-statement machinery.
+"""The raw driver, for the statements every request runs: the key check and planned reads.
 
-A key lookup, a session by id, a page of sessions and a batch of event windows run on
-nearly every request. Through SQLAlchemy's asyncio layer each costs 0.6-1.1 ms (pool
-checkout, greenlet switches, an explicit BEGIN/ROLLBACK, row processing); on the driver
-itself 0.1-0.2 ms. Each is one read-only statement, so running it on its own in
-autocommit mode sees one consistent snapshot, as before.
+Through SQLAlchemy's asyncio layer a statement costs 0.6-1.1 ms (pool checkout, greenlet
+switches, an explicit BEGIN/ROLLBACK, row processing); on the driver itself 0.1-0.2 ms.
+Each is one read-only statement, so running it on its own in autocommit mode sees one
+consistent snapshot. Appends without an idempotency claim share its PostgreSQL pool
+(`db/lean_appends.py`).
 
-Writes, rarer reads and anything needing SQLAlchemy's expression building stay in the
-operations modules. Statements run here are reported to `Database.statement_listeners`,
-so statement counts stay observable.
+Writes and the rules' own reads stay on SQLAlchemy in the operations modules. Statements
+run here are reported to `Database.statement_listeners`, so counts stay observable.
 """
 
 from __future__ import annotations
@@ -16,41 +15,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.engine import make_url
 
 from db.cursors import session_cursor
-
-
-def _sqlite_time(value: str | datetime) -> datetime:
-    """SQLite keeps SQLAlchemy's `YYYY-MM-DD HH:MM:SS.ffffff` text, in UTC without offset.
-
-    Parsing the text with its offset appended is one C call; `replace(tzinfo=…)` after
-    parsing would double the cost of the most frequent conversion of a page of events.
-    """
-    if type(value) is str:
-        try:
-            return _fromisoformat(value + "+00:00")
-        except ValueError:
-            return _fromisoformat(value).replace(tzinfo=UTC)
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return _fromisoformat(value).replace(tzinfo=UTC)
-
-
-_fromisoformat = datetime.fromisoformat
-
-
-def _pg_time(value: datetime) -> datetime:
-    """asyncpg hands `timestamptz` back in UTC already; converting again costs a new object."""
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-
-def _json_text(value: Any) -> Any:
-    return orjson.loads(value) if value is not None else None
 
 
 class LeanReader:
@@ -79,8 +49,6 @@ class LeanReader:
         self._turn = itertools.count()
         self._pool: Any = None
         self._pg_sql: dict[str, str] = {}
-        self.time = _sqlite_time if is_sqlite else _pg_time
-        self.json = _json_text
 
     async def _open(self) -> None:
         async with self._open_lock:
@@ -113,7 +81,6 @@ class LeanReader:
                     reset=_nothing_to_reset,
                     **cache,
                 )
-                self.json = _identity
 
     async def postgres_pool(self) -> Any:
         """The asyncpg pool, opened on first use; appends (`db.lean_appends`) run on it too."""
@@ -173,12 +140,6 @@ class LeanReader:
                 return await cursor.fetchone()
         return await self._pool.fetchrow(sql, *args)
 
-    def bind_time(self, value: datetime) -> Any:
-        """A timestamp as the column stores it, for comparisons in SQL."""
-        if self.is_sqlite:
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
-
     async def close(self) -> None:
         for conn in self._connections:
             await conn.close()
@@ -186,10 +147,6 @@ class LeanReader:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 async def _nothing_to_reset(_conn: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import clock, hot_reads, tombstones, validation
+from db import clock, tombstones, validation
 from db import status as status_rules
 from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
@@ -179,9 +179,8 @@ async def _check_session_quota(conn: AsyncConnection, principal: Principal, now:
 async def find_session(db: Database, principal: Principal, session_id: str) -> SessionRecord | None:
     if not is_well_formed(session_id, SESSION_PREFIX):
         return None
-    return await hot_reads.session_by_id(
-        db.lean, principal.organization_id, session_id, clock.now()
-    )
+    async with db.read() as conn:
+        return await _find(conn, principal, session_id)
 
 
 async def _find(
@@ -238,30 +237,13 @@ async def list_sessions(
     newest_first: bool = True,
     cursor_field: str = "after",
     limit_field: str = "first",
-    leave_out: frozenset[str] = frozenset(),
 ) -> SessionPage:
-    """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator.
-
-    `leave_out`: columns of `hot_reads.OPTIONAL_SESSION_COLUMNS` the caller shows nowhere;
-    they may be read as None (without a status filter, where the page is one lean read).
-    """
+    """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator."""
     check_page_size(limit, limit_field)
     now = clock.now()
     cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
     if user_id is not None:
         validation.free_of_nul(user_id, "userId")
-    if statuses is None:
-        items = await hot_reads.session_page(
-            db.lean,
-            principal.organization_id,
-            limit=limit + 1,
-            after=cursor,
-            user_id=user_id,
-            newest_first=newest_first,
-            now=now,
-            leave_out=leave_out,
-        )
-        return SessionPage(items=items[:limit], has_more=len(items) > limit)
     conditions = _filters(principal, statuses, user_id, now)
     if cursor is not None:
         key = sa.tuple_(sessions.c.created_at, sessions.c.id)

@@ -8,8 +8,8 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from db import hot_reads
 from db.engine import Database
+from db.keys import principal_for_hash
 from db.migrate import current_revision, head_revision
 from db.ratelimit import probe_lease
 from graph.errors import UNREACHABLE, unavailable
@@ -33,7 +33,7 @@ async def _can_serve(db: Database) -> str | None:
     does: a key lookup (the lean reader) and a rate-limit lease write (rolled back)."""
     revision = await current_revision(db)
     if revision == head_revision():
-        await hot_reads.principal_for_hash(db.lean, _NO_SUCH_KEY)
+        await principal_for_hash(db, _NO_SUCH_KEY)
         await probe_lease(db)
     return revision
 

@@ -10,12 +10,13 @@ import orjson
 import pytest
 
 from db import events as event_ops
-from db import hot_reads, read_sql
+from db import read_sql
 from db import sessions as session_ops
 from db.engine import Database
 from db.records import Principal
 from db.windows import EventWindow
 from graph.rest import reads as rest_reads
+from tests.support.sessions import session_and_log
 
 # Written as a client would send it: keys deliberately out of order (jsonb sorts them by
 # length, then bytes), floats that look like integers, signed zeros, extreme integers.
@@ -58,7 +59,7 @@ async def test_session_json_reads_back_as_written(
         *(await session_ops.sessions_by_id(db, principal, [created.id, other.id])).values(),
         *(await session_ops.list_sessions(db, principal)).items,
         *(await session_ops.list_sessions(db, principal, statuses=["pending"])).items,
-        (await event_ops.session_with_events(db, principal, created.id))[0],
+        (await session_and_log(db, principal, created.id))[0],
     ]
     assert len(reads) == 8
     for record in reads:
@@ -84,15 +85,14 @@ async def test_event_payloads_read_back_as_written(
     assert written(lean.payload) == written(joined.payload) == expected
     window = EventWindow(low=1, high=2, has_previous_page=False, has_next_page=False)
     found = await event_ops.events_in_windows(db, [(session.id, window)])
-    _, events = await event_ops.session_with_events(db, principal, session.id)
+    _, events = await session_and_log(db, principal, session.id)
     reads = [
         *(await event_ops.list_events(db, principal, session.id)).items,
         *found[(session.id, window)],
         *events,
         await event_ops.find_event(db, principal, lean.id),
-        *(await hot_reads.events_in_ranges(db.lean, {(1, 2): [session.id]})),
     ]
-    assert len(reads) == 9
+    assert len(reads) == 7
     for read in reads:
         assert read is not None and written(read.payload) == expected
     found = await read_sql.read_row(

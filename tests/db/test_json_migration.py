@@ -19,6 +19,7 @@ from db.keys import authenticate, create_key
 from db.migrate import alembic_config, head_revision
 from tests.db.test_json_fidelity import FIDELITY_TEXT
 from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database
+from tests.support.sessions import session_and_log
 
 BEFORE = "0005_session_tombstones"
 JSON_COLUMNS = {
@@ -83,11 +84,11 @@ async def _up_and_down(url: str, backend: str) -> None:
         db = Database(url)
         assert await _column_types(db) == ({"json"} if backend == "postgresql" else {"JSON"})
         # Rows from before keep what jsonb made of them: the same value, normalised.
-        kept, [event] = await event_ops.session_with_events(db, principal, old.id)
+        kept, [event] = await session_and_log(db, principal, old.id)
         assert kept.prd == value and event.payload == value
         new = await session_ops.create_session(db, principal, {"prd": value})
         await event_ops.append_event(db, principal, new.id, type="info", payload=value)
-        fresh, [fresh_event] = await event_ops.session_with_events(db, principal, new.id)
+        fresh, [fresh_event] = await session_and_log(db, principal, new.id)
         assert orjson.dumps(fresh.prd) == orjson.dumps(fresh_event.payload) == orjson.dumps(value)
 
         await _migrate(db, BEFORE, down=True)
@@ -95,7 +96,7 @@ async def _up_and_down(url: str, backend: str) -> None:
         db = Database(url)
         assert await _column_types(db) == ({"jsonb"} if backend == "postgresql" else {"JSON"})
         for session_id in (old.id, new.id):
-            record, [logged] = await event_ops.session_with_events(db, principal, session_id)
+            record, [logged] = await session_and_log(db, principal, session_id)
             assert record.prd == value and logged.payload == value
         await _migrate(db, "head")
         await db.dispose()

@@ -8,7 +8,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db import events as event_ops
 from db import read_sql
 from db import sessions as session_ops
 from db.clock import to_rfc3339
@@ -18,6 +17,7 @@ from db.records import EventRecord, Principal, SessionRecord
 from graph.rest import reads
 from graph.rest.bodies import event_body, session_body
 from graph.rest.models import Event, Session
+from tests.support.sessions import session_and_log
 
 _text = st.text(max_size=12)
 _scalars = (
@@ -133,7 +133,7 @@ async def test_stored_log_reads_write_the_same_body(db: Database, principal: Pri
         await append_event(
             db, principal, session.id, type="info", stage="s", message=f"m{i}", payload=payload
         )
-    record, events = await event_ops.session_with_events(db, principal, session.id)
+    record, events = await session_and_log(db, principal, session.id)
     found = await read_sql.read_row(
         db, principal.organization_id, reads.SESSION_DOCUMENT, [session.id]
     )

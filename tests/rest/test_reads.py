@@ -14,6 +14,7 @@ from db.records import Principal
 from graph.rest import reads
 from graph.rest.models import Event, EventList, Session, SessionList, SessionSummary
 from tests.conftest import new_key
+from tests.support.sessions import session_and_log
 
 
 def _aliases(model: type[BaseModel]) -> list[str]:
@@ -46,7 +47,7 @@ async def test_bodies_equal_the_models(db: Database, principal: Principal) -> No
             db, principal, session.id, type="warning", stage="s\t", message=f"m{index}\u2028",
             payload=ODD,
         )  # fmt: skip
-    record, events = await event_ops.session_with_events(db, principal, session.id)
+    record, events = await session_and_log(db, principal, session.id)
     found = await read_sql.read_row(
         db, principal.organization_id, reads.SESSION_DOCUMENT, [session.id]
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from db.engine import Database
 from db.events import append_event
-from db.records import Principal
+from db.records import EventRecord, Principal, SessionRecord
 from db.sessions import create_session
 
 
@@ -19,3 +19,15 @@ async def append(db: Database, principal: Principal, session_id: str, count: int
         (await append_event(db, principal, session_id, type="info", message=f"m{i}")).sequence
         for i in range(count)
     ]
+
+
+async def session_and_log(
+    db: Database, principal: Principal, session_id: str
+) -> tuple[SessionRecord, list[EventRecord]]:
+    """A session's record and its whole log, through the rule operations."""
+    from db.events import list_events
+    from db.sessions import get_session
+
+    record = await get_session(db, principal, session_id)
+    page = await list_events(db, principal, session_id, limit=None)
+    return record, page.items
