@@ -276,8 +276,8 @@ def check_variables(
     if operation is None:
         return []  # execution reports the missing or ambiguous operation
     shape = _shapes.get(schema, document, operation)
-    if not any(True for _ in shape.connections()):
-        return []
+    if not shape.sizes_from_variables:
+        return []  # literal sizes only: validation checked them, and the node budget
     errors = page_size_errors(shape, limits, variables, literal_only=False)
     if errors:
         return errors

@@ -88,6 +88,15 @@ class OperationShape:
     root: Part = field(default_factory=Part)
     visits: int = 0
     too_deep: bool = False
+    # Whether any page size comes from a variable, once known: only then can a request's
+    # variables break a limit that validation did not already check.
+    _from_variables: bool | None = None
+
+    @property
+    def sizes_from_variables(self) -> bool:
+        if self._from_variables is None:
+            self._from_variables = any(size.literal is None for size in self.page_sizes)
+        return self._from_variables
 
     @property
     def depth(self) -> int:
