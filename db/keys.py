@@ -13,7 +13,8 @@ import hashlib
 import logging
 import secrets
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -89,28 +90,47 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
     """One indexed lookup joining the organisation's plan; revoked and unknown look alike."""
     if not secret:
         raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
-    if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
+    key_hash = key_hash_of(secret)
+    if key_hash is None:
         raise Unauthenticated("the API key is not valid")
-    principal = await principal_for_hash(db, hash_key(secret))
+    principal = await principal_for_hash(db, key_hash)
     if principal is None:
         raise Unauthenticated("the API key is not valid or has been revoked")
     return principal
 
 
-# Every request runs this, so it runs on the raw driver (`db/lean.py`), like planned reads.
-AUTHENTICATE = (
-    "SELECT k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions,"
-    " o.max_requests_per_minute FROM api_keys k JOIN organizations o"
-    " ON o.id = k.organization_id WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+# The caller of a live key, with its organisation's plan. Every request runs this, so it
+# runs on the raw driver (`db/lean.py`); planned reads join the same tables and conditions
+# (db/read_sql.py), so that for them the key check and the answer are one statement.
+PRINCIPAL_COLUMNS = (
+    "k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions, o.max_requests_per_minute"
 )
+KEY_SOURCE = "api_keys k JOIN organizations o ON o.id = k.organization_id"
+
+
+def live_key(placeholder: str) -> str:
+    return f"k.key_hash = {placeholder} AND k.revoked_at IS NULL"
+
+
+AUTHENTICATE = f"SELECT {PRINCIPAL_COLUMNS} FROM {KEY_SOURCE} WHERE {live_key('?')}"
+
+
+def principal_from_row(row: Sequence[Any]) -> Principal:
+    """A row that starts with `PRINCIPAL_COLUMNS`."""
+    key_id, organization_id, user_id, plan_name, max_sessions, max_requests = row[:6]
+    return Principal(key_id, organization_id, user_id, Plan(plan_name, max_sessions, max_requests))
+
+
+def key_hash_of(secret: str | None) -> str | None:
+    """The hash to look a presented key up by; None for what cannot be a key at all."""
+    if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 128:
+        return None
+    return hash_key(secret)
 
 
 async def principal_for_hash(db: Database, key_hash: str) -> Principal | None:
     rows = await db.lean.fetch(AUTHENTICATE, (key_hash,))
-    if not rows:
-        return None
-    key_id, organization_id, user_id, plan_name, max_sessions, max_requests = rows[0]
-    return Principal(key_id, organization_id, user_id, Plan(plan_name, max_sessions, max_requests))
+    return principal_from_row(rows[0]) if rows else None
 
 
 async def list_keys(db: Database) -> list[KeyRecord]:

@@ -24,6 +24,7 @@ from db import status as status_rules
 from db.clock import to_rfc3339
 from db.engine import Database
 from db.fields import EVENTS, SESSIONS, Field
+from db.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
 from db.read_plan import (
     Entries,
     EventById,
@@ -41,9 +42,10 @@ from db.read_plan import (
     Window,
 )
 from db.read_plan import Field as FieldRef
+from db.records import Principal
 from db.windows import DEFAULT_PAGE
 
-ORGANIZATION, NOW = "organization", "now"
+ORGANIZATION, NOW, KEY = "organization", "now", "key"
 _TERMINAL = ", ".join(f"'{s}'" for s in sorted(status_rules.TERMINAL))
 _PG_TIME = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 _LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
@@ -174,6 +176,8 @@ class Renderer:
     dialect: Dialect
     enum_case: str
     aliases: int = 0
+    # Set when the key check is part of the statement: the organisation is the key's.
+    organization: str | None = None
     # What each placeholder stands for, in number order: "organization", "now" or the
     # index of a plan parameter. Numbered on first use, so a statement has no gaps.
     slots: dict[object, int] = field(default_factory=dict)
@@ -187,7 +191,7 @@ class Renderer:
         return self.dialect.param(number, sql_type)
 
     def org(self) -> str:
-        return self.param(ORGANIZATION, "text")
+        return self.organization or self.param(ORGANIZATION, "text")
 
     def now(self) -> str:
         return self.param(NOW, "timestamptz")
@@ -466,29 +470,47 @@ Statement = tuple[str, tuple[object, ...]]
 
 
 @lru_cache(maxsize=1024)
-def render(plan: ReadPlan, sqlite: bool) -> Statement:
-    """The statement of `plan` and what each of its placeholders stands for, in order."""
-    renderer = Renderer(SQLite() if sqlite else Postgres(), plan.enum_case)
+def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
+    """The statement of `plan` and what each of its placeholders stands for, in order.
+
+    `keyed`: the statement also checks the caller's key (`KEY`, its hash): it returns no
+    row for a key that is unknown or revoked, else the caller's columns
+    (`keys.PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
+    """
+    renderer = Renderer(
+        SQLite() if sqlite else Postgres(),
+        plan.enum_case,
+        organization="k.organization_id" if keyed else None,
+    )
+    caller = f"{PRINCIPAL_COLUMNS}, " if keyed else ""
     if plan.top == "row":
-        # One session's row, with its version beside the answer; no row when it is missing.
+        # One session's row, with its version beside the answer; nothing when it is missing.
         ((_, found),) = plan.entries
         assert isinstance(found, SessionById)
         ((_, only),) = found.entries
-        alias = renderer.alias("s")
-        body = renderer.session_part(only, alias)
-        version = f"{alias}.id || '.' || {alias}.revision || '.' || {alias}.last_sequence"
-        return (
-            f"SELECT {body}, {version} FROM sessions {alias}"
-            f" WHERE {alias}.id = {renderer.param(found.id, 'text')}"
-            f" AND {alias}.organization_id = {renderer.org()}",
-            tuple(renderer.slots),
+        s = renderer.alias("s")
+        body = renderer.session_part(only, s)
+        version = f"{s}.id || '.' || {s}.revision || '.' || {s}.last_sequence"
+        session = f"{s}.id = {renderer.param(found.id, 'text')} AND {s}.organization_id = "
+        if not keyed:
+            sql = f"SELECT {body}, {version} FROM sessions {s} WHERE {session}{renderer.org()}"
+            return sql, tuple(renderer.slots)
+        sql = (
+            f"SELECT {caller}CASE WHEN {s}.id IS NULL THEN NULL ELSE {body} END,"
+            f" CASE WHEN {s}.id IS NULL THEN NULL ELSE {version} END"
+            f" FROM {KEY_SOURCE} LEFT JOIN sessions {s} ON {session}k.organization_id"
+            f" WHERE {live_key(renderer.param(KEY, 'text'))}"
         )
+        return sql, tuple(renderer.slots)
     if plan.top == "single":
         ((_, only),) = plan.entries
         body = renderer.root(only)
     else:
         body = renderer.obj(plan.entries, renderer.root)
-    return f"SELECT {body}", tuple(renderer.slots)
+    if not keyed:
+        return f"SELECT {body}", tuple(renderer.slots)
+    sql = f"SELECT {caller}{body} FROM {KEY_SOURCE} WHERE {live_key(renderer.param(KEY, 'text'))}"
+    return sql, tuple(renderer.slots)
 
 
 def bind(value: Any, sqlite: bool) -> Any:
@@ -500,22 +522,48 @@ def bind(value: Any, sqlite: bool) -> Any:
 
 def arguments(
     slots: tuple[object, ...],
-    organization_id: str,
+    caller: str,
     now: datetime,
     values: Sequence[Any],
     sqlite: bool,
 ) -> list[Any]:
-    """The values of a statement's placeholders, in their order."""
+    """The values of a statement's placeholders, in their order; `caller` is the
+    organisation's id, or the key's hash when the statement checks the key."""
     found = []
     for slot in slots:
-        if slot == ORGANIZATION:
-            found.append(organization_id)
+        if slot in (ORGANIZATION, KEY):
+            found.append(caller)
         elif slot == NOW:
             found.append(bind(now, sqlite))
         else:
             assert isinstance(slot, int)
             found.append(bind(values[slot], sqlite))
     return found
+
+
+async def read_as(
+    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[Principal, str] | None:
+    """The caller of a live key and `plan`'s answer for it, in one statement; None when
+    the key is unknown or revoked."""
+    sql, slots = render(plan, db.is_sqlite, keyed=True)
+    row = await db.lean.fetch_row(
+        sql, arguments(slots, key_hash, clock.now(), values, db.is_sqlite)
+    )
+    return (principal_from_row(row), row[6]) if row is not None else None
+
+
+async def read_row_as(
+    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[Principal, tuple[str, str] | None] | None:
+    """`read_row` with the key check in the same statement (see `read_as`)."""
+    sql, slots = render(plan, db.is_sqlite, keyed=True)
+    row = await db.lean.fetch_row(
+        sql, arguments(slots, key_hash, clock.now(), values, db.is_sqlite)
+    )
+    if row is None:
+        return None
+    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)
 
 
 async def read_row(

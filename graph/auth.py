@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import Database
 from db.errors import DomainError, Unauthenticated
-from db.keys import authenticate
+from db.keys import authenticate, key_hash_of
 from db.ratelimit import Decision
 from db.records import Principal
 from graph.errors import (
@@ -37,6 +37,11 @@ from graph.ratelimit import (
 )
 
 Refusal = Callable[[Unauthenticated], Response]
+# A door that can check the key inside the statement that answers: given the request and
+# the hash of the key it presents, the caller and the answer, or None to take the usual
+# path (key check, then the door), e.g. for a request it cannot answer in one statement
+# or a key that was not found (the usual path then says why).
+Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
 LimitedRefusal = Callable[[Decision], Response]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
@@ -109,12 +114,14 @@ class KeyRequired:
         refuse: Refusal,
         public: PublicPage | None = None,
         limited: LimitedRefusal | None = None,
+        folded: Folded | None = None,
     ) -> None:
         self.app = app
         self.db = db
         self.refuse = refuse
         self.public = public
         self.limited = limited
+        self.folded = folded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.public is not None:
@@ -122,6 +129,11 @@ class KeyRequired:
             if page is not None:
                 await page(scope, receive, send)
                 return
+        if self.folded is not None:
+            replay = await self._folded(self.folded, scope, receive, send)
+            if replay is None:
+                return
+            receive = replay
         try:
             principal = await principal_from_header(self.db, authorization_of(scope))
             decision = await admit(self.db, principal)
@@ -137,6 +149,38 @@ class KeyRequired:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self._guarded(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+
+    async def _folded(
+        self, folded: Folded, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """Answer through `folded` (None: answered), or the `receive` for the usual path,
+        which first replays whatever of the body `folded` read."""
+        key_hash = key_hash_of(key_from_header(authorization_of(scope)))
+        if key_hash is None:
+            return receive
+        read: list[Message] = []
+
+        async def recording() -> Message:
+            message = await receive()
+            read.append(message)
+            return message
+
+        try:
+            answered = await folded(Request(scope, recording), key_hash)
+            if answered is not None:
+                principal, response = answered
+                decision = await admit(self.db, principal)
+        except Exception as error:
+            await failure_response(error, scope, "the key check")(scope, receive, send)
+            return None
+        if answered is None:
+            return _replaying(read, receive)
+        if not decision.allowed:
+            RATE_LIMITED.inc()
+            await self._limited(scope, decision)(scope, receive, send)
+        else:
+            await response(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+        return None
 
     def _limited(self, scope: Scope, decision: Decision) -> Response:
         if self.limited is not None:
@@ -161,3 +205,13 @@ class KeyRequired:
             if started:
                 raise
             await failure_response(error, scope, str(scope["path"]))(scope, receive, send)
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    """`receive` that first gives back the messages already read."""
+    pending = list(read)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

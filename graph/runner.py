@@ -32,6 +32,7 @@ from strawberry.types.graphql import OperationType as AllowedType
 
 from db import read_sql
 from db.errors import InvalidInput
+from db.read_plan import ReadPlan
 from graph.errors import with_codes
 from graph.fanout import SharedEventExecutor
 from graph.limits import OperationLimits, check_variables
@@ -89,6 +90,26 @@ class OperationRunner:
         self, query: str, variables: dict[str, Any] | None, context: Any, operation_name: str | None
     ) -> bytes | None:
         """`{"data":…}` from one statement, or None when the standard path must answer."""
+        found = self.plan_of(query, variables, operation_name)
+        if found is None:
+            return None
+        plan, arguments = found
+        try:
+            async with asyncio.timeout(self.schema.limits.timeout_seconds):
+                text = await read_sql.read(
+                    context.db, context.principal.organization_id, plan, arguments
+                )
+        except TimeoutError:
+            result = ExecutionResult(data=None, errors=[timeout_error(self.schema.limits)])
+            result = with_codes(result, production=self.schema.production)
+            return orjson.dumps(response_body(result))
+        return b'{"data":' + text.encode() + b"}"
+
+    def plan_of(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[ReadPlan, list[Any]] | None:
+        """The plan and its arguments for this request, or None when the standard path
+        must answer it (see the module's docstring). Runs no SQL."""
         plans = self.plans.get((query, operation_name))
         if plans is None:
             return None
@@ -105,20 +126,9 @@ class OperationRunner:
         if plan is None:
             return None
         try:
-            arguments = plan.values(values)
+            return plan.plan, plan.values(values)
         except InvalidInput:
             return None
-        try:
-            async with asyncio.timeout(self.schema.limits.timeout_seconds):
-                text = await read_sql.read(
-                    context.db, context.principal.organization_id, plan.plan, arguments
-                )
-        except TimeoutError:
-            result = ExecutionResult(data=None, errors=[timeout_error(self.schema.limits)])
-            return orjson.dumps(
-                response_body(with_codes(result, production=self.schema.production))
-            )
-        return b'{"data":' + text.encode() + b"}"
 
     async def execute(
         self,

@@ -24,7 +24,8 @@ from db.engine import Database
 from db.errors import InvalidInput, NotFound
 from db.idempotency import StoredResponse, claim, fingerprint
 from db.ids import SESSION_PREFIX, is_well_formed
-from graph.auth import principal_of
+from db.records import Principal
+from graph.auth import Folded, principal_of
 from graph.rest import reads
 from graph.rest.bodies import event_body, session_body
 from graph.rest.models import (
@@ -175,9 +176,30 @@ async def create_session(request: Request, ctx: RestContext) -> Response:
 
 async def get_session(request: Request, ctx: RestContext) -> Response:
     body, etag = await _session_document(ctx, request)
+    return _document_response(request, body, etag)
+
+
+def _document_response(request: Request, body: str, etag: str) -> Response:
     if none_match(entity_tags(request.headers.get("if-none-match")), etag):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(body, headers={"ETag": etag}, media_type=JSON)
+
+
+def folded_get_session(ctx: RestContext) -> Folded:
+    """`GET /:id` with the key check in its one statement (see `KeyRequired`); anything
+    else, a missing session included, takes the usual path and its usual answer."""
+
+    async def folded(request: Request, key_hash: str) -> tuple[Principal, Response] | None:
+        session_id = _session_id(request)
+        if request.method != "GET" or not is_well_formed(session_id, SESSION_PREFIX):
+            return None
+        found = await read_sql.read_row_as(ctx.db, key_hash, reads.SESSION_DOCUMENT, [session_id])
+        if found is None or found[1] is None:
+            return None
+        principal, (body, version) = found[0], found[1]
+        return principal, _document_response(request, body, f'"{version}"')
+
+    return folded
 
 
 async def _session_document(ctx: RestContext, request: Request) -> tuple[str, str]:

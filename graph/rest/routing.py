@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from db.errors import DomainError
 from graph.auth import KeyRequired
 from graph.ratelimit import rest_rate_limited_response
+from graph.rest import handlers
 from graph.rest.errors import (
     RequestRejected,
     domain_error_response,
@@ -91,11 +92,13 @@ def rest_routes(ctx: RestContext) -> list[BaseRoute]:
         by_path.setdefault(operation.path, []).append(operation)
     routes: list[BaseRoute] = []
     for path, operations in by_path.items():
+        reads_one_session = any(op.handler is handlers.get_session for op in operations)
         guarded = KeyRequired(
             Resource(operations, ctx),
             ctx.db,
             refuse=unauthenticated_response,
             limited=rest_rate_limited_response,
+            folded=handlers.folded_get_session(ctx) if reads_one_session else None,
         )
         routes.append(Route(path, guarded))
         if path == COLLECTION:
