@@ -1,5 +1,7 @@
-"""Fixtures: every database-backed test runs on SQLite, on PostgreSQL, and on PostgreSQL
-through PgBouncer in transaction mode (`pgbouncer`, LISTEN on a direct connection)."""
+"""Fixtures: every database-backed test runs on SQLite and on PostgreSQL; the tests where
+the connection path matters also run on PostgreSQL through PgBouncer in transaction mode
+(`pgbouncer`, LISTEN on a direct connection): see `PGBOUNCER_PATHS` and the `pgbouncer`
+marker."""
 
 from __future__ import annotations
 
@@ -35,12 +37,67 @@ from tests.support.server import running_server
 
 BACKENDS = ("sqlite", "postgresql", "pgbouncer")
 
+# Where the way a connection reaches PostgreSQL matters, so these run through PgBouncer as
+# well (paths under tests/): the db layer (transactions, raw-driver statements, the bus),
+# live streams and LISTEN, connection budgets and database faults, process kills, and
+# statement counts. Elsewhere a test opts in with `@pytest.mark.pgbouncer`.
+PGBOUNCER_PATHS = (
+    "db/",
+    "stream/",
+    "ops/",
+    "hardening/test_durability.py",
+    "rest/test_statements.py",
+    "graph/plans/",
+)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="run soak and kill loops at full length")
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pgbouncer: run on the pgbouncer backend too (already so for the PGBOUNCER_PATHS "
+        "of tests/conftest.py)",
+    )
+
+
+def _where(item: pytest.Item) -> str:
+    """The item's file, relative to tests/ ("" outside it)."""
+    try:
+        return item.path.relative_to(Path(__file__).parent).as_posix()
+    except ValueError:
+        return ""
+
+
+def runs_through_pgbouncer(item: pytest.Item) -> bool:
+    if item.get_closest_marker("pgbouncer") is not None:
+        return True
+    return _where(item).startswith(PGBOUNCER_PATHS)
+
+
+def _parametrizes_database_url(metafunc: pytest.Metafunc) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "database_url" in names:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)  # the backend first in test ids, as in `test_x[sqlite-...]`
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each database-backed test once per backend; `pgbouncer` only where it matters. A
+    test that parametrizes `database_url` itself (indirectly) chooses its own backends."""
+    if "database_url" not in metafunc.fixturenames or _parametrizes_database_url(metafunc):
+        return
+    backends = BACKENDS if runs_through_pgbouncer(metafunc.definition) else BACKENDS[:2]
+    metafunc.parametrize("database_url", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

@@ -18,6 +18,9 @@ from tests.support.graphql import GraphQLClient
 from tests.support.server import running_server
 from tests.support.statements import count_statements
 
+# Statement counts: through PgBouncer too (tests/conftest.py).
+pytestmark = pytest.mark.pgbouncer
+
 DEEP5 = "{ sessions { nodes { events { nodes { id } } } } }"
 DEEP6 = "{ sessions { edges { node { events { nodes { id } } } } } }"
 
