@@ -6,7 +6,9 @@ marker."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -63,12 +65,48 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Tests that share something outside their own databases take turns, whichever worker
+# (pytest-xdist, `-n`) or pytest process runs them: each group has a lock file, held by one
+# test at a time.
+EXCLUSIVE = {
+    # Redis and NATS: one channel for every server, and `CLIENT KILL TYPE pubsub` or a
+    # dropped link hits every subscriber of the broker.
+    "broker": (
+        "db/test_bus.py",
+        "stream/test_bus_faults.py",
+        "stream/test_delivery.py",
+        "stream/test_processes.py",
+        "bench/test_multiprocess.py",
+    ),
+    # `npm ci` into one folder (examples/javascript, bench/postgraphile) from two files.
+    "npm-examples": ("examples/test_example_clients.py", "examples/test_readme_clients.py"),
+    "npm-postgraphile": ("bench/test_harness.py", "bench/test_peer.py"),
+}
+
+
 def _where(item: pytest.Item) -> str:
     """The item's file, relative to tests/ ("" outside it)."""
     try:
         return item.path.relative_to(Path(__file__).parent).as_posix()
     except ValueError:
         return ""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """A test of an `EXCLUSIVE` group holds its lock from its set-up (session fixtures such
+    as an `npm ci` included) to its teardown."""
+    where = _where(item)
+    group = next((g for g, paths in EXCLUSIVE.items() if where.startswith(paths)), None)
+    if group is None:
+        return (yield)
+    lock = Path(tempfile.gettempdir()) / f"sessiongraph-tests-{group}.lock"
+    with lock.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def runs_through_pgbouncer(item: pytest.Item) -> bool:
