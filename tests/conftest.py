@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -92,12 +93,22 @@ def _where(item: pytest.Item) -> str:
         return ""
 
 
+def _turns_in(item: pytest.Item) -> str | None:
+    """The `EXCLUSIVE` group the test takes turns in, if any. In the broker files, a test
+    whose parameters name neither Redis nor NATS (memory, LISTEN) needs no turn."""
+    where = _where(item)
+    group = next((g for g, paths in EXCLUSIVE.items() if where.startswith(paths)), None)
+    callspec = getattr(item, "callspec", None)
+    if group == "broker" and callspec is not None and not re.search("redis|nats", callspec.id):
+        return None
+    return group
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
     """A test of an `EXCLUSIVE` group holds its lock from its set-up (session fixtures such
     as an `npm ci` included) to its teardown."""
-    where = _where(item)
-    group = next((g for g, paths in EXCLUSIVE.items() if where.startswith(paths)), None)
+    group = _turns_in(item)
     if group is None:
         return (yield)
     lock = Path(tempfile.gettempdir()) / f"sessiongraph-tests-{group}.lock"
