@@ -44,3 +44,16 @@ async def _upgrade_and_compare(url: str) -> None:
             assert await conn.run_sync(diff) == []
     finally:
         await db.dispose()
+
+
+def test_migration_files_are_named_in_chain_order() -> None:
+    """Reading the folder in name order is reading the history in order (revision ids are
+    older names and stay as they are, so existing databases upgrade as before)."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    chain = list(reversed([Path(s.path).name for s in scripts.walk_revisions()]))
+    assert chain == sorted(chain)
+    assert [name[:4] for name in chain] == [f"{n:04d}" for n in range(1, len(chain) + 1)]
