@@ -47,117 +47,51 @@ from db.windows import DEFAULT_PAGE
 
 ORGANIZATION, NOW, KEY = "organization", "now", "key"
 _TERMINAL = ", ".join(f"'{s}'" for s in sorted(status_rules.TERMINAL))
-_PG_TIME = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 _LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
 
 
+@dataclass(frozen=True, slots=True)
 class Dialect:
-    """What differs between the engines; everything else in a statement is shared."""
+    """What differs between the engines, as SQL templates; everything else is shared."""
 
-    sqlite: bool
-
-    def param(self, index: int, sql_type: str) -> str:
-        raise NotImplementedError
-
-    def text(self, expr: str) -> str:
-        """A string column as a JSON string, or `null`."""
-        raise NotImplementedError
-
-    def time(self, expr: str) -> str:
-        raise NotImplementedError
-
-    def json(self, expr: str) -> str:
-        raise NotImplementedError
-
-    def number(self, expr: str) -> str:
-        raise NotImplementedError
-
-    def session_cursor(self, alias: str) -> str:
-        raise NotImplementedError
-
-    def least(self, *exprs: str) -> str:
-        raise NotImplementedError
-
-    def greatest(self, *exprs: str) -> str:
-        raise NotImplementedError
-
-    def array(self, item: str, source: str, order: str) -> str:
-        """`[item, …]` over the rows of `source` (FROM … WHERE …) in `order`."""
-        raise NotImplementedError
+    param: str  # a placeholder: number `n`, SQL type `type`
+    text: str  # a string column as a JSON string, or null
+    json: str  # stored JSON text as it is, or null
+    stamp: str  # a timestamp column as RFC 3339 text with milliseconds
+    number: str
+    cursor: str  # base64url of `stamp|id`, unpadded (`db.cursors.session_cursor`)
+    least: str
+    greatest: str
+    array: str  # `[item,…]` over the rows of `source` (FROM … WHERE …) in `order`
 
 
-class Postgres(Dialect):
-    sqlite = False
-
-    def param(self, index: int, sql_type: str) -> str:
-        return f"${index}::{sql_type}"
-
-    def text(self, expr: str) -> str:
-        return f"coalesce(to_json({expr})::text, 'null')"
-
-    def time(self, expr: str) -> str:
-        return (
-            f"""'"' || to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"'"""
-        )
-
-    def json(self, expr: str) -> str:
-        return f"coalesce({expr}::text, 'null')"
-
-    def number(self, expr: str) -> str:
-        return f"({expr})::text"
-
-    def session_cursor(self, alias: str) -> str:
-        stamp = f"to_char({alias}.created_at AT TIME ZONE 'UTC', {_PG_TIME})"
-        raw = f"encode(convert_to({stamp} || '|' || {alias}.id, 'UTF8'), 'base64')"
-        return f"""'"' || rtrim(translate({raw}, E'+/\\n', '-_'), '=') || '"'"""
-
-    def least(self, *exprs: str) -> str:
-        return f"LEAST({', '.join(exprs)})"
-
-    def greatest(self, *exprs: str) -> str:
-        return f"GREATEST({', '.join(exprs)})"
-
-    def array(self, item: str, source: str, order: str) -> str:
-        rows = f"SELECT string_agg({item}, ',' ORDER BY {order}) {source}"
-        return f"'[' || coalesce(({rows}), '') || ']'"
-
-
-class SQLite(Dialect):
-    sqlite = True
-
-    def param(self, index: int, sql_type: str) -> str:
-        return f"?{index}"
-
-    def text(self, expr: str) -> str:
-        return f"json_quote({expr})"
-
-    def time(self, expr: str) -> str:
-        # SQLAlchemy's `YYYY-MM-DD HH:MM:SS.ffffff`, in UTC: the first 23 characters are it.
-        return f"""'"' || replace(substr({expr}, 1, 23), ' ', 'T') || 'Z"'"""
-
-    def json(self, expr: str) -> str:
-        return f"coalesce({expr}, 'null')"
-
-    def number(self, expr: str) -> str:
-        return f"({expr})"
-
-    def session_cursor(self, alias: str) -> str:
-        stamp = f"replace(substr({alias}.created_at, 1, 23), ' ', 'T') || 'Z'"
-        return f"""'"' || session_cursor({stamp}, {alias}.id) || '"'"""
-
-    def least(self, *exprs: str) -> str:
-        return f"min({', '.join(exprs)})"
-
-    def greatest(self, *exprs: str) -> str:
-        return f"max({', '.join(exprs)})"
-
-    def array(self, item: str, source: str, order: str) -> str:
-        # The aggregate follows the order of the subquery it reads (SQLite 3.40 has no
-        # ORDER BY inside aggregates).
-        return (
-            f"'[' || coalesce((SELECT group_concat(j, ',') FROM"
-            f" (SELECT {item} AS j {source} ORDER BY {order})), '') || ']'"
-        )
+POSTGRES = Dialect(
+    param="${n}::{type}",
+    text="coalesce(to_json({0})::text, 'null')",
+    json="coalesce({0}::text, 'null')",
+    stamp="""to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""",
+    number="({0})::text",
+    cursor="rtrim(translate(encode(convert_to({0} || '|' || {1}, 'UTF8'), 'base64'),"
+    " E'+/\\n', '-_'), '=')",
+    least="LEAST({0}, {1})",
+    greatest="GREATEST({0}, {1})",
+    array="'[' || coalesce((SELECT string_agg({item}, ',' ORDER BY {order}) {source}), '') || ']'",
+)
+SQLITE = Dialect(
+    param="?{n}",
+    text="json_quote({0})",
+    json="coalesce({0}, 'null')",
+    # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: its first 23 characters.
+    stamp="(replace(substr({0}, 1, 23), ' ', 'T') || 'Z')",
+    number="({0})",
+    cursor="session_cursor({0}, {1})",  # registered on each connection by `db.lean`
+    least="min({0}, {1})",
+    greatest="max({0}, {1})",
+    # group_concat follows the order of the subquery it reads (SQLite 3.40 has no ORDER BY
+    # inside aggregates).
+    array="'[' || coalesce((SELECT group_concat(j, ',') FROM"
+    " (SELECT {item} AS j {source} ORDER BY {order})), '') || ']'",
+)
 
 
 def _key(name: str) -> str:
@@ -188,7 +122,18 @@ class Renderer:
 
     def param(self, key: object, sql_type: str) -> str:
         number = self.slots.setdefault(key, len(self.slots) + 1)
-        return self.dialect.param(number, sql_type)
+        return self.dialect.param.format(n=number, type=sql_type)
+
+    def number(self, expr: str) -> str:
+        return self.dialect.number.format(expr)
+
+    def array(self, item: str, source: str, order: str) -> str:
+        return self.dialect.array.format(item=item, source=source, order=order)
+
+    def session_cursor(self, alias: str) -> str:
+        d = self.dialect
+        cursor = d.cursor.format(d.stamp.format(f"{alias}.created_at"), f"{alias}.id")
+        return f"""'"' || {cursor} || '"'"""
 
     def org(self) -> str:
         return self.organization or self.param(ORGANIZATION, "text")
@@ -218,13 +163,13 @@ class Renderer:
         d = self.dialect
         column = f"{alias}.{spec.column}"
         if spec.kind == "text":
-            return d.text(column)
+            return d.text.format(column)
         if spec.kind == "json":
-            return d.json(column)
+            return d.json.format(column)
         if spec.kind == "time":
-            return d.time(column)
+            return f"""'"' || {d.stamp.format(column)} || '"'"""
         if spec.kind in ("int", "count"):
-            return d.number(column)
+            return d.number.format(column)
         if spec.kind == "enum":
             return f"""'"' || {self.case(column)} || '"'"""
         # The status readers see: a live session past its expiry is expired.
@@ -243,7 +188,7 @@ class Renderer:
     def session_part(self, value: Part, alias: str) -> str:
         if isinstance(value, FieldRef):
             if value.name == "cursor":
-                return self.dialect.session_cursor(alias)
+                return self.session_cursor(alias)
             return self.field(SESSIONS[value.name], alias)
         if isinstance(value, Obj):
             return self.session(value.entries, alias)
@@ -282,14 +227,14 @@ class Renderer:
         if first is None and last is None:
             first = str(DEFAULT_PAGE)
         low = f"({after} + 1)" if after is not None else "1"
-        high = last_sequence if before is None else d.least(last_sequence, f"{before} - 1")
+        high = last_sequence if before is None else d.least.format(last_sequence, f"{before} - 1")
         has_next = has_previous = "FALSE"
         if first is not None:
             has_next = f"({high} - {low} + 1 > {first})"
-            high = d.least(high, f"{low} + {first} - 1")
+            high = d.least.format(high, f"{low} + {first} - 1")
         if last is not None:
             has_previous = f"({high} - {low} + 1 > {last})"
-            low = d.greatest(low, f"{high} - {last} + 1")
+            low = d.greatest.format(low, f"{high} - {last} + 1")
         if after is not None and last is None:
             has_previous = f"({has_previous} OR ({after} >= 1 AND {last_sequence} >= 1))"
         if before is not None and window.first is None and window.last is not None:
@@ -314,7 +259,7 @@ class Renderer:
                 f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
                 f" AND {alias}.sequence BETWEEN {low} AND {high}"
             )
-            return self.dialect.array(self.event(entries, alias), source, f"{alias}.sequence")
+            return self.array(self.event(entries, alias), source, f"{alias}.sequence")
 
         def part(value: Part) -> str:
             if isinstance(value, Rows):
@@ -323,10 +268,10 @@ class Renderer:
                 return self.obj(value.entries, part)
             if isinstance(value, FieldRef):
                 if value.name == "total_count":
-                    return self.dialect.number(f"{session}.last_sequence")
+                    return self.number(f"{session}.last_sequence")
                 if value.name == "next_after":
                     _, high, has_next, _ = bounds()
-                    return f"CASE WHEN {has_next} THEN {self.dialect.number(high)} ELSE 'null' END"
+                    return f"CASE WHEN {has_next} THEN {self.number(high)} ELSE 'null' END"
                 return self.event_page_field(value.name, *bounds())
             return self._common(value)
 
@@ -349,7 +294,7 @@ class Renderer:
             f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
             f" AND {alias}.sequence <= {session}.last_sequence"
         )
-        return self.dialect.array(self.event(page.entries, alias), source, f"{alias}.sequence")
+        return self.array(self.event(page.entries, alias), source, f"{alias}.sequence")
 
     # Roots --------------------------------------------------------------------------
     def root(self, value: Part) -> str:
@@ -426,7 +371,7 @@ class Renderer:
                 outer = self.alias("s")
                 item = self.session(value.entries, outer)
                 source = f"FROM ({inner}) {outer}"
-                return self.dialect.array(
+                return self.array(
                     item, source, f"{outer}.created_at {direction}, {outer}.id {direction}"
                 )
             if isinstance(value, Obj):
@@ -447,7 +392,7 @@ class Renderer:
                 alias, outer = self.alias("s"), self.alias("s")
                 rows = page_rows(f"{alias}.created_at, {alias}.id", alias)
                 order = direction if name == "start_cursor" else reverse
-                cursor = self.dialect.session_cursor(outer)
+                cursor = self.session_cursor(outer)
                 return (
                     f"coalesce((SELECT {cursor} FROM ({rows}) {outer}"
                     f" ORDER BY {outer}.created_at {order}, {outer}.id {order} LIMIT 1), 'null')"
@@ -458,9 +403,7 @@ class Renderer:
             if name == "total_count":
                 alias = self.alias("s")
                 conditions = self.session_conditions(query, alias, keyset=False)
-                return self.dialect.number(
-                    f"(SELECT count(*) FROM sessions {alias} WHERE {conditions})"
-                )
+                return self.number(f"(SELECT count(*) FROM sessions {alias} WHERE {conditions})")
             raise ValueError(f"not a page field: {name}")
 
         return self.obj(page.entries, part)
@@ -478,7 +421,7 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
     (`keys.PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
     """
     renderer = Renderer(
-        SQLite() if sqlite else Postgres(),
+        SQLITE if sqlite else POSTGRES,
         plan.enum_case,
         organization="k.organization_id" if keyed else None,
     )
