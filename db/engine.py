@@ -32,6 +32,9 @@ from db.lean import LeanReader
 from db.lean_appends import Appender
 from db.urls import async_url, behind_pgbouncer, is_sqlite
 
+# A write transaction a caller holds open across operations (`Database.write`); the doors
+# pass it along without knowing what it is made of.
+Transaction = AsyncConnection
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
 DEFAULT_MAX_CONNECTIONS = 20

@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +19,7 @@ from db import events as event_ops
 from db import read_sql
 from db import sessions as session_ops
 from db.cursors import decode_session_cursor
-from db.engine import Database
+from db.engine import Database, Transaction
 from db.errors import InvalidInput, NotFound
 from db.idempotency import StoredResponse, claim, fingerprint
 from db.ids import SESSION_PREFIX, is_well_formed
@@ -101,7 +100,7 @@ def _stored(response: StoredResponse, *, replayed: bool = False) -> Response:
     )
 
 
-Run = Callable[[AsyncConnection | None], Awaitable[StoredResponse]]
+Run = Callable[[Transaction | None], Awaitable[StoredResponse]]
 
 
 async def _idempotent(ctx: RestContext, request: Request, body: Any, run: Run) -> Response:
@@ -161,7 +160,7 @@ async def create_session(request: Request, ctx: RestContext) -> Response:
     fields = CreateSessionRequest.model_validate(body).provided()
     principal = principal_of(request.scope)
 
-    async def run(conn: AsyncConnection | None) -> StoredResponse:
+    async def run(conn: Transaction | None) -> StoredResponse:
         record = await session_ops.create_session(
             ctx.db, principal, fields, ttl=ctx.session_ttl, conn=conn
         )
@@ -247,7 +246,7 @@ async def append_event(request: Request, ctx: RestContext) -> Response:
     principal = principal_of(request.scope)
     session_id = _session_id(request)
 
-    async def run(conn: AsyncConnection | None) -> StoredResponse:
+    async def run(conn: Transaction | None) -> StoredResponse:
         record = await event_ops.append_event(
             ctx.db,
             principal,
