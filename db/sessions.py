@@ -16,6 +16,7 @@ from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
 from db.engine import Database
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
+from db.fields import SESSION_FIELDS
 from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
 from db.metrics import SESSIONS_CREATED
@@ -24,17 +25,9 @@ from db.records import MappingRow, Principal, SessionRecord
 from db.windows import check_page_size
 
 # Fields a client may set on create and update (API.md); everything else is the server's.
-SETTABLE_FIELDS = (
-    "status",
-    "assembly_state",
-    "catalog_version",
-    "prd",
-    "product_object",
-    "schema_version",
-    "expires_at",
-)
-_JSON_FIELDS = ("assembly_state", "prd", "product_object")
-_LABEL_FIELDS = ("catalog_version", "schema_version")
+SETTABLE_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable)
+_JSON_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable and f.kind == "json")
+_LABEL_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable and f.kind == "text")
 # On create, null for these means "use the default" (pending, now + TTL).
 _DEFAULTED_FIELDS = ("status", "expires_at")
 DEFAULT_TTL = timedelta(days=7)
