@@ -332,19 +332,22 @@ class Renderer:
     def status_condition(self, statuses: tuple[str, ...], alias: str) -> str:
         """`db.sessions._status_condition`: filter on the status readers see."""
         clauses = []
-        now = self.now()
         for status in sorted(set(statuses)):
+            # The time is bound only where a clause uses it: an unused placeholder is an
+            # error on both engines.
             if status not in status_rules.ALL:
                 raise ValueError(f"unknown status {status!r}")
             if status == status_rules.EXPIRED:
                 clauses.append(
                     f"({alias}.status = 'expired' OR ({alias}.status IN ({_LIVE})"
-                    f" AND {alias}.expires_at <= {now}))"
+                    f" AND {alias}.expires_at <= {self.now()}))"
                 )
             elif status in status_rules.TERMINAL:
                 clauses.append(f"{alias}.status = '{status}'")
             else:
-                clauses.append(f"({alias}.status = '{status}' AND {alias}.expires_at > {now})")
+                clauses.append(
+                    f"({alias}.status = '{status}' AND {alias}.expires_at > {self.now()})"
+                )
         return "(" + " OR ".join(clauses) + ")" if clauses else "1 = 0"
 
     def session_page(self, page: SessionPage) -> str:

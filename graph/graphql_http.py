@@ -173,9 +173,9 @@ class GraphQLEndpoint:
             planned = await self.runner.planned(
                 query, params.variables, context, params.operation_name
             )
-            if planned is not None:
+            if isinstance(planned, bytes):
                 return planned, False
-            result = await self._execute(query, params, context, allowed)
+            result = planned or await self._execute(query, params, context, allowed)
         return orjson.dumps(response_body(result)), is_request_error(result)
 
     async def _execute(

@@ -32,6 +32,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Undefined,
     ValueNode,
     VariableNode,
     value_from_ast,
@@ -104,11 +105,14 @@ def _given(value: Any) -> bool:
     return value is not None
 
 
-def _truthy(value: Any) -> bool:
-    return value is True
+def _condition(value: Any) -> bool | None:
+    """A directive's `if`; None for an explicit null, which the standard path refuses."""
+    return value if isinstance(value, bool) else None
 
 
 def _id_kind(value: Any) -> str:
+    if value is None:
+        return "null"  # an explicit null for `ID!`: refused by the standard path
     if isinstance(value, str):
         if is_well_formed(value, SESSION_PREFIX):
             return "session"
@@ -137,8 +141,9 @@ def _attribute(value: Any, name: str) -> Any:
     return getattr(value, name, None)
 
 
-def _newest_first(value: Any) -> bool:
-    return bool(_stored(value) != "created_at_asc")
+def _newest_first(value: Any) -> bool | None:
+    """None for an explicit null, which the standard path refuses (`SessionOrder!`)."""
+    return None if value is None else bool(_stored(value) != "created_at_asc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +165,7 @@ class Planner:
     schema: GraphQLSchema
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: Variables
+    arguments: dict[tuple[int, str], Argument] = field(default_factory=dict)
     probes: list[Probe] = field(default_factory=list)
     parameters: list[tuple[Argument, Callable[[Any], Any]]] = field(default_factory=list)
 
@@ -226,7 +232,9 @@ class Planner:
             if name not in ("skip", "include"):
                 continue
             condition = next(a.value for a in directive.arguments if a.name.value == "if")
-            value = self.probe(Argument(condition, GraphQLBoolean), _truthy)
+            value = self.probe(self.cached(directive, "if", condition, GraphQLBoolean), _condition)
+            if value is None:
+                raise Unplannable(f"@{name}(if: null)")
             if value == (name == "skip"):
                 return False
         return True
@@ -235,9 +243,20 @@ class Planner:
         parent_type = self.schema.get_type(parent)
         definition = parent_type.fields[node.name.value].args[name]  # type: ignore[union-attr]
         default = definition.default_value
-        default = None if default is None or default.__class__.__name__ == "Undefined" else default
+        default = None if default is Undefined else default
         value = next((a.value for a in node.arguments or () if a.name.value == name), None)
-        return Argument(value, definition.type, default)
+        return self.cached(node, name, value, definition.type, default)
+
+    def cached(
+        self, node: Any, name: str, value: ValueNode | None, type_: Any, default: Any = None
+    ) -> Argument:
+        """The same `Argument` for the same place in the document, whichever request
+        builds the plan: probes are compared by identity, so a shape learnt once stays."""
+        key = (id(node), name)
+        found = self.arguments.get(key)
+        if found is None:
+            found = self.arguments[key] = Argument(value, type_, default)
+        return found
 
     # The plan ---------------------------------------------------------------------------
     def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
@@ -253,6 +272,8 @@ class Planner:
         if name in ("session", "node"):
             argument = self.argument(nodes[0], "Query", "id")
             kind = self.probe(argument, _id_kind)
+            if kind == "null":
+                raise Unplannable(f"Query.{name}(id: null)")
             if kind == "session":
                 return SessionById(self.parameter(argument, str), self.session(nodes))
             if kind == "event" and name == "node":
@@ -366,6 +387,8 @@ class Planner:
             if shape[1]:
                 user_id = self.parameter(filter_argument, _user_id)
         newest_first = self.probe(self.argument(node, "Query", "orderBy"), _newest_first)
+        if newest_first is None:
+            raise Unplannable("Query.sessions(orderBy: null)")
         query = SessionFilter(first, after, statuses, user_id, newest_first)
         return SessionPage(query, self.connection(nodes, "Session", self.session))
 
@@ -421,6 +444,7 @@ class OperationPlans:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self.probes: list[Probe] = []
+        self.arguments: dict[tuple[int, str], Argument] = {}
         self.plans: dict[tuple[Any, ...], PlannedRead | None] = {}
 
     def shape(self, variables: Variables) -> tuple[Any, ...]:
@@ -431,7 +455,7 @@ class OperationPlans:
         key = self.shape(variables)
         if key in self.plans:
             return self.plans[key]
-        planner = Planner(self.schema, self.fragments, variables)
+        planner = Planner(self.schema, self.fragments, variables, self.arguments)
         planned: PlannedRead | None
         try:
             plan = planner.operation(self.operation)

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from graphql import OperationDefinitionNode, OperationType, parse
 from graphql.execution import get_variable_values
 from strawberry.extensions import (
@@ -88,8 +87,9 @@ class OperationRunner:
 
     async def planned(
         self, query: str, variables: dict[str, Any] | None, context: Any, operation_name: str | None
-    ) -> bytes | None:
-        """`{"data":…}` from one statement, or None when the standard path must answer."""
+    ) -> bytes | ExecutionResult | None:
+        """`{"data":…}` from one statement; the timeout error as a result, as the standard
+        path reports it; or None when the standard path must answer."""
         found = self.plan_of(query, variables, operation_name)
         if found is None:
             return None
@@ -101,8 +101,7 @@ class OperationRunner:
                 )
         except TimeoutError:
             result = ExecutionResult(data=None, errors=[timeout_error(self.schema.limits)])
-            result = with_codes(result, production=self.schema.production)
-            return orjson.dumps(response_body(result))
+            return with_codes(result, production=self.schema.production)
         return b'{"data":' + text.encode() + b"}"
 
     def plan_of(

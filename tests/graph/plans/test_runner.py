@@ -15,6 +15,7 @@ import strawberry.extensions.parser_cache
 import strawberry.schema.schema
 from starlette.applications import Starlette
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionResult
 
 import graph.runner
 from db import read_sql
@@ -378,7 +379,9 @@ async def test_a_planned_read_that_times_out_gets_the_standard_timeout_error(
     assert b'"errors"' not in answer
     assert await runner.planned(Q1, variables, context(db, principal), None) == answer
     monkeypatch.setattr(read_sql, "read", slow)
-    planned = await runner.planned(Q1, variables, context(db, principal), None)
+    timed_out = await runner.planned(Q1, variables, context(db, principal), None)
+    assert isinstance(timed_out, ExecutionResult)  # reported as the standard path reports it
+    planned = orjson.dumps(response_body(timed_out))
     monkeypatch.setattr(session_ops, "find_session", slow)
     standard = await schema.execute(
         Q1, variable_values=variables, context_value=context(db, principal)
