@@ -37,19 +37,20 @@ from tests.support.pgbouncer import (
     running_pgbouncer,
 )
 from tests.support.server import running_server
+from tests.support.statements import count_statements
 
 BACKENDS = ("sqlite", "postgresql", "pgbouncer")
 
 # Where the way a connection reaches PostgreSQL matters, so these run through PgBouncer as
 # well (paths under tests/): the db layer (transactions, raw-driver statements, the bus),
-# live streams and LISTEN, connection budgets and database faults, process kills, and
-# statement counts. Elsewhere a test opts in with `@pytest.mark.pgbouncer`.
+# live streams and LISTEN, connection budgets and database faults, process kills, and the
+# read planner's SQL. So does every test module that counts statements (it imports
+# `count_statements`); elsewhere a test opts in with `@pytest.mark.pgbouncer`.
 PGBOUNCER_PATHS = (
     "db/",
     "stream/",
     "ops/",
     "hardening/test_durability.py",
-    "rest/test_statements.py",
     "graph/plans/",
 )
 
@@ -122,6 +123,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
 
 def runs_through_pgbouncer(item: pytest.Item) -> bool:
     if item.get_closest_marker("pgbouncer") is not None:
+        return True
+    if getattr(getattr(item, "module", None), "count_statements", None) is count_statements:
         return True
     return _where(item).startswith(PGBOUNCER_PATHS)
 
