@@ -191,6 +191,26 @@ def _listen_directly(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         monkeypatch.setenv("SESSIONGRAPH_LISTEN_DATABASE_URL", listen)
 
 
+@pytest.fixture(autouse=True)
+def _bouncer_keeps_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the `pgbouncer` backend fails when the bouncer exits under it; the bouncer
+    is started again, so only that test fails, not every later one on the backend."""
+    if "database_url" not in request.fixturenames:
+        yield
+        return
+    if listen_url_for(request.getfixturevalue("database_url")) is None:
+        yield
+        return
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    exited = bouncer.restart_if_exited()
+    if exited is not None:
+        pytest.fail(f"PgBouncer had exited after the previous test; {exited}")
+    yield
+    exited = bouncer.restart_if_exited()
+    if exited is not None:
+        pytest.fail(f"PgBouncer exited during this test; {exited}")
+
+
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """For tests about PostgreSQL alone (e.g. several processes on one database)."""

@@ -47,10 +47,26 @@ def pgbouncer_binary() -> str:
 
 
 class PgBouncer:
-    def __init__(self, port: int, directory: Path, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, port: int, directory: Path, command: list[str]) -> None:
         self.port = port
         self.directory = directory
-        self.process = process
+        self.command = command
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def restart_if_exited(self) -> str | None:
+        """None while the bouncer runs. When it has exited (PgBouncer 1.18 can stop on a
+        `FATAL` of its own), start it again on the same port, so the tests after the one
+        that saw it go are not failed as well, and return the end of its log."""
+        if self.process.poll() is None:
+            return None
+        tail = f"exit status {self.process.returncode}; the end of its log:\n" + self.log[-4000:]
+        (self.directory / "pgbouncer.pid").unlink(missing_ok=True)
+        self.process = self._start()
+        _wait_listening(self)
+        return tail
 
     def through(self, direct_url: str) -> str:
         """`direct_url`'s database through this bouncer, flagged `pgbouncer=true`."""
@@ -121,12 +137,12 @@ def running_pgbouncer(
         for path in (directory, *directory.iterdir()):
             os.chown(path, account.pw_uid, account.pw_gid)
         command[1:1] = ["-u", "postgres"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    bouncer = PgBouncer(port, directory, process)
+    bouncer = PgBouncer(port, directory, command)
     try:
         _wait_listening(bouncer)
         yield bouncer
     finally:
+        process = bouncer.process
         if process.poll() is None:
             process.terminate()
             try:
