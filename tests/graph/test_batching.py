@@ -30,7 +30,7 @@ async def test_statement_count_is_fixed_by_shape(gql: GraphQLClient, db: Databas
     await _seed(gql, 50, 3)
     counts = []
     for size in (5, 50, 5, 50):
-        with count_statements(db) as counter:
+        with count_statements(db, leases=False) as counter:
             data = await gql.data(Q2, {"n": size})
         assert len(data["sessions"]["nodes"]) == size
         assert all(len(n["events"]["nodes"]) == 3 for n in data["sessions"]["nodes"])

@@ -91,21 +91,21 @@ async def test_the_first_request_is_standard_and_later_ones_one_statement(
     runner = runner_of(app)
     executions = Counter(runner.schema.execute)
     monkeypatch.setattr(runner.schema, "execute", executions)
-    with count_statements(db) as first:
+    with count_statements(db, leases=False) as first:
         answer = await gql.post(Q1, {"id": sid})
     assert executions.calls == 1
     assert len(first.statements) > 1  # the key check, then the standard path's reads
     nodes = answer.json()["data"]["session"]["events"]["nodes"]
     assert [node["sequence"] for node in nodes] == [1, 2, 3, 4, 5]
     for _ in range(5):
-        with count_statements(db) as later:
+        with count_statements(db, leases=False) as later:
             again = await gql.post(Q1, {"id": sid})
         assert again.content == answer.content
         # One statement: the planned read, with the key check folded into it.
         assert len(later.statements) == 1, later.statements
     assert executions.calls == 1
     # In process (no key check): one statement too.
-    with count_statements(db) as direct:
+    with count_statements(db, leases=False) as direct:
         planned = await runner.planned(Q1, {"id": sid}, context(db, principal), None)
     assert planned == answer.content
     assert len(direct.statements) == 1
@@ -357,7 +357,7 @@ async def test_get_plans_queries_and_still_refuses_mutations(
     query = "query($id: ID!) { session(id: $id) { eventCount } }"
     params = {"query": query, "variables": orjson.dumps({"id": sid}).decode()}
     first = await http.get("/graphql", params=params, headers=headers)
-    with count_statements(db) as counter:
+    with count_statements(db, leases=False) as counter:
         again = await http.get("/graphql", params=params, headers=headers)
     assert first.json() == {"data": {"session": {"eventCount": 1}}}
     assert again.content == first.content
