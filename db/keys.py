@@ -112,9 +112,6 @@ def live_key(placeholder: str) -> str:
     return f"k.key_hash = {placeholder} AND k.revoked_at IS NULL"
 
 
-AUTHENTICATE = f"SELECT {PRINCIPAL_COLUMNS} FROM {KEY_SOURCE} WHERE {live_key('?')}"
-
-
 def principal_from_row(row: Sequence[Any]) -> Principal:
     """A row that starts with `PRINCIPAL_COLUMNS`."""
     key_id, organization_id, user_id, plan_name, max_sessions, max_requests = row[:6]
@@ -128,9 +125,16 @@ def key_hash_of(secret: str | None) -> str | None:
     return hash_key(secret)
 
 
+# By engine (is it SQLite?): the placeholders are numbered in each engine's own way.
+AUTHENTICATE = {
+    sqlite: f"SELECT {PRINCIPAL_COLUMNS} FROM {KEY_SOURCE} WHERE {live_key(mark)}"
+    for sqlite, mark in ((True, "?1"), (False, "$1"))
+}
+
+
 async def principal_for_hash(db: Database, key_hash: str) -> Principal | None:
-    rows = await db.lean.fetch(AUTHENTICATE, (key_hash,))
-    return principal_from_row(rows[0]) if rows else None
+    row = await db.lean.fetch_row(AUTHENTICATE[db.is_sqlite], (key_hash,))
+    return principal_from_row(row) if row is not None else None
 
 
 async def list_keys(db: Database) -> list[KeyRecord]:

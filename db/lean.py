@@ -48,7 +48,6 @@ class LeanReader:
         self._connections: list[Any] = []
         self._turn = itertools.count()
         self._pool: Any = None
-        self._pg_sql: dict[str, str] = {}
 
     async def _open(self) -> None:
         async with self._open_lock:
@@ -96,40 +95,9 @@ class LeanReader:
         idle: int = pool.get_idle_size()
         return pool.get_size() - idle, idle
 
-    def _postgres(self, sql: str) -> str:
-        converted = self._pg_sql.get(sql)
-        if converted is None:
-            parts = sql.split("?")
-            converted = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], start=1))
-            self._pg_sql[sql] = converted
-        return converted
-
-    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        """Rows of one read-only statement, as tuples in the selected column order."""
-        if not self._connections and self._pool is None:
-            await self._open()
-        for listener in self.listeners:
-            listener(sql)
-        if self.is_sqlite:
-            conn = self._connections[next(self._turn) % len(self._connections)]
-            return list(await conn.execute_fetchall(sql, tuple(args)))
-        return list(await self._pool.fetch(self._postgres(sql), *args))
-
-    async def fetch_value(self, sql: str, args: Sequence[Any]) -> Any:
-        """The one value of a statement written for this engine (numbered placeholders)."""
-        if not self._connections and self._pool is None:
-            await self._open()
-        for listener in self.listeners:
-            listener(sql)
-        if self.is_sqlite:
-            conn = self._connections[next(self._turn) % len(self._connections)]
-            async with conn.execute(sql, tuple(args)) as cursor:
-                row = await cursor.fetchone()
-            return row[0]
-        return await self._pool.fetchval(sql, *args)
-
     async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
-        """The first row of a statement written for this engine, or None."""
+        """The first row of a read-only statement, or None. Placeholders are numbered in
+        the engine's own way: `$1` on PostgreSQL, `?1` on SQLite."""
         if not self._connections and self._pool is None:
             await self._open()
         for listener in self.listeners:

@@ -151,12 +151,13 @@ class Renderer:
             pieces.append(f"{_literal(prefix)} || {part(value)}")
         return " || ".join(pieces) + " || '}'"
 
-    def common(self, value: Part) -> str | None:
+    def common(self, value: Part) -> str:
+        """The parts every scope shows the same way."""
         if isinstance(value, Text):
             return _literal('"' + value.value + '"')
         if isinstance(value, Null):
             return "'null'"
-        return None
+        raise ValueError(f"{type(value).__name__} cannot appear here")
 
     # Rows -------------------------------------------------------------------------
     def field(self, spec: Field, alias: str) -> str:
@@ -196,7 +197,7 @@ class Renderer:
             return self.event_page(value, alias)
         if isinstance(value, EventList):
             return self.event_list(value, alias)
-        return self._common(value)
+        return self.common(value)
 
     def event(self, entries: Entries, alias: str) -> str:
         def part(value: Part) -> str:
@@ -206,15 +207,9 @@ class Renderer:
                 return self.field(EVENTS[value.name], alias)
             if isinstance(value, Obj):
                 return self.event(value.entries, alias)
-            return self._common(value)
+            return self.common(value)
 
         return self.obj(entries, part)
-
-    def _common(self, value: Part) -> str:
-        rendered = self.common(value)
-        if rendered is None:
-            raise ValueError(f"{type(value).__name__} cannot appear here")
-        return rendered
 
     # A session's events -------------------------------------------------------------
     def window(self, window: Window, session: str) -> tuple[str, str, str, str]:
@@ -273,7 +268,7 @@ class Renderer:
                     _, high, has_next, _ = bounds()
                     return f"CASE WHEN {has_next} THEN {self.number(high)} ELSE 'null' END"
                 return self.event_page_field(value.name, *bounds())
-            return self._common(value)
+            return self.common(value)
 
         return self.obj(page.entries, part)
 
@@ -314,7 +309,7 @@ class Renderer:
             )
         if isinstance(value, SessionPage):
             return self.session_page(value)
-        return self._common(value)
+        return self.common(value)
 
     def session_conditions(self, query: SessionFilter, alias: str, *, keyset: bool) -> str:
         conditions = [f"{alias}.organization_id = {self.org()}"]
@@ -381,7 +376,7 @@ class Renderer:
                 return self.obj(value.entries, part)
             if isinstance(value, FieldRef):
                 return page_field(value.name)
-            return self._common(value)
+            return self.common(value)
 
         def page_field(name: str) -> str:
             if name == "has_previous_page":
@@ -487,43 +482,41 @@ def arguments(
     return found
 
 
+async def _row(
+    db: Database, caller: str, plan: ReadPlan, values: Sequence[Any], *, keyed: bool
+) -> Any:
+    sql, slots = render(plan, db.is_sqlite, keyed=keyed)
+    return await db.lean.fetch_row(sql, arguments(slots, caller, clock.now(), values, db.is_sqlite))
+
+
+async def read(db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]) -> str:
+    """The answer of `plan` for the caller's organisation, as JSON text: one statement."""
+    row = await _row(db, organization_id, plan, values, keyed=False)
+    return row[0]  # type: ignore[no-any-return]
+
+
 async def read_as(
     db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
 ) -> tuple[Principal, str] | None:
     """The caller of a live key and `plan`'s answer for it, in one statement; None when
     the key is unknown or revoked."""
-    sql, slots = render(plan, db.is_sqlite, keyed=True)
-    row = await db.lean.fetch_row(
-        sql, arguments(slots, key_hash, clock.now(), values, db.is_sqlite)
-    )
+    row = await _row(db, key_hash, plan, values, keyed=True)
     return (principal_from_row(row), row[6]) if row is not None else None
-
-
-async def read_row_as(
-    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
-) -> tuple[Principal, tuple[str, str] | None] | None:
-    """`read_row` with the key check in the same statement (see `read_as`)."""
-    sql, slots = render(plan, db.is_sqlite, keyed=True)
-    row = await db.lean.fetch_row(
-        sql, arguments(slots, key_hash, clock.now(), values, db.is_sqlite)
-    )
-    if row is None:
-        return None
-    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)
 
 
 async def read_row(
     db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]
 ) -> tuple[str, str] | None:
     """A `top="row"` plan's answer and the session's version (`id.revision.sequence`)."""
-    sql, slots = render(plan, db.is_sqlite)
-    args = arguments(slots, organization_id, clock.now(), values, db.is_sqlite)
-    row = await db.lean.fetch_row(sql, args)
+    row = await _row(db, organization_id, plan, values, keyed=False)
     return (row[0], row[1]) if row is not None else None
 
 
-async def read(db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]) -> str:
-    """The answer of `plan` for the caller's organisation, as JSON text: one statement."""
-    sql, slots = render(plan, db.is_sqlite)
-    args = arguments(slots, organization_id, clock.now(), values, db.is_sqlite)
-    return await db.lean.fetch_value(sql, args)  # type: ignore[no-any-return]
+async def read_row_as(
+    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[Principal, tuple[str, str] | None] | None:
+    """`read_row` with the key check in the same statement (see `read_as`)."""
+    row = await _row(db, key_hash, plan, values, keyed=True)
+    if row is None:
+        return None
+    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)

@@ -58,6 +58,8 @@ from graph.settings import MAX_BODY_BYTES
 
 DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 QUERIES_ONLY = (OperationType.QUERY,)
+PARSED = "graphql_params"
+Parsed = tuple[GraphQLParams | list[GraphQLParams], tuple[OperationType, ...]]
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
@@ -146,9 +148,16 @@ class GraphQLEndpoint:
         status = 400 if media_type == GRAPHQL_RESPONSE and request_error else 200
         return Response(body, status_code=status, media_type=media_type)
 
-    async def _params(
-        self, request: Request
-    ) -> tuple[GraphQLParams | list[GraphQLParams], tuple[OperationType, ...]]:
+    async def _params(self, request: Request) -> Parsed:
+        """The request's parameters, read once: a request the fold declined was read there."""
+        state = request.scope.setdefault("state", {})
+        parsed: Parsed | None = state.pop(PARSED, None)
+        if parsed is None:
+            parsed = await self._read_params(request)
+            state[PARSED] = parsed
+        return parsed
+
+    async def _read_params(self, request: Request) -> Parsed:
         if request.method == "GET":
             return params_from_query_string(request), QUERIES_ONLY
         if request.method == "POST":

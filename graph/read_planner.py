@@ -126,19 +126,14 @@ def _stored(value: Any) -> Any:
 
 
 def _filter_shape(value: Any) -> tuple[tuple[str, ...] | None, bool] | None:
+    """`SessionFilter` arrives coerced as a dict of its GraphQL names."""
     if value is None:
         return None
-    statuses = _attribute(value, "status")
+    statuses = value.get("status")
     return (
         tuple(_stored(s) for s in statuses) if statuses is not None else None,
-        _attribute(value, "user_id") is not None,
+        value.get("userId") is not None,
     )
-
-
-def _attribute(value: Any, name: str) -> Any:
-    if isinstance(value, Mapping):
-        return value.get(name, value.get("userId") if name == "user_id" else None)
-    return getattr(value, name, None)
 
 
 def _newest_first(value: Any) -> bool | None:
@@ -423,8 +418,7 @@ def _session_cursor_id(value: Any) -> Any:
 
 
 def _user_id(value: Any) -> str:
-    user_id = _attribute(value, "user_id")
-    return free_of_nul(user_id, "userId")
+    return free_of_nul(value["userId"], "userId")
 
 
 class OperationPlans:
