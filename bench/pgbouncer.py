@@ -23,6 +23,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bench.servers import stop
+
 
 def binary() -> str | None:
     return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
@@ -79,13 +81,7 @@ def running(admin_url: str, *, pool_size: int = 20, max_clients: int = 2000) -> 
             ]
         )
     )
-    command = [found, str(directory / "pgbouncer.ini")]
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        os.chmod(directory, 0o755)
-        for path in (directory, *directory.iterdir()):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        command[1:1] = ["-u", "postgres"]
+    command = as_postgres([found, str(directory / "pgbouncer.ini")], directory)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
@@ -100,11 +96,17 @@ def running(admin_url: str, *, pool_size: int = 20, max_clients: int = 2000) -> 
             time.sleep(0.05)
         yield Bouncer(port, pool_size)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process, timeout=10)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def as_postgres(command: list[str], directory: Path) -> list[str]:
+    """PgBouncer refuses to run as root: as root, it runs as `postgres`, which must be able
+    to read its files in `directory`."""
+    if os.geteuid() != 0:
+        return command
+    account = pwd.getpwnam("postgres")
+    os.chmod(directory, 0o755)
+    for path in (directory, *directory.iterdir()):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return [command[0], "-u", "postgres", *command[1:]]

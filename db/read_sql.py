@@ -293,17 +293,12 @@ class Renderer:
 
     # Roots --------------------------------------------------------------------------
     def root(self, value: Part) -> str:
-        if isinstance(value, SessionById):
-            alias = self.alias("s")
+        if isinstance(value, SessionById | EventById):
+            events = isinstance(value, EventById)
+            alias = self.alias("e" if events else "s")
+            shown = (self.event if events else self.session)(value.entries, alias)
             return (
-                f"coalesce((SELECT {self.session(value.entries, alias)} FROM sessions {alias}"
-                f" WHERE {alias}.id = {self.param(value.id, 'text')}"
-                f" AND {alias}.organization_id = {self.org()}), 'null')"
-            )
-        if isinstance(value, EventById):
-            alias = self.alias("e")
-            return (
-                f"coalesce((SELECT {self.event(value.entries, alias)} FROM events {alias}"
+                f"coalesce((SELECT {shown} FROM {'events' if events else 'sessions'} {alias}"
                 f" WHERE {alias}.id = {self.param(value.id, 'text')}"
                 f" AND {alias}.organization_id = {self.org()}), 'null')"
             )

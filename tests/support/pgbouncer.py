@@ -13,8 +13,6 @@ it unless `SESSIONGRAPH_REQUIRE_POSTGRES=1`, where they fail (`.ci/run` installs
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -26,6 +24,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bench.pgbouncer import as_postgres
+from bench.servers import stop
 from tests.support.processes import free_port
 
 # Direct PostgreSQL URL of each database served through a bouncer, by the bouncer URL:
@@ -129,27 +129,13 @@ def running_pgbouncer(
             ]
         )
     )
-    command = [binary, str(directory / "pgbouncer.ini")]
-    if os.geteuid() == 0:
-        # PgBouncer refuses to run as root; it reads its files as the user it becomes.
-        account = pwd.getpwnam("postgres")
-        os.chmod(directory, 0o755)
-        for path in (directory, *directory.iterdir()):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        command[1:1] = ["-u", "postgres"]
+    command = as_postgres([binary, str(directory / "pgbouncer.ini")], directory)
     bouncer = PgBouncer(port, directory, command)
     try:
         _wait_listening(bouncer)
         yield bouncer
     finally:
-        process = bouncer.process
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(bouncer.process, timeout=10)
         shutil.rmtree(directory, ignore_errors=True)
 
 
