@@ -19,13 +19,13 @@ import sqlalchemy as sa
 
 from db import clock
 from db.cursors import encode_session_cursor
-from db.engine import Database
 from db.hashing import product_object_hash
 from db.ids import new_event_id, new_session_id
 from db.keys import create_key
-from db.migrate import upgrade_to_head
 from db.models import events, sessions
 from db.records import Plan
+from db.store.engine import Database
+from db.store.migrate import upgrade_to_head
 
 BENCH_PLAN = Plan(name="Benchmark", max_sessions=10**9, max_requests_per_minute=10**9)
 CHUNK = 5_000

@@ -44,10 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dataset import BENCH_PLAN  # noqa: E402
-from db.engine import Database  # noqa: E402
 from db.keys import create_key  # noqa: E402
-from db.migrate import upgrade_to_head  # noqa: E402
-from graph.collector import tune_for_serving  # noqa: E402
+from db.store.engine import Database  # noqa: E402
+from db.store.migrate import upgrade_to_head  # noqa: E402
+from graph.ops.collector import tune_for_serving  # noqa: E402
 
 EVENTS = "subscription($s: ID!) { sessionEvents(sessionId: $s) { sequence } }"
 APPEND = "mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO}) { sequence } }"

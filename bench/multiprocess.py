@@ -229,9 +229,9 @@ async def fresh_database(admin_url: str) -> AsyncIterator[tuple[str, str]]:
 
 async def prepare(url: str) -> str:
     """Migrate the fresh database; a key whose plan never throttles the run."""
-    from db.engine import Database
     from db.keys import create_key
-    from db.migrate import upgrade_to_head
+    from db.store.engine import Database
+    from db.store.migrate import upgrade_to_head
 
     db = Database(url)
     try:

@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock, validation
 from db import status as status_rules
-from db.bus import Hint
-from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
-from db.lean_appends import NewEvent
+from db.live.bus import Hint
 from db.metrics import EVENTS_APPENDED
 from db.models import events, sessions
 from db.records import EventRecord, Principal, SessionRecord
+from db.store.appends import NewEvent
+from db.store.engine import Database
 from db.windows import EventWindow, check_page_size
 
 EVENT_TYPES = ("debug", "info", "warning", "error")
@@ -95,7 +95,7 @@ async def append_event(
 async def _append_lean(
     db: Database, principal: Principal, session_id: str, row: dict[str, Any], now: datetime
 ) -> EventRecord:
-    """The same append on the raw driver (`db.lean_appends`): one statement on PostgreSQL,
+    """The same append on the raw driver (`db.store.appends`): one statement on PostgreSQL,
     group commit on SQLite. Used when no caller's transaction (idempotency claim) is joined."""
     event = NewEvent(
         id=new_event_id(),

@@ -2,7 +2,7 @@
 
 A field's column, its name in the API, what kind of value it holds, whether it may be
 null and whether clients may set it are facts about the resource, not about one door:
-the read planner's SQL (db/read_sql.py), the settable fields of writes and the checks that
+the read planner's SQL (db/store/read_sql.py), the settable fields of writes and the checks that
 hold the public GraphQL and REST types to this list all take them from here.
 """
 

@@ -26,10 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock
-from db.engine import Database
 from db.errors import IdempotencyKeyReused, InvalidInput
 from db.models import idempotency_keys
 from db.records import Principal
+from db.store.engine import Database
 
 MAX_KEY_LENGTH = 255
 DEFAULT_RETENTION = timedelta(hours=24)

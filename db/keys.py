@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock
-from db.engine import Database
 from db.errors import InvalidInput, NotFound, Unauthenticated
 from db.ids import new_key_id
 from db.models import api_keys, organizations
-from db.outages import log_failure
 from db.records import KeyRecord, MappingRow, Plan, Principal
+from db.store.engine import Database
+from db.store.outages import log_failure
 
 log = logging.getLogger("sessiongraph.keys")
 
@@ -100,8 +100,8 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
 
 
 # The caller of a live key, with its organisation's plan. Every request runs this, so it
-# runs on the raw driver (`db/lean.py`); planned reads join the same tables and conditions
-# (db/read_sql.py), so that for them the key check and the answer are one statement.
+# runs on the raw driver (`db/store/driver.py`); planned reads join the same tables and conditions
+# (db/store/read_sql.py), so that for them the key check and the answer are one statement.
 PRINCIPAL_COLUMNS = (
     "k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions, o.max_requests_per_minute"
 )

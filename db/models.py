@@ -144,7 +144,7 @@ class SessionTombstone(SQLModel, table=True):
     """A deleted session, remembered for a while after its row is gone.
 
     Hints are not durable: a process whose LISTEN connection was down when a session was
-    deleted learns of it here when it reconnects (`db/feeds.py`). The expiry sweep forgets
+    deleted learns of it here when it reconnects (`db/live/feeds.py`). The expiry sweep forgets
     tombstones after `TOMBSTONE_RETENTION` (db/tombstones.py).
     """
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from db import clock
-from db.engine import Database
 from db.errors import InvalidInput, NotFound
 from db.keys import DEFAULT_PLAN, check_name
 from db.models import organizations
 from db.records import Plan
+from db.store.engine import Database
 
 MAX_LIMIT = 1_000_000_000
 

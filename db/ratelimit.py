@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from db.engine import Database
 from db.models import rate_windows
+from db.store.engine import Database
 
 WINDOW_SECONDS = 60
 SLICES_PER_LIMIT = 50

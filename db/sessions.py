@@ -12,16 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock, tombstones, validation
 from db import status as status_rules
-from db.bus import Hint
 from db.cursors import decode_session_cursor, encode_session_cursor
-from db.engine import Database
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from db.fields import SESSION_FIELDS
 from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
+from db.live.bus import Hint
 from db.metrics import SESSIONS_CREATED
 from db.models import events, organizations, sessions
 from db.records import MappingRow, Principal, SessionRecord
+from db.store.engine import Database
 from db.windows import check_page_size
 
 # Fields a client may set on create and update (API.md); everything else is the server's.

@@ -4,7 +4,7 @@ Hints about deletions are not durable: a process whose LISTEN connection was dow
 session was deleted elsewhere would never hear of it, and an organisation-wide
 `sessionUpdates` watcher would keep showing a session that no longer exists. Each
 deletion therefore leaves a tombstone in the same transaction, and a reconnecting process
-asks for the tombstones laid since its outage began (`db/feeds.py`).
+asks for the tombstones laid since its outage began (`db/live/feeds.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock
-from db.engine import Database
 from db.models import session_tombstones
+from db.store.engine import Database
 
 # Far longer than any LISTEN outage the bus recovers from (it retries every few seconds).
 TOMBSTONE_RETENTION = timedelta(days=1)

@@ -1,5 +1,5 @@
 """`python -m graph` is the `sessiongraph` command."""
 
-from graph.cli import main
+from graph.cli.commands import main
 
 raise SystemExit(main())

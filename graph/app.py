@@ -13,23 +13,23 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from db.engine import Database
-from db.expiry import ExpirySweeper
-from db.feeds import feeds_of
-from graph.collector import tune_for_serving
-from graph.graphiql import asset_routes, ide_page
-from graph.graphql_http import GraphQLEndpoint, graphql_endpoint
-from graph.graphql_ws import GraphQLWebSocket
-from graph.health import healthz, readyz
-from graph.limits import Limits
-from graph.logs import configure_logging
-from graph.metrics import Observed, metrics_endpoint
-from graph.monitor import monitor
-from graph.persisted import persisted_documents
+from db.live.expiry import ExpirySweeper
+from db.live.feeds import feeds_of
+from db.store.engine import Database
+from graph.http.graphiql import asset_routes, ide_page
+from graph.http.graphql import GraphQLEndpoint, graphql_endpoint
+from graph.http.monitor import monitor
+from graph.live.sse import STREAM_PATH, EventStreams, event_stream_endpoint
+from graph.live.websocket import GraphQLWebSocket
+from graph.ops.collector import tune_for_serving
+from graph.ops.health import healthz, readyz
+from graph.ops.logs import configure_logging
+from graph.ops.metrics import Observed, metrics_endpoint
+from graph.plan.limits import Limits
+from graph.plan.persisted import persisted_documents
 from graph.rest import rest_api_routes
-from graph.schema import build_schema
+from graph.schema.build import build_schema
 from graph.settings import Settings
-from graph.sse import STREAM_PATH, EventStreams, event_stream_endpoint
 
 log = logging.getLogger("sessiongraph")
 

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from db.bus import bus_kind
-from db.engine import DEFAULT_MAX_CONNECTIONS
-from graph.persisted import load_manifest
+from db.live.bus import bus_kind
+from db.store.engine import DEFAULT_MAX_CONNECTIONS
+from graph.plan.persisted import load_manifest
 
 # The largest request the server reads, whichever way it arrives: a /graphql body (413
 # above) or one WebSocket message (the socket closes with 1009 above).
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         default=None,
         ge=2,
         description="PostgreSQL connections a process opens at most, all pools and LISTEN "
-        "together (default 20; split in db.engine.ConnectionBudget)",
+        "together (default 20; split in db.store.engine.ConnectionBudget)",
     )
     db_pool_size: int | None = Field(
         default=None,

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
 from db.keys import create_key
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.support.databases import (

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `db.migrate` hands over (never the environment)."""
+"""Alembic environment: runs on the connection `db.store.migrate` hands over."""
 
 from __future__ import annotations
 

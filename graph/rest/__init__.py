@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from starlette.routing import BaseRoute
 
-from db.engine import Database
+from db.store.engine import Database
 from graph.rest.docs import docs_routes
 from graph.rest.handlers import RestContext
 from graph.rest.routing import rest_fallback_route, rest_routes

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from graph.jsonio import JSONResponse
+from graph.http.jsonio import JSONResponse
 from graph.rest.openapi import openapi_document
 
 ASSETS = "/docs/assets"

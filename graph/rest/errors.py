@@ -1,6 +1,6 @@
 """REST errors: one body shape, `{"error":{"code":…,"message":…}}`, whatever went wrong.
 
-Domain errors get their status and code from `graph.errors.mapping_for`, the map GraphQL
+Domain errors get their status and code from `graph.schema.errors.mapping_for`, the map GraphQL
 uses too. Problems with the request itself (not JSON, too large, wrong content type) are
 `RequestRejected`. A database that is unavailable is a 503 with `Retry-After`. Anything
 else is a 500 whose id is both in the body and in the log, next to the traceback; the
@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from db.errors import DomainError, InvalidInput, Unauthenticated
-from graph.errors import log_unavailable, mapping_for, new_error_id, unavailable
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -26,6 +25,7 @@ from graph.rest.models import (
     Session,
     UpdateSessionRequest,
 )
+from graph.schema.errors import log_unavailable, mapping_for, new_error_id, unavailable
 
 log = logging.getLogger("sessiongraph.rest")
 

@@ -16,15 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import events as event_ops
-from db import read_sql
 from db import sessions as session_ops
 from db.cursors import decode_session_cursor
-from db.engine import Database, Transaction
 from db.errors import InvalidInput, NotFound
 from db.idempotency import StoredResponse, claim, fingerprint
 from db.ids import SESSION_PREFIX, is_well_formed
 from db.records import Principal
-from graph.auth import Folded, principal_of
+from db.store import read_sql
+from db.store.engine import Database, Transaction
+from graph.http.auth import Folded, principal_of
 from graph.rest import reads
 from graph.rest.bodies import event_body, session_body
 from graph.rest.models import (

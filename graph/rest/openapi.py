@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
+from graph.live.sse import RETRY_MS, STREAM_PATH
 from graph.rest.handlers import REPLAYED_HEADER
 from graph.rest.models import NO_NUL, ErrorBody, Event
 from graph.rest.operations import ERROR_MEANINGS, OPERATIONS, Operation
 from graph.rest.wire import IDEMPOTENCY_HEADER
-from graph.sse import RETRY_MS, STREAM_PATH
 
 REF = "#/components/schemas/{model}"
 
@@ -130,7 +130,7 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
     return parameters
 
 
-# The SSE path is served by graph/sse.py, not by an `Operation`: its answer is a stream, so
+# The SSE path is served by graph/live/sse.py, not by an `Operation`: its answer is a stream, so
 # none of the JSON operations' machinery applies. Its path parameter is spelled `{id}`
 # here like on every other path.
 EVENT_STREAM_PATH = STREAM_PATH.replace("{session_id}", "{id}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from db.fields import EVENT_FIELDS, SESSION_FIELDS
-from db.read_plan import (
+from db.store.read_plan import (
     Entries,
     EventList,
     EventPage,

@@ -15,8 +15,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from db.errors import DomainError
-from graph.auth import KeyRequired
-from graph.ratelimit import rest_rate_limited_response
+from graph.http.auth import KeyRequired
+from graph.http.ratelimit import rest_rate_limited_response
 from graph.rest import handlers
 from graph.rest.errors import (
     RequestRejected,

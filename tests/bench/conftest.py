@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import dataset
-from db.engine import Database
+from db.store.engine import Database
 from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database
 
 # Quotes, backslashes, control characters, non-ASCII and a line separator: each database's

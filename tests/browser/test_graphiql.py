@@ -9,9 +9,9 @@ from contextlib import AbstractAsyncContextManager
 import pytest
 from playwright.async_api import Page, Response
 
-from db.engine import Database
+from db.store.engine import Database
 from graph.app import create_app
-from graph.graphiql import ASSETS_ROUTE
+from graph.http.graphiql import ASSETS_ROUTE
 from graph.settings import Settings
 from tests.support.browser import offline_page, screenshot
 from tests.support.server import running_server

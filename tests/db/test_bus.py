@@ -13,10 +13,10 @@ from datetime import datetime
 import pytest
 
 from db import clock
-from db.bus import BrokerBus, Bus, Hint, PostgresBus, bus_for, bus_kind
-from db.bus_nats import NatsBus
-from db.bus_redis import RedisBus
-from db.engine import Database
+from db.live.bus import BrokerBus, Bus, Hint, PostgresBus, bus_for, bus_kind
+from db.live.nats import NatsBus
+from db.live.redis import RedisBus
+from db.store.engine import Database
 from tests.support.listeners import terminate_listeners
 from tests.support.tcp_proxy import tcp_proxy
 

@@ -11,9 +11,9 @@ import pytest
 from db import events as event_ops
 from db import sessions as session_ops
 from db import validation
-from db.engine import Database
 from db.errors import InvalidInput
 from db.records import Principal
+from db.store.engine import Database
 
 LIMIT = validation.MAX_JSON_DEPTH
 ACCEPTED = (1, 2, 10, LIMIT - 1, LIMIT)

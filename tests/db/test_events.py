@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from db import sessions as session_ops
-from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound
 from db.events import append_event, events_in_windows, find_event, list_events
 from db.records import Principal
+from db.store.engine import Database
 from db.windows import event_window
 from tests.conftest import new_key
 

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from db import clock
-from db.bus import Hint
-from db.engine import Database
-from db.expiry import delete_expired, expire_due
+from db.live.bus import Hint
+from db.live.expiry import delete_expired, expire_due
 from db.models import events, sessions
 from db.records import Principal
 from db.sessions import get_session
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 
 pytestmark = pytest.mark.timeout(60)

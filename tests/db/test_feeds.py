@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from db import clock
-from db.engine import Database
-from db.feeds import HIGH_WATER, EventReader, SessionDeleted, feeds_of
+from db.live.feeds import HIGH_WATER, EventReader, SessionDeleted, feeds_of
 from db.records import Principal
 from db.sessions import delete_session, update_session
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from db import clock
 from db import sessions as session_ops
-from db.engine import Database
 from db.errors import IdempotencyKeyReused, InvalidInput
 from db.idempotency import (
     StoredResponse,
@@ -22,6 +21,7 @@ from db.idempotency import (
 )
 from db.models import idempotency_keys, sessions
 from db.records import Principal
+from db.store.engine import Database
 from tests.conftest import new_key
 
 RESPONSE = StoredResponse(status_code=201, headers={"Location": "/x"}, body='{"ok":true}')

@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from db import events as event_ops
-from db import read_sql
 from db import sessions as session_ops
-from db.engine import Database
 from db.records import Principal
+from db.store import read_sql
+from db.store.engine import Database
 from db.windows import EventWindow
 from graph.rest import reads as rest_reads
 from tests.support.sessions import session_and_log

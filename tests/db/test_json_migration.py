@@ -14,9 +14,9 @@ from alembic import command
 
 from db import events as event_ops
 from db import sessions as session_ops
-from db.engine import Database
 from db.keys import authenticate, create_key
-from db.migrate import alembic_config, head_revision
+from db.store.engine import Database
+from db.store.migrate import alembic_config, head_revision
 from tests.db.test_json_fidelity import FIDELITY_TEXT
 from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database
 from tests.support.sessions import session_and_log

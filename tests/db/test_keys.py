@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from db.engine import Database
 from db.errors import InvalidInput, NotFound, Unauthenticated
 from db.keys import authenticate, create_key, hash_key, list_keys, revoke_key
 from db.models import api_keys
+from db.store.engine import Database
 from tests.conftest import unique
 
 

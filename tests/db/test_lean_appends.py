@@ -13,12 +13,12 @@ import pytest
 
 from db import clock
 from db import sessions as session_ops
-from db.bus import Hint
-from db.engine import Database
 from db.errors import Conflict, NotFound
 from db.events import append_event, list_events
-from db.lean_appends import NewEvent
+from db.live.bus import Hint
 from db.records import Principal
+from db.store.appends import NewEvent
+from db.store.engine import Database
 from tests.support.statements import count_statements
 
 

@@ -10,9 +10,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from db.engine import Database
-from db.migrate import current_revision, head_revision, is_at_head, upgrade_to_head
 from db.models import metadata
+from db.store.engine import Database
+from db.store.migrate import current_revision, head_revision, is_at_head, upgrade_to_head
 from tests.support.databases import REQUIRE_POSTGRES, PostgresUnavailable, fresh_database
 
 
@@ -51,7 +51,7 @@ def test_migration_files_are_named_in_chain_order() -> None:
     older names and stay as they are, so existing databases upgrade as before)."""
     from alembic.script import ScriptDirectory
 
-    from db.migrate import alembic_config
+    from db.store.migrate import alembic_config
 
     scripts = ScriptDirectory.from_config(alembic_config())
     chain = list(reversed([Path(s.path).name for s in scripts.walk_revisions()]))

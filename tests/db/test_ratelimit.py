@@ -7,9 +7,9 @@ import math
 
 import sqlalchemy as sa
 
-from db.engine import Database
 from db.models import rate_windows
 from db.ratelimit import SLICES_PER_LIMIT, RateLimiter
+from db.store.engine import Database
 from tests.conftest import unique
 from tests.support.statements import count_statements
 

@@ -7,10 +7,10 @@ import asyncio
 import orjson
 
 from db import events as event_ops
-from db import read_sql
 from db import sessions as session_ops
-from db.engine import Database
 from db.records import Principal
+from db.store import read_sql
+from db.store.engine import Database
 from graph.rest.reads import SESSION_DOCUMENT
 from tests.conftest import new_key
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from db import clock
 from db import sessions as ops
-from db.engine import Database
 from db.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from db.models import sessions as sessions_table
 from db.records import Principal
+from db.store.engine import Database
 from tests.conftest import new_key
 
 

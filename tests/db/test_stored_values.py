@@ -9,9 +9,9 @@ import pytest
 
 from db import events as event_ops
 from db import sessions as session_ops
-from db.engine import Database
 from db.errors import InvalidInput
 from db.records import Principal
+from db.store.engine import Database
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ import pytest
 from db import clock
 from db import sessions as session_ops
 from db.cursors import decode_session_cursor
-from db.engine import Database
 from db.errors import InvalidInput
 from db.records import Principal
+from db.store.engine import Database
 
 # Past year 9999 in UTC: the last moments of 9999 with any westward offset.
 PAST_THE_END = [

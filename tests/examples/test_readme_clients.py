@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
 from db.keys import revoke_key
 from db.records import Principal
+from db.store.engine import Database
 from tests.support.node import installed, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import new_key

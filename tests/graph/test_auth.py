@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from db.engine import Database
 from db.keys import revoke_key
 from db.records import Principal
+from db.store.engine import Database
 
 QUERY = {"query": "{ sessions { totalCount } }"}
 UNAUTHENTICATED_BODIES = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.statements import count_statements
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graph.schema import printed_schema
+from graph.schema.build import printed_schema
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -7,7 +7,7 @@ import pytest
 from graphql import GraphQLNonNull, GraphQLObjectType
 
 from db.fields import EVENT_FIELDS, SESSION_FIELDS, Field
-from graph.schema import build_schema
+from graph.schema.build import build_schema
 
 SCHEMA = build_schema()._schema
 # Fields of the types that are not stored values of the resource: relations.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from db.engine import Database
 from db.events import list_events
 from db.records import Principal
 from db.sessions import get_session, list_sessions
-from graph.demo import run_demo
+from db.store.engine import Database
+from graph.cli.demo import run_demo
 
 
 async def test_demo_seeds_and_plays_a_run(

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
 from db.events import append_event
 from db.plans import set_plan
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
-from graph.cli import main
-from graph.runner import planning_allowed
-from graph.schema import build_schema, printed_schema
+from graph.cli.commands import main
+from graph.plan.runner import planning_allowed
+from graph.schema.build import build_schema, printed_schema
 from graph.settings import Settings
 from tests.conftest import new_key
 from tests.graph.test_ratelimit import away_from_minute_end

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from db.engine import Database
 from db.keys import KEY_PREFIX, create_key, revoke_key
 from db.records import Plan
+from db.store.engine import Database
 from tests.conftest import new_key, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.sessions import append, new_session

@@ -24,12 +24,12 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from db.engine import Database
 from db.records import Principal
-from graph.limits import Limits, limit_rules, node_count
-from graph.operation_shape import SATURATED, shape_of
-from graph.read_planner import Planner
-from graph.schema import build_schema
+from db.store.engine import Database
+from graph.plan.limits import Limits, limit_rules, node_count
+from graph.plan.planner import Planner
+from graph.plan.shape import SATURATED, shape_of
+from graph.schema.build import build_schema
 from tests.graph.test_limits import refused, run
 from tests.support.graphql import GraphQLClient
 from tests.support.ws import socket

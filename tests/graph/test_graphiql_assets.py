@@ -16,10 +16,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from graph import graphiql_assets
-from graph.cli import main as cli_main
-from graph.graphiql import ASSETS_ROUTE, CACHE_FOREVER, asset_routes, render_page
-from graph.graphiql_assets import (
+from graph.cli.commands import main as cli_main
+from graph.http import graphiql_assets
+from graph.http.graphiql import ASSETS_ROUTE, CACHE_FOREVER, asset_routes, render_page
+from graph.http.graphiql_assets import (
     MANIFEST,
     PACKAGES,
     SHIPPED,
@@ -60,8 +60,8 @@ def test_each_package_ships_its_licence_and_is_pinned() -> None:
 
 def test_package_data_includes_the_shipped_folder() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["graph"]
-    packaged = {path for pattern in patterns for path in (ROOT / "graph").glob(pattern)}
+    patterns = config["tool"]["setuptools"]["package-data"]["graph.http"]
+    packaged = {path for pattern in patterns for path in (ROOT / "graph" / "http").glob(pattern)}
     assert set(SHIPPED.iterdir()) <= packaged
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from graph.http_request import response_media_type
+from graph.http.request import response_media_type
 
 GQL_RESPONSE = "application/graphql-response+json"
 QUERY = "{ sessions { totalCount } }"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
 

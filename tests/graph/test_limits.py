@@ -7,12 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
-from graph.context import Context
-from graph.limits import Limits
-from graph.schema import Schema, build_schema
+from graph.plan.limits import Limits
+from graph.schema.build import Schema, build_schema
+from graph.schema.context import Context
 from graph.settings import Settings
 from tests.support.graphql import GraphQLClient
 from tests.support.server import running_server

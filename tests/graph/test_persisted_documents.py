@@ -1,4 +1,4 @@
-"""The document store and the manifest, without a server: every branch of graph/persisted.py."""
+"""The document store and the manifest, without a server: every branch of graph/plan/persisted.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from graph.persisted import (
+from graph.plan.persisted import (
     DocumentNotFound,
     DocumentRefused,
     ManifestError,
@@ -17,7 +17,7 @@ from graph.persisted import (
     persisted_documents,
     sha256_hex,
 )
-from graph.production import trusted_only
+from graph.schema.production import trusted_only
 from graph.settings import Settings
 
 QUERY = "query Q { sessions(first: 1) { totalCount } }"

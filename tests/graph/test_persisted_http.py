@@ -12,7 +12,7 @@ import pytest
 import strawberry.schema.schema as strawberry_schema
 from graphql.language.parser import Parser
 
-from graph.persisted import sha256_hex
+from graph.plan.persisted import sha256_hex
 from tests.support.graphql import GraphQLClient
 
 RESPONSE_JSON = "application/graphql-response+json"

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
-from graph.persisted import sha256_hex
+from graph.plan.persisted import sha256_hex
 from graph.settings import Settings
 from tests.support.server import running_server
 from tests.support.sessions import append, new_session

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import Database
 from db.plans import get_plan, set_plan
+from db.store.engine import Database
 from tests.conftest import new_key, unique
 from tests.support.graphql import GraphQLClient
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import db.sessions
-from db.engine import Database
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.support.graphql import GraphQLClient

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from graphql import GraphQLError
 
-from db.engine import Database
 from db.errors import RateLimited
 from db.keys import authenticate
 from db.plans import set_plan
-from graph.errors import graphql_error
-from graph.ratelimit import spend_operation
+from db.store.engine import Database
+from graph.http.ratelimit import spend_operation
+from graph.schema.errors import graphql_error
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
 from tests.support.processes import server_process

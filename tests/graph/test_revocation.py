@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from db.engine import Database
 from db.keys import KeyWatch, key_watch_of, revoke_key, revoked_among
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
 

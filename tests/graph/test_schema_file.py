@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.schema import printed_schema
+from graph.schema.build import printed_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 

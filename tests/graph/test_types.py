@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from db.records import SessionRecord
 from db.windows import EventWindow
-from graph.enums import EventType
-from graph.types import Event, EventConnection, PageInfo, Session
+from graph.schema.enums import EventType
+from graph.schema.types import Event, EventConnection, PageInfo, Session
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

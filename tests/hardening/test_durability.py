@@ -19,10 +19,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from db.engine import Database
-from db.migrate import upgrade_to_head
 from db.models import events, sessions
 from db.plans import set_plan
+from db.store.engine import Database
+from db.store.migrate import upgrade_to_head
 from tests.conftest import new_key
 from tests.support.databases import fresh_sqlite_database
 from tests.support.processes import ServerProcess

@@ -15,8 +15,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from db.engine import Database
 from db.plans import set_plan
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.processes import server_process
 

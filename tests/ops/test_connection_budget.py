@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from db.engine import DEFAULT_MAX_CONNECTIONS, ConnectionBudget, Database
+from db.store.engine import DEFAULT_MAX_CONNECTIONS, ConnectionBudget, Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import new_key

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.engine import Database
 from db.keys import create_key
 from db.plans import set_plan
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import unique

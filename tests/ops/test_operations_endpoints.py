@@ -10,9 +10,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
+from db.store.engine import Database
 from graph.app import create_app
-from graph.logs import configure_logging
+from graph.ops.logs import configure_logging
 from graph.settings import Settings
 from tests.support.databases import fresh_database
 from tests.support.graphql import GraphQLClient

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import websockets
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.conftest import new_key
 
 pytestmark = pytest.mark.timeout(120)

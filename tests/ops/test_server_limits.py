@@ -23,8 +23,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from db.engine import Database
 from db.keys import create_key
+from db.store.engine import Database
 from graph.settings import MAX_BODY_BYTES
 from tests.conftest import unique
 from tests.support.databases import fresh_sqlite_database, migrate

@@ -8,12 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db import read_sql
 from db import sessions as session_ops
 from db.clock import to_rfc3339
-from db.engine import Database
 from db.events import append_event
 from db.records import EventRecord, Principal, SessionRecord
+from db.store import read_sql
+from db.store.engine import Database
 from graph.rest import reads
 from graph.rest.bodies import event_body, session_body
 from graph.rest.models import Event, Session

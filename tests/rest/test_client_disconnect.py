@@ -8,9 +8,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from db.engine import Database
 from db.records import Principal
 from db.sessions import create_session, get_session
+from db.store.engine import Database
 
 pytestmark = pytest.mark.timeout(30)
 

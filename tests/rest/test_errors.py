@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from db import read_sql
-from db.engine import Database
 from db.keys import create_key, revoke_key
 from db.records import Plan, Principal
+from db.store import read_sql
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.rest.conftest import BASE, Rest, error

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from db.engine import Database
 from db.keys import revoke_key
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.rest.conftest import BASE, Rest
 from tests.support.statements import count_statements

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import Database
 from db.plans import set_plan
 from db.records import Principal
+from db.store.engine import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")

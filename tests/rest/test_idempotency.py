@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from db.engine import Database
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import new_key

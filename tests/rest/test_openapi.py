@@ -19,10 +19,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from graph.app import create_app
-from graph.auth import KeyRequired
+from graph.http.auth import KeyRequired
+from graph.live.sse import STREAM_PATH, EventStreams
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -34,7 +35,6 @@ from graph.rest.openapi import EVENT_STREAM_PATH, REF, openapi_document
 from graph.rest.operations import OPERATIONS
 from graph.rest.routing import Resource
 from graph.settings import Settings
-from graph.sse import STREAM_PATH, EventStreams
 from tests.rest.conftest import Rest
 from tests.support.server import running_server
 
@@ -230,7 +230,7 @@ async def test_stream_parameters_are_exactly_what_the_handler_reads(
     db: Database, principal: Principal, rest: Rest
 ) -> None:
     """The handler's reads of the request, recorded, are the documented parameters: a new
-    query parameter or header in graph/sse.py that is not in the document fails here."""
+    query parameter or header in graph/live/sse.py that is not in the document fails here."""
     session = await rest.create()
     streams = EventStreams(db, keepalive_seconds=30)
     request = _Request(principal, session["id"])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from db import sessions as session_ops
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from tests.rest.conftest import BASE, Rest
 
 

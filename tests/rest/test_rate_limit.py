@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from db.engine import Database
 from db.plans import set_plan
 from db.records import Principal
-from graph.metrics import RATE_LIMITED
+from db.store.engine import Database
+from graph.ops.metrics import RATE_LIMITED
 
 SESSIONS = "/v1/products/generation/sessions"
 

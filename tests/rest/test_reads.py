@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from db import events as event_ops
-from db import read_sql
 from db import sessions as session_ops
-from db.engine import Database
 from db.records import Principal
+from db.store import read_sql
+from db.store.engine import Database
 from graph.rest import reads
 from graph.rest.models import Event, EventList, Session, SessionList, SessionSummary
 from tests.conftest import new_key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.rest.conftest import BASE, Rest
 from tests.support.statements import count_statements
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.rest.conftest import BASE, Rest
 

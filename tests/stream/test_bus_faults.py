@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
 from db.records import Principal
 from db.sessions import update_session
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 from tests.support.sse import frames, stream_path
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy

@@ -8,8 +8,8 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 from tests.support.ws import ws_url
 

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from db.engine import Database
-from db.feeds import feeds_of
+from db.live.feeds import feeds_of
 from db.records import Principal
 from db.sessions import update_session
+from db.store.engine import Database
 from tests.support.pgbouncer import listen_url_for
 from tests.support.sessions import append, new_session
 from tests.support.sse import frames, stream_path

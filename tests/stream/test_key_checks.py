@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import websockets
 
-from db.engine import Database
 from db.keys import revoke_key
 from db.plans import set_plan
 from db.records import Principal
+from db.store.engine import Database
 
 pytestmark = pytest.mark.timeout(60)
 WATCH = "subscription { sessionUpdates { kind sessionId } }"

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
-from db.feeds import feeds_of
+from db.live.feeds import feeds_of
 from db.plans import set_plan
 from db.records import Principal
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 from tests.support.sse import stream_path
 from tests.support.ws import EVENTS, socket

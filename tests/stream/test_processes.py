@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from db.engine import Database
 from db.records import Principal
 from db.sessions import delete_session, update_session
+from db.store.engine import Database
 from tests.support.listeners import terminate_listeners
 from tests.support.sessions import append, new_session
 from tests.support.tcp_proxy import tcp_proxy

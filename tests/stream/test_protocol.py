@@ -8,9 +8,9 @@ import secrets
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from db.engine import Database
 from db.keys import create_key, revoke_key
 from db.records import Principal
+from db.store.engine import Database
 from tests.stream.conftest import MAX_SUBSCRIPTIONS
 from tests.support.sessions import append, new_session
 from tests.support.ws import EVENTS, LEGACY, TRANSPORT, socket

@@ -18,11 +18,16 @@ import pytest
 from starlette.applications import Starlette
 from strawberry.extensions import SchemaExtension
 
-from db.engine import Database
 from db.records import Principal
 from db.sessions import delete_session, update_session
+from db.store.engine import Database
 from graph.app import create_app
-from graph.fanout import COUNTS, legacy_prefix, results_untouched_by_extensions, transport_prefix
+from graph.live.fanout import (
+    COUNTS,
+    legacy_prefix,
+    results_untouched_by_extensions,
+    transport_prefix,
+)
 from graph.settings import Settings
 from tests.support.server import running_server
 from tests.support.sessions import append, new_session

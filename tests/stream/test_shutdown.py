@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
 from db.records import Principal
+from db.store.engine import Database
 from tests.support.server import running_server
 from tests.support.sessions import append, new_session
 from tests.support.sse import frames, stream_path

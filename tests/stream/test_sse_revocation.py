@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from db.engine import Database
 from db.keys import create_key, key_watch_of, revoke_key
 from db.records import Principal
+from db.store.engine import Database
 from tests.support.sessions import append, new_session
 from tests.support.sse import Frame, frames, stream_path
 from tests.support.ws import EVENTS, LEGACY, TRANSPORT, socket

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from db import clock
-from db.engine import Database
 from db.records import Principal
 from db.sessions import delete_session, get_session, update_session
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.sessions import append, new_session
 from tests.support.sse import stream_path

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from db.engine import Database
+from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.ws import LEGACY, TRANSPORT, Socket, socket
 

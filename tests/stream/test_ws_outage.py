@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.engine import Database
 from db.keys import KeyWatch
+from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import new_key

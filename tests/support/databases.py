@@ -17,8 +17,8 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from db.engine import Database
-from db.migrate import upgrade_to_head
+from db.store.engine import Database
+from db.store.migrate import upgrade_to_head
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SESSIONGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

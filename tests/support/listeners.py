@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from db.bus import APPLICATION_NAME
+from db.live.bus import APPLICATION_NAME
 
 
 async def terminate_listeners(dsn: str) -> int:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-from graph.server import GracefulServer
+from graph.cli.server import GracefulServer
 
 
 @asynccontextmanager

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.engine import Database
 from db.events import append_event
 from db.records import EventRecord, Principal, SessionRecord
 from db.sessions import create_session
+from db.store.engine import Database
 
 
 async def new_session(db: Database, principal: Principal, **fields: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from db.engine import Database
+from db.store.engine import Database
 
 
 class StatementCounter:

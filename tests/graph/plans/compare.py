@@ -9,11 +9,11 @@ import orjson
 from starlette.applications import Starlette
 from strawberry.types.graphql import OperationType
 
-from db.engine import Database
 from db.records import Principal
-from graph.context import Context
-from graph.graphql_http import GraphQLEndpoint
-from graph.runner import OperationRunner, response_body
+from db.store.engine import Database
+from graph.http.graphql import GraphQLEndpoint
+from graph.plan.runner import OperationRunner, response_body
+from graph.schema.context import Context
 from tests.graph.plans.generate import Case, describe
 
 QUERIES = (OperationType.QUERY,)

@@ -22,11 +22,11 @@ from db import clock
 from db import events as event_ops
 from db import sessions as session_ops
 from db.cursors import encode_session_cursor
-from db.engine import Database
 from db.models import events, sessions
 from db.records import Principal
-from graph.context import Context
-from graph.schema import Schema
+from db.store.engine import Database
+from graph.schema.build import Schema
+from graph.schema.context import Context
 from tests.conftest import new_key, unique
 
 LONG_LOG = 250

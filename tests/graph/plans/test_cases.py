@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from db.engine import Database
 from db.records import Principal
-from graph.runner import OperationRunner
-from graph.schema import build_schema
+from db.store.engine import Database
+from graph.plan.runner import OperationRunner
+from graph.schema.build import build_schema
 from tests.conftest import new_key
 from tests.graph.plans.compare import Tally, compare
 from tests.graph.plans.dataset import FORGED_CURSORS, Dataset, make_dataset, raw_cursor

@@ -22,11 +22,11 @@ import time
 import pytest
 from starlette.applications import Starlette
 
-from db.engine import Database
 from db.plans import set_plan
 from db.records import Principal
-from graph.runner import OperationRunner
-from graph.schema import build_schema
+from db.store.engine import Database
+from graph.plan.runner import OperationRunner
+from graph.schema.build import build_schema
 from tests.graph.plans.compare import Tally, compare, runner_of
 from tests.graph.plans.dataset import Dataset, make_dataset
 from tests.graph.plans.generate import describe, generated

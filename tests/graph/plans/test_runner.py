@@ -17,17 +17,17 @@ from starlette.applications import Starlette
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionResult
 
-import graph.runner
-from db import read_sql
+import graph.plan.runner
 from db import sessions as session_ops
-from db.engine import Database
 from db.records import Principal
-from graph import read_planner
+from db.store import read_sql
+from db.store.engine import Database
 from graph.app import create_app
-from graph.context import Context
-from graph.limits import Limits
-from graph.runner import OperationRunner, response_body
-from graph.schema import build_schema
+from graph.plan import planner as read_planner
+from graph.plan.limits import Limits
+from graph.plan.runner import OperationRunner, response_body
+from graph.schema.build import build_schema
+from graph.schema.context import Context
 from graph.settings import Settings
 from tests.graph.plans.compare import QUERIES, runner_of
 from tests.support.graphql import GraphQLClient
@@ -119,7 +119,7 @@ async def test_a_repeated_document_is_parsed_and_validated_once(
     strawberry.extensions.parser_cache._get_parse_cache.cache_clear()
     monkeypatch.setattr(strawberry.extensions.parser_cache, "parse", parse)
     monkeypatch.setattr(strawberry.schema.schema, "validate", validate)
-    monkeypatch.setattr(graph.runner, "parse", parse)
+    monkeypatch.setattr(graph.plan.runner, "parse", parse)
     sid = await new_session(db, principal)
     query = Q1.replace("message", "message stage")  # a text no other test parsed
     first = await gql.data(query, {"id": sid})

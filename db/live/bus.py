@@ -1,0 +1,456 @@
+"""Hints that something changed: in-process always, across processes through a broker.
+
+A hint never carries data, only "session S has events up to N" or "session S was
+created / updated / expired / deleted". Readers fetch rows from the database after what
+they last delivered, so a lost or late hint costs latency, never data. That is what lets
+a cross-process bus be simple: one connection (PostgreSQL LISTEN/NOTIFY here, Redis
+pub/sub in `db.live.redis`, NATS in `db.live.nats`) that, after it drops, reconnects by
+itself, has readers poll the log meanwhile, and tells every reader to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from db import clock
+
+log = logging.getLogger("sessiongraph.bus")
+
+HintKind = Literal["events", "created", "updated", "expired", "deleted"]
+# How the LISTEN connection shows in pg_stat_activity.
+APPLICATION_NAME = "sessiongraph-bus"
+SESSION_KINDS: frozenset[str] = frozenset({"created", "updated", "expired", "deleted"})
+_KINDS: frozenset[str] = SESSION_KINDS | {"events"}
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """`kind` happened to `session_id`; for `events`, `sequence` is the newest committed one."""
+
+    kind: HintKind
+    session_id: str
+    organization_id: str | None
+    sequence: int = 0
+
+    def encode(self, origin: str) -> str:
+        return json.dumps(
+            {
+                "k": self.kind,
+                "s": self.session_id,
+                "o": self.organization_id,
+                "n": self.sequence,
+                "p": origin,
+            },
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def decode(text: str) -> tuple[Hint, str] | None:
+        """The hint and the process that sent it; None for anything malformed."""
+        try:
+            data = json.loads(text)
+            kind, session_id, organization, sequence, origin = (
+                data["k"],
+                data["s"],
+                data["o"],
+                data["n"],
+                data["p"],
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+        if (
+            kind not in _KINDS
+            or not isinstance(session_id, str)
+            or not isinstance(sequence, int)
+            or not (organization is None or isinstance(organization, str))
+        ):
+            return None
+        return Hint(kind, session_id, organization, sequence), str(origin)
+
+
+OnHint = Callable[[Hint], None]
+# Called with the last moment the bus knew it was hearing every hint: anything from then
+# on may have been missed.
+OnResync = Callable[[datetime], None]
+
+
+class Bus:
+    """In-process fan-out: `publish` calls every listener at once, in this event loop."""
+
+    def __init__(self) -> None:
+        self._listeners: list[tuple[OnHint, OnResync | None]] = []
+
+    def add_listener(
+        self, on_hint: OnHint, on_resync: OnResync | None = None
+    ) -> Callable[[], None]:
+        """Register; `on_resync` runs when hints may have been missed. Returns the remover."""
+        entry = (on_hint, on_resync)
+        self._listeners.append(entry)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(entry)
+
+        return remove
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    @property
+    def connected(self) -> bool:
+        """Whether hints from other processes can arrive (always true in one process)."""
+        return True
+
+    @property
+    def state(self) -> str:
+        """For /readyz: `ok`, or `degraded (polling)` while a broker cannot be reached."""
+        return "ok"
+
+    def publish(self, hint: Hint) -> None:
+        """Called after the change is committed; never blocks and never fails the caller."""
+        self._deliver(hint)
+
+    def _deliver(self, hint: Hint) -> None:
+        for on_hint, _ in list(self._listeners):
+            try:
+                on_hint(hint)
+            except Exception:
+                log.exception("hint listener failed")
+
+    def _resync(self, since: datetime) -> None:
+        for _, on_resync in list(self._listeners):
+            if on_resync is None:
+                continue
+            try:
+                on_resync(since)
+            except Exception:
+                log.exception("resync listener failed")
+
+    async def start(self) -> None:
+        """Nothing to connect in one process."""
+
+    async def stop(self) -> None:
+        """Nothing to disconnect in one process."""
+
+
+class BrokerBus(Bus):
+    """Hints across processes through a broker connection that comes back by itself.
+
+    Local listeners hear a hint at once; it is also queued for the broker so other
+    processes hear it. The queue coalesces (one pending hint per kind and session, with the
+    newest sequence) and survives a dropped connection: it is sent after the reconnect.
+    Our own hints come back to us and are ignored by their origin token.
+
+    While the broker cannot be reached (at start or later) the bus is *degraded*: every
+    `poll_interval` it tells listeners that hints may have been missed, so they read the
+    log as a hint would have made them; one warning when that starts, one info line when
+    the broker is back, and then listeners catch up once more. Subclasses supply the
+    connection: `_connect`, `_disconnect`, `_send`, `_probe`, `_link_alive`, and call
+    `_received(payload)` for each message and `_lost.set()` when the link drops.
+    """
+
+    kind = "broker"  # names the backend in logs and /readyz
+
+    def __init__(
+        self,
+        *,
+        reconnect_delay: float = 0.2,
+        max_reconnect_delay: float = 5.0,
+        keepalive_interval: float = 10.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.origin = secrets.token_hex(8)
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_delay = max_reconnect_delay
+        self.keepalive_interval = keepalive_interval
+        self.poll_interval = poll_interval
+        self.reconnects = 0
+        self.polls = 0
+        self.degraded = False
+        self._outbox: dict[tuple[str, str], Hint] = {}
+        self._wake = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._open = False
+        self._ready = asyncio.Event()
+        # Last moment the connection was known to work (connected, a query or ping
+        # answered, a message heard); an outage began no earlier than this.
+        self.alive_at = clock.now()
+
+    @property
+    def connected(self) -> bool:
+        return self._open and self._link_alive()
+
+    @property
+    def state(self) -> str:
+        return "degraded (polling)" if self.degraded else "ok"
+
+    def publish(self, hint: Hint) -> None:
+        self._deliver(hint)
+        if self._task is None:
+            return  # not started: no other process can be listening through us
+        key = (hint.kind, hint.session_id)
+        queued = self._outbox.get(key)
+        if queued is None or queued.sequence < hint.sequence:
+            self._outbox[key] = hint
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"sessiongraph-bus-{self.kind}")
+            # Wait briefly for the first connection so early hints cross processes.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._ready.wait()
+
+    async def stop(self) -> None:
+        for task in (self._task, self._poller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._poller = None
+        self.degraded = False
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        first = True
+        while True:
+            self._lost.clear()
+            try:
+                await self._connect()
+            except Exception as error:
+                self._degrade(error)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._close_link())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_reconnect_delay)
+                continue
+            delay = self.reconnect_delay
+            try:
+                self._open = True
+                self._ready.set()
+                if not first:
+                    self.reconnects += 1
+                if self.degraded:
+                    self._recover()
+                elif not first:
+                    log.info("bus: %s reconnected; readers catch up from the database", self.kind)
+                    self._resync(self.alive_at)
+                first = False
+                self.alive_at = clock.now()
+                await self._pump()
+            except Exception as error:
+                self._degrade(error)
+            finally:
+                self._open = False
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._close_link())
+            await asyncio.sleep(self.reconnect_delay)
+
+    async def _close_link(self) -> None:
+        """`_disconnect`, bounded: a client that hangs while closing must not stop the bus."""
+        async with asyncio.timeout(5):
+            await self._disconnect()
+
+    def _degrade(self, error: BaseException) -> None:
+        """The broker is unreachable: poll the log until it is back (said once)."""
+        if self.degraded:
+            log.debug("bus: %s still unreachable (%s)", self.kind, error)
+            return
+        self.degraded = True
+        log.warning(
+            "bus: %s unreachable (%s: %s); reading the database every %gs until it is back",
+            self.kind,
+            type(error).__name__,
+            error,
+            self.poll_interval,
+        )
+        self._poller = asyncio.create_task(self._poll(), name=f"sessiongraph-bus-poll-{self.kind}")
+
+    def _recover(self) -> None:
+        self.degraded = False
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+        log.info("bus: %s is back; live hints resume, readers catch up once more", self.kind)
+        self._resync(self.alive_at)
+
+    async def _poll(self) -> None:
+        """While degraded, listeners read after their positions as if a hint had come."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            self.polls += 1
+            self._resync(self.alive_at)
+
+    async def _pump(self) -> None:
+        """Send queued hints; probe the connection when idle so a dead one is noticed."""
+        while True:
+            if self._outbox:
+                batch = list(self._outbox.values())
+                self._outbox.clear()
+                try:
+                    await self._send([h.encode(self.origin) for h in batch])
+                except BaseException:
+                    for hint in batch:  # keep them for the next connection
+                        self._outbox.setdefault((hint.kind, hint.session_id), hint)
+                    raise
+                self.alive_at = clock.now()
+                continue
+            self._wake.clear()
+            waiters = [
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(self._lost.wait()),
+            ]
+            try:
+                await asyncio.wait(
+                    waiters, timeout=self.keepalive_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            if self._lost.is_set() or not self._link_alive():
+                raise OSError(f"{self.kind} connection closed")
+            if not self._wake.is_set():
+                async with asyncio.timeout(self.keepalive_interval):
+                    await self._probe()
+                self.alive_at = clock.now()
+
+    def _received(self, payload: str | bytes) -> None:
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        decoded = Hint.decode(text)
+        if decoded is None:
+            log.warning("bus: ignoring malformed hint %r", text[:200])
+            return
+        hint, origin = decoded
+        self.alive_at = clock.now()
+        if origin != self.origin:
+            self._deliver(hint)
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    async def _send(self, payloads: list[str]) -> None:
+        raise NotImplementedError
+
+    async def _probe(self) -> None:
+        raise NotImplementedError
+
+    def _link_alive(self) -> bool:
+        raise NotImplementedError
+
+
+class PostgresBus(BrokerBus):
+    """LISTEN/NOTIFY on one dedicated asyncpg connection (`application_name`
+    `sessiongraph-bus`, so tests and operators can find it)."""
+
+    kind = "postgres"
+    CHANNEL = "sessiongraph_hints"
+
+    def __init__(self, dsn: str, **options: float) -> None:
+        super().__init__(**options)
+        self.dsn = dsn
+        self._conn: Any = None
+
+    @property
+    def server_pid(self) -> int | None:
+        """The backend pid of the LISTEN connection (tests terminate it to prove recovery)."""
+        return self._conn.get_server_pid() if self.connected else None
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            self.dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+        )
+        self._conn = conn
+        conn.add_termination_listener(lambda _c: self._lost.set())
+        await conn.add_listener(self.CHANNEL, self._on_notify)
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close(timeout=2)
+
+    def _link_alive(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def _send(self, payloads: list[str]) -> None:
+        await self._conn.execute(
+            "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x", self.CHANNEL, payloads
+        )
+
+    async def _probe(self) -> None:
+        await self._conn.execute("SELECT 1")
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._received(payload)
+
+
+def bus_for(
+    url: Any,
+    *,
+    listen_url: Any = None,
+    bus_url: str | None = None,
+    poll_interval: float = 1.0,
+) -> Bus:
+    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`) names, for the database at `url`.
+
+    `memory` (one process), `postgres` (LISTEN/NOTIFY), `redis://host:port/db` (pub/sub)
+    or `nats://host:port` (core NATS). Unset: LISTEN/NOTIFY on PostgreSQL, in-memory on
+    SQLite. A broker bus reads the log every `poll_interval` seconds while it is down.
+
+    `listen_url` is where the LISTEN connection goes when it must bypass a pooler (PgBouncer
+    in transaction mode hands a server connection to another client after each transaction,
+    so a LISTEN would be lost); by default the database URL itself.
+    """
+    sqlite = url.get_backend_name() == "sqlite"
+    choice = bus_kind(bus_url) if bus_url else ("memory" if sqlite else "postgres")
+    if choice == "memory":
+        return Bus()
+    if choice == "postgres":
+        if sqlite:
+            raise ValueError("SESSIONGRAPH_BUS_URL=postgres needs a PostgreSQL database")
+        target = url if listen_url is None else listen_url
+        dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresBus(dsn, poll_interval=poll_interval)
+    assert bus_url is not None
+    if choice == "redis":
+        from db.live.redis import RedisBus
+
+        return RedisBus(bus_url, poll_interval=poll_interval)
+    from db.live.nats import NatsBus
+
+    return NatsBus(bus_url, poll_interval=poll_interval)
+
+
+BusKind = Literal["memory", "postgres", "redis", "nats"]
+
+
+def bus_kind(bus_url: str) -> BusKind:
+    """Which bus a `SESSIONGRAPH_BUS_URL` names; ValueError for anything else."""
+    text = bus_url.strip()
+    if text in ("memory", "postgres", "postgresql"):
+        return "postgres" if text.startswith("postgres") else "memory"
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if scheme in ("redis", "rediss", "unix"):
+        return "redis"
+    if scheme in ("nats", "tls"):
+        return "nats"
+    raise ValueError(
+        f"bus URL {bus_url!r}: expected memory, postgres, redis://host:port/db or nats://host:port"
+    )

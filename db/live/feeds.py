@@ -1,0 +1,616 @@
+"""Live reads of a session's log and of session changes, shared by every reader in a process.
+
+Each watched session has one `SessionFeed`. A hint wakes it; it reads the session row and
+the events after its readers' positions in one database read, however many readers there
+are, and hands each reader the events that follow the last one it was given. A reader
+that joins with an old position (a replay, or a resume after a disconnect) is just a
+reader further behind: the same loop pages it forward, so replay and live delivery are
+one code path, and a lost hint only delays the next read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from db import clock, tombstones
+from db import status as status_rules
+from db.errors import Conflict, DomainError, NotFound
+from db.live.bus import SESSION_KINDS, Hint
+from db.models import events, sessions
+from db.records import EventRecord, SessionRecord
+from db.store.engine import Database
+
+log = logging.getLogger("sessiongraph.feeds")
+
+PAGE = 500  # events read per position per round
+HIGH_WATER = 1000  # a reader this far behind its consumer stops being fed...
+LOW_WATER = 250  # ...until its consumer drains it to here; then it reads on from the database
+RETRY_DELAY = 0.5  # after a failed read
+# Catch-ups after missed hints start this much before the outage: the clocks of the
+# processes that stamp `updated_at` may disagree by up to this much.
+CLOCK_SKEW = timedelta(seconds=5)
+# What an organisation-wide reader was last sent for each session is remembered this long,
+# so that catch-ups (every poll while the bus is degraded) do not send it again.
+SENT_MEMORY = 120.0
+
+T = TypeVar("T")
+
+
+class SessionDeleted(NotFound):
+    """The watched session was deleted: the stream ends with this error."""
+
+
+class Reader(Generic[T]):
+    """A buffer one consumer iterates; the feed fills it and may end it."""
+
+    __slots__ = ("_buffer", "_error", "_finished", "_waiter")
+
+    def __init__(self) -> None:
+        self._buffer: deque[T] = deque()
+        self._finished = False
+        self._error: DomainError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def _put(self, item: T) -> None:
+        self._buffer.append(item)
+        self._wake()
+
+    def finish(self, error: DomainError | None = None) -> None:
+        """End after what is buffered (with `error` raised last, when given)."""
+        if not self._finished:
+            self._finished = True
+            self._error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _taken(self) -> None:
+        """Hook: called after the consumer took an item."""
+
+    def __aiter__(self) -> Reader[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while True:
+            if self._buffer:
+                item = self._buffer.popleft()
+                self._taken()
+                return item
+            if self._finished:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def close(self) -> None:
+        """The consumer is gone: stop feeding it."""
+        self._finished = True
+        self._buffer.clear()
+
+
+class EventReader(Reader[EventRecord]):
+    """One consumer's place in one session's log: events in order, each exactly once."""
+
+    __slots__ = ("_feed", "paused", "position")
+
+    def __init__(self, feed: SessionFeed, after: int) -> None:
+        super().__init__()
+        self._feed = feed
+        self.position = after  # newest sequence handed to this reader
+        self.paused = False
+
+    def offer(self, batch: Iterable[EventRecord]) -> None:
+        """Take the events that directly follow `position`; skip what it already has."""
+        for event in batch:
+            if event.sequence == self.position + 1:
+                self._buffer.append(event)
+                self.position = event.sequence
+        if len(self._buffer) >= HIGH_WATER:
+            self.paused = True
+        self._wake()
+
+    def _taken(self) -> None:
+        if self.paused and len(self._buffer) <= LOW_WATER:
+            self.paused = False
+            self._feed.poke()
+
+    def close(self) -> None:
+        super().close()
+        self._feed.remove(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """`kind` is created, updated, expired or deleted; `session` is None when deleted."""
+
+    kind: str
+    session_id: str
+    session: SessionRecord | None
+
+
+class UpdateReader(Reader[SessionChange]):
+    """Changes to one session, or to every session of one organisation.
+
+    A one-session reader remembers the `(revision, status)` its consumer last saw, so a
+    catch-up after missed hints sends the session only when it really changed.
+    """
+
+    __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
+
+    def __init__(
+        self,
+        feeds: Feeds,
+        organization_id: str,
+        session_id: str | None,
+        known: tuple[int, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._feeds = feeds
+        self.organization_id = organization_id
+        self.session_id = session_id
+        self.known = known
+        # Organisation-wide: session id -> (what was sent, when), for catch-ups to skip.
+        self.sent: dict[str, tuple[tuple[int, str] | None, float]] = {}
+        self._prune_at = 64
+
+    def already_sent(self, change: SessionChange) -> bool:
+        """Whether this session was last sent in exactly this state (catch-ups skip it)."""
+        sent = self.sent.get(change.session_id)
+        return sent is not None and sent[0] == _state(change)
+
+    def wants(self, hint: Hint) -> bool:
+        return hint.organization_id == self.organization_id and (
+            self.session_id is None or self.session_id == hint.session_id
+        )
+
+    def offer(self, change: SessionChange) -> None:
+        if self.finished:
+            return
+        if len(self._buffer) >= HIGH_WATER:
+            self.finish(Conflict("too many session updates are waiting; subscribe again"))
+            return
+        self._put(change)
+        if change.session is not None:
+            self.known = (change.session.revision, change.session.status)
+        if self.session_id is None:
+            now = time.monotonic()
+            self.sent[change.session_id] = (_state(change), now)
+            if len(self.sent) > self._prune_at:
+                self.sent = {k: v for k, v in self.sent.items() if v[1] > now - SENT_MEMORY}
+                self._prune_at = max(64, 2 * len(self.sent))
+        if self.session_id is not None and change.kind == "deleted":
+            self.finish()
+
+    def close(self) -> None:
+        super().close()
+        self._feeds.remove_updates(self)
+
+
+def _state(change: SessionChange) -> tuple[int, str] | None:
+    session = change.session
+    return None if session is None else (session.revision, session.status)
+
+
+@dataclass(frozen=True, slots=True)
+class LogState:
+    """What one read saw: the session row (None once deleted) and the event batches."""
+
+    status: str | None
+    last_sequence: int
+    expires_at: Any
+    batches: list[list[EventRecord]]
+
+
+async def read_log(db: Database, session_id: str, afters: Iterable[int], limit: int) -> LogState:
+    """The session's effective status and up to `limit` events after each position.
+
+    The row is read first: on PostgreSQL each statement sees everything committed before
+    it, so the events read next reach at least the row's `last_sequence`.
+    """
+    now = clock.now()
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(sessions.c.status, sessions.c.expires_at, sessions.c.last_sequence).where(
+                    sessions.c.id == session_id
+                )
+            )
+        ).first()
+        if row is None:
+            return LogState(None, 0, None, [])
+        expires_at = clock.as_utc(row.expires_at)
+        batches: list[list[EventRecord]] = []
+        for after in afters:
+            if after >= row.last_sequence:
+                batches.append([])
+                continue
+            rows = await conn.execute(
+                sa.select(events)
+                .where(events.c.session_id == session_id, events.c.sequence > after)
+                .order_by(events.c.sequence)
+                .limit(limit)
+            )
+            batches.append([EventRecord.from_row(r) for r in rows])
+    status = status_rules.effective(row.status, expires_at, now)
+    return LogState(status, row.last_sequence, expires_at, batches)
+
+
+class SessionFeed:
+    """The readers of one session in this process and the one task that reads for them."""
+
+    def __init__(self, feeds: Feeds, session_id: str) -> None:
+        self.feeds = feeds
+        self.session_id = session_id
+        self.readers: list[EventReader] = []
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, reader: EventReader) -> None:
+        self.readers.append(reader)
+        self.poke()
+
+    def remove(self, reader: EventReader) -> None:
+        with contextlib.suppress(ValueError):
+            self.readers.remove(reader)
+        if not self.readers:
+            self.feeds._drop(self)
+            self.stop()
+
+    def poke(self) -> None:
+        self._dirty.set()
+        if self._task is None and self.readers:
+            self._task = asyncio.create_task(self._run(), name=f"feed-{self.session_id}")
+
+    def on_hint(self, hint: Hint) -> None:
+        """An `events` hint every reader is already past needs no read."""
+        if hint.kind == "events" and all(
+            r.position >= hint.sequence or r.finished for r in self.readers
+        ):
+            return
+        self.poke()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _run(self) -> None:
+        try:
+            while self.readers:
+                await self._dirty.wait()
+                self._dirty.clear()
+                try:
+                    await self._round()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("reading session %s for its live readers", self.session_id)
+                    await asyncio.sleep(RETRY_DELAY)
+                    self._dirty.set()
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    async def _round(self) -> None:
+        wanting = [r for r in self.readers if not r.finished and not r.paused]
+        if not wanting:
+            return
+        # Readers at the front first, so a long replay never holds up live delivery;
+        # the one furthest behind pages forward in the same read.
+        positions = sorted({max(r.position for r in wanting), min(r.position for r in wanting)})
+        state = await read_log(self.feeds.db, self.session_id, positions, PAGE)
+        self.feeds.reads += 1
+        if state.status is None:
+            for reader in list(self.readers):
+                reader.finish(SessionDeleted(f"session {self.session_id} was deleted"))
+            return
+        before = sum(r.position for r in wanting)
+        for batch in reversed(state.batches):
+            if batch:
+                for reader in wanting:
+                    reader.offer(batch)
+        progressed = sum(r.position for r in wanting) > before
+        if status_rules.is_terminal(state.status):
+            for reader in self.readers:
+                if reader.position >= state.last_sequence:
+                    reader.finish()
+        else:
+            self._wake_at(state.expires_at)
+        behind = [r for r in self.readers if not r.finished and r.position < state.last_sequence]
+        if any(not r.paused for r in behind):
+            if progressed:
+                self._dirty.set()
+                await asyncio.sleep(0)  # let consumers run between pages
+            else:  # the log is not readable up to its head yet: try again shortly
+                asyncio.get_running_loop().call_later(RETRY_DELAY, self.poke)
+
+    def _wake_at(self, expires_at: Any) -> None:
+        """Expiry changes the status without any write: read again when it happens."""
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max((expires_at - clock.now()).total_seconds(), 0.0) + 0.01
+        self._timer = asyncio.get_running_loop().call_later(delay, self.poke)
+
+
+class Feeds:
+    """Every live reader of one database in this process, fed from the bus's hints."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.reads = 0
+        self.update_reads = 0
+        self._feeds: dict[str, SessionFeed] = {}
+        self._updates: list[UpdateReader] = []
+        self._pending: deque[Hint | CatchUp] = deque()
+        self._update_task: asyncio.Task[None] | None = None
+        # When the last successful catch-up began: every change committed before it was
+        # seen then, so the next catch-up need not look further back (plus CLOCK_SKEW).
+        self._caught_up_at: datetime | None = None
+        self._remove_listener = db.bus.add_listener(self._on_hint, self._on_resync)
+
+    def events(self, session_id: str, after: int) -> EventReader:
+        """A reader of the session's events with a sequence above `after`.
+
+        The caller has already checked that the session is the principal's to read.
+        """
+        feed = self._feeds.get(session_id)
+        if feed is None:
+            feed = self._feeds[session_id] = SessionFeed(self, session_id)
+        reader = EventReader(feed, after)
+        feed.add(reader)
+        return reader
+
+    def updates(
+        self,
+        organization_id: str,
+        session_id: str | None,
+        known: tuple[int, str] | None = None,
+    ) -> UpdateReader:
+        """`known`: the one session's `(revision, status)` as the caller last read it."""
+        reader = UpdateReader(self, organization_id, session_id, known)
+        self._updates.append(reader)
+        return reader
+
+    def remove_updates(self, reader: UpdateReader) -> None:
+        with contextlib.suppress(ValueError):
+            self._updates.remove(reader)
+
+    def _drop(self, feed: SessionFeed) -> None:
+        if self._feeds.get(feed.session_id) is feed:
+            del self._feeds[feed.session_id]
+
+    def stats(self) -> dict[str, int]:
+        """Counts a test or an operator can hold against a baseline."""
+        return {
+            "feeds": len(self._feeds),
+            "event_readers": sum(len(f.readers) for f in self._feeds.values()),
+            "update_readers": len(self._updates),
+            "feed_tasks": sum(1 for f in self._feeds.values() if f._task is not None),
+        }
+
+    def _on_hint(self, hint: Hint) -> None:
+        feed = self._feeds.get(hint.session_id)
+        if feed is not None:
+            feed.on_hint(hint)
+        if hint.kind in SESSION_KINDS and any(r.wants(hint) for r in self._updates):
+            self._queue_update(hint)
+
+    def _queue_update(self, item: Hint | CatchUp) -> None:
+        self._pending.append(item)
+        if self._update_task is None:
+            self._update_task = asyncio.create_task(self._deliver_updates())
+
+    def _on_resync(self, since: datetime) -> None:
+        """Hints since `since` may have been missed: event feeds read after their readers'
+        positions, and update readers get what changed meanwhile (`catch_up`).
+
+        A reconnecting bus calls this once; a degraded one every poll interval, so a
+        catch-up still waiting in the queue absorbs the next one.
+        """
+        for feed in list(self._feeds.values()):
+            feed.poke()
+        if not self._updates:
+            return
+        for index, item in enumerate(self._pending):
+            if isinstance(item, CatchUp):
+                self._pending[index] = CatchUp(min(item.since, since))
+                return
+        self._queue_update(CatchUp(since))
+
+    async def _deliver_updates(self) -> None:
+        """In hint order; one read of the session per hint, whatever the number of readers."""
+        try:
+            while self._pending:
+                hint = self._pending.popleft()
+                if isinstance(hint, CatchUp):
+                    if not await self._catch_up(hint.since):
+                        self._pending.appendleft(hint)
+                        await asyncio.sleep(RETRY_DELAY)
+                    continue
+                targets = [r for r in self._updates if r.wants(hint)]
+                if not targets:
+                    continue
+                record = None
+                if hint.kind != "deleted":
+                    try:
+                        record = await read_session(self.db, hint.session_id)
+                    except Exception:
+                        log.exception("reading session %s for its watchers", hint.session_id)
+                        continue
+                    self.update_reads += 1
+                    if record is None or record.organization_id != hint.organization_id:
+                        continue  # deleted meanwhile: its own hint follows
+                change = SessionChange(hint.kind, hint.session_id, record)
+                for reader in targets:
+                    reader.offer(change)
+        finally:
+            self._update_task = None
+
+    async def _catch_up(self, since: datetime) -> bool:
+        """Give update readers what changed from `since` on; False when the read failed.
+
+        One-session readers: the session is re-read and sent when its revision or status
+        differs from what the reader last had, or `DELETED` when it is gone.
+        Organisation-wide readers: sessions updated or created since then, sessions whose
+        `expiresAt` passed meanwhile (expiry changes no revision), and the tombstones of
+        sessions deleted meanwhile, in the order they happened, less what each reader was
+        already sent. The window starts at the later of `since` and the previous catch-up,
+        minus CLOCK_SKEW; none is missed.
+        """
+        readers = [r for r in self._updates if not r.finished]
+        if not readers:
+            return True
+        began = clock.now()
+        if self._caught_up_at is not None and self._caught_up_at > since:
+            since = self._caught_up_at
+        since -= CLOCK_SKEW
+        organizations = {r.organization_id for r in readers if r.session_id is None}
+        watched = {r.session_id for r in readers if r.session_id is not None}
+        try:
+            changes = await changes_since(self.db, organizations, since)
+            current = {sid: await read_session(self.db, sid) for sid in watched}
+        except Exception:
+            log.exception("catching up session updates after missed hints")
+            return False
+        self.update_reads += 1
+        self._caught_up_at = began
+        for reader in readers:
+            if reader.session_id is None:
+                for found in changes:
+                    change = found.change
+                    if found.organization_id != reader.organization_id or reader.already_sent(
+                        change
+                    ):
+                        continue
+                    if change.kind == "created" and change.session_id in reader.sent:
+                        # Created in the window, but this reader has heard of it already.
+                        change = SessionChange("updated", change.session_id, change.session)
+                    reader.offer(change)
+                continue
+            record = current.get(reader.session_id)
+            if record is None or record.organization_id != reader.organization_id:
+                reader.offer(SessionChange("deleted", reader.session_id, None))
+            elif reader.known != (record.revision, record.status):
+                expired = record.status == status_rules.EXPIRED and (
+                    reader.known is None or reader.known[1] != status_rules.EXPIRED
+                )
+                kind = "expired" if expired else "updated"
+                reader.offer(SessionChange(kind, record.id, record))
+        return True
+
+    def close(self) -> None:
+        """Shutdown: every stream ends cleanly after what it already holds."""
+        for feed in list(self._feeds.values()):
+            for reader in list(feed.readers):
+                reader.finish()
+            feed.stop()
+        for update in list(self._updates):
+            update.finish()
+        if self._update_task is not None:
+            self._update_task.cancel()
+
+    def detach(self) -> None:
+        self.close()
+        self._remove_listener()
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """Queued with hints: update readers catch up on what changed from `since` on."""
+
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _OrganizationChange:
+    organization_id: str | None
+    at: datetime
+    change: SessionChange
+
+
+async def changes_since(
+    db: Database, organization_ids: set[str], since: datetime
+) -> list[_OrganizationChange]:
+    """What happened to the organisations' sessions from `since` on, oldest first."""
+    if not organization_ids:
+        return []
+    now = clock.now()
+    c = sessions.c
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(sessions).where(
+                    c.organization_id.in_(sorted(organization_ids)),
+                    sa.or_(
+                        c.updated_at >= since,  # includes creation (updated_at = created_at)
+                        sa.and_(c.expires_at >= since, c.expires_at <= now),
+                    ),
+                )
+            )
+        ).all()
+    found: list[_OrganizationChange] = []
+    for row in rows:
+        record = SessionRecord.from_row(row, now)
+        if record.created_at >= since:
+            kind, at = "created", record.updated_at
+        elif record.status == status_rules.EXPIRED and record.expires_at >= since:
+            kind, at = "expired", max(record.updated_at, record.expires_at)
+        else:
+            kind, at = "updated", record.updated_at
+        found.append(
+            _OrganizationChange(record.organization_id, at, SessionChange(kind, record.id, record))
+        )
+    for session_id, organization_id, deleted_at in await tombstones.deleted_since(
+        db, organization_ids, since
+    ):
+        found.append(
+            _OrganizationChange(
+                organization_id, deleted_at, SessionChange("deleted", session_id, None)
+            )
+        )
+    found.sort(key=lambda f: f.at)
+    return found
+
+
+async def read_session(db: Database, session_id: str) -> SessionRecord | None:
+    """The session as readers see it, regardless of organisation (callers filter)."""
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(sessions).where(sessions.c.id == session_id))).first()
+    return SessionRecord.from_row(row, clock.now()) if row is not None else None
+
+
+_FEEDS: weakref.WeakKeyDictionary[Database, Feeds] = weakref.WeakKeyDictionary()
+
+
+def feeds_of(db: Database) -> Feeds:
+    """The one `Feeds` of a database in this process, created on first use."""
+    feeds = _FEEDS.get(db)
+    if feeds is None:
+        feeds = _FEEDS[db] = Feeds(db)
+    return feeds

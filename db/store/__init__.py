@@ -1,0 +1,1 @@
+"""The store: engines, the raw driver, every statement, migrations and outage rules."""

@@ -1,0 +1,270 @@
+"""Appending events on the raw driver, with group commit on SQLite.
+
+An append is "bump the session's `last_sequence`, store the event under that number",
+atomically. Through SQLAlchemy's asyncio layer that cost a pool checkout, greenlet
+switches, an explicit BEGIN and COMMIT and a thread hop per driver call; the statements
+themselves are cheap. Here:
+
+- **PostgreSQL**: one statement, a data-modifying CTE (`WITH bumped AS (UPDATE … RETURNING)
+  INSERT … SELECT FROM bumped`), in autocommit on the asyncpg pool of `db.store.driver`'s reader:
+  one round trip, atomic by itself. The UPDATE takes the session row's lock, so concurrent
+  appends to a session get consecutive numbers in commit order, as before.
+- **SQLite**: one writer thread with its own connection runs appends in *batches*: every
+  append that arrives while a batch is being written joins the next one, and a batch is
+  one `BEGIN IMMEDIATE … COMMIT` (one fsync) holding each append's UPDATE and INSERT.
+  Within the transaction appends run one after another, so numbers stay consecutive per
+  session and commit together; a refused append (no live session) writes nothing and
+  the others go on. If an append breaks a constraint, the batch is rolled back and each
+  of its appends retried alone, so one bad append fails only its own request; if the
+  database itself fails (locked past `busy_timeout`, I/O), the batch's appends fail.
+  The writer holds `Database.sqlite_writer_turn` while it writes, the same turn
+  `Database.write()` takes, so the process's two SQLite writers never wait on SQLite's
+  busy handler for each other.
+
+Rules (which statuses take events, expiry, tenant scope) are the same SQL as in
+`db.events.append_event`, which calls this and keeps the refusal messages and hints.
+Statements are reported to `Database.statement_listeners`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import make_url
+
+from db import status as status_rules
+
+MAX_BATCH = 64
+_LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
+_COLUMNS = (
+    "id, session_id, sequence, organization_id, user_id, type, stage, message, payload, created_at"
+)
+BUMP = (
+    "UPDATE sessions SET last_sequence = last_sequence + 1"
+    f" WHERE id = ? AND organization_id = ? AND status IN ({_LIVE}) AND expires_at > ?"
+    " RETURNING last_sequence, organization_id"
+)
+INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+APPEND_PG = (
+    "WITH bumped AS (UPDATE sessions SET last_sequence = last_sequence + 1"
+    f" WHERE id = $1 AND organization_id = $2 AND status IN ({_LIVE}) AND expires_at > $3"
+    " RETURNING last_sequence, organization_id)"
+    f" INSERT INTO events ({_COLUMNS})"
+    " SELECT $4, $1, last_sequence, organization_id, $5, $6, $7, $8, $9, $3 FROM bumped"
+    " RETURNING sequence, organization_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event that passed validation, waiting for its number."""
+
+    id: str
+    session_id: str
+    organization_id: str
+    user_id: str
+    type: str
+    stage: str | None
+    message: str | None
+    payload: dict[str, Any] | None
+    created_at: datetime
+
+
+Numbered = tuple[int, str]  # (sequence, the session's organization_id)
+Outcome = Numbered | None | BaseException
+
+
+def _sqlite_time(value: datetime) -> str:
+    """How SQLAlchemy stores a timestamp in SQLite: UTC text with microseconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Appender:
+    """Appends events for one `Database`; connections open on first use."""
+
+    def __init__(
+        self,
+        url: Any,
+        *,
+        is_sqlite: bool,
+        pragmas: Sequence[str],
+        writer_turn: AbstractAsyncContextManager[Any],
+        listeners: list[Callable[[str], Any]],
+        postgres_pool: Callable[[], Awaitable[Any]],
+    ) -> None:
+        self.url = url
+        self.is_sqlite = is_sqlite
+        self.postgres_pool = postgres_pool
+        self.pragmas = tuple(pragmas)
+        self.writer_turn = writer_turn
+        self.listeners = listeners
+        self._thread: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[NewEvent, asyncio.Future[Numbered | None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions written (SQLite), for tests and profiling
+
+    async def append(self, event: NewEvent) -> Numbered | None:
+        """The event's (sequence, organization_id) once committed, or None when no live
+        session of that organisation has that id (nothing is written then)."""
+        if not self.is_sqlite:
+            return await self._append_pg(event)
+        future: asyncio.Future[Numbered | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_batches())
+        return await future
+
+    # PostgreSQL
+
+    async def _append_pg(self, event: NewEvent) -> Numbered | None:
+        pool = await self.postgres_pool()
+        for listener in self.listeners:
+            listener(APPEND_PG)
+        row = await pool.fetchrow(
+            APPEND_PG,
+            event.session_id,
+            event.organization_id,
+            event.created_at,
+            event.id,
+            event.user_id,
+            event.type,
+            event.stage,
+            event.message,
+            event.payload,
+        )
+        return (row[0], row[1]) if row is not None else None
+
+    # SQLite
+
+    async def _write_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sessiongraph-appends")
+        while self._pending:
+            async with self.writer_turn:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                live = [(e, f) for e, f in batch if not f.cancelled()]
+                if not live:
+                    continue
+                events = [e for e, _ in live]
+                try:
+                    outcomes, statements = await loop.run_in_executor(
+                        self._thread, self._write, events
+                    )
+                except BaseException as error:  # e.g. cancelled at shutdown: tell the waiters
+                    for _, future in live:
+                        if future.done():
+                            continue
+                        if isinstance(error, asyncio.CancelledError):
+                            future.cancel()
+                        else:
+                            future.set_exception(error)
+                    raise
+            for sql in statements:
+                for listener in self.listeners:
+                    listener(sql)
+            for (_, future), outcome in zip(live, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _write(self, events: list[NewEvent]) -> tuple[list[Outcome], list[str]]:
+        """In the writer thread: the batch in one transaction, or each alone if it fails.
+
+        Returns each append's outcome and the statements of the committed transactions.
+        """
+        statements: list[str] = []
+        try:
+            conn = self._connection()
+            outcomes: list[Outcome] = list(self._transaction(conn, events, statements))
+            return outcomes, statements
+        except sqlite3.OperationalError as error:
+            # The database itself failed (locked past busy_timeout, I/O): retrying each
+            # append alone would only repeat the wait, so the whole batch fails.
+            return [error] * len(events), statements
+        except Exception as error:
+            if len(events) == 1:
+                return [error], statements
+        singles: list[Outcome] = []
+        for event in events:
+            try:
+                singles.extend(self._transaction(self._connection(), [event], statements))
+            except Exception as error:
+                singles.append(error)
+        return singles, statements
+
+    def _transaction(
+        self, conn: sqlite3.Connection, events: list[NewEvent], committed: list[str]
+    ) -> list[Numbered | None]:
+        statements: list[str] = []
+        numbered: list[Numbered | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                created_at = _sqlite_time(event.created_at)
+                statements.append(BUMP)
+                bumped = conn.execute(
+                    BUMP, (event.session_id, event.organization_id, created_at)
+                ).fetchone()
+                if bumped is None:
+                    numbered.append(None)
+                    continue
+                statements.append(INSERT)
+                payload = (
+                    orjson.dumps(event.payload).decode() if event.payload is not None else None
+                )
+                conn.execute(
+                    INSERT,
+                    (
+                        event.id,
+                        event.session_id,
+                        bumped[0],
+                        bumped[1],
+                        event.user_id,
+                        event.type,
+                        event.stage,
+                        event.message,
+                        payload,
+                        created_at,
+                    ),
+                )
+                numbered.append((bumped[0], bumped[1]))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.batches += 1
+        committed.extend(statements)
+        return numbered
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            path = make_url(self.url).database or ""
+            conn = sqlite3.connect(path, isolation_level=None)
+            for pragma in self.pragmas:
+                conn.execute(pragma)
+            self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        if self._writing is not None and not self._writing.done():
+            await asyncio.wait([self._writing])
+        if self._thread is not None:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+            self._thread.shutdown(wait=False)
+            self._thread = None

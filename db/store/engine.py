@@ -1,0 +1,236 @@
+"""The async engines behind every operation, tuned per database.
+
+SQLite allows one writer at a time. Writes therefore go through a one-connection engine
+whose transactions open with `BEGIN IMMEDIATE`: concurrent writers in this process queue
+for the connection instead of racing for the lock, and other processes wait on
+`busy_timeout`. Appends without an idempotency claim have their own writer
+(`db.store.appends`, group commit); it and this engine take turns on `sqlite_writer_turn`.
+Reads use a small pool and never block the writer (WAL).
+PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
+
+On PostgreSQL a process holds at most `max_connections` server connections, split by
+`ConnectionBudget`: one for the bus's LISTEN (when the bus is LISTEN/NOTIFY), the rest
+shared between SQLAlchemy's pool and the raw driver's pool. Neither pool overflows, so
+the sum is a bound, not an average. Behind PgBouncer in transaction mode (`pgbouncer=true`
+in the URL) both drivers keep no prepared statement by name on a server connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from db.live.bus import Bus, Hint, PostgresBus, bus_for
+from db.store.appends import Appender
+from db.store.driver import LeanReader
+from db.store.urls import async_url, behind_pgbouncer, is_sqlite
+
+# A write transaction a caller holds open across operations (`Database.write`); the doors
+# pass it along without knowing what it is made of.
+Transaction = AsyncConnection
+SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+_PENDING_HINTS = "sessiongraph.pending_hints"
+DEFAULT_MAX_CONNECTIONS = 20
+# Behind PgBouncer in transaction mode: asyncpg prepares unnamed statements (re-parsed with
+# each execution, so no name outlives the transaction) and SQLAlchemy caches none of them.
+PGBOUNCER_CONNECT_ARGS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionBudget:
+    """A process's PostgreSQL connections: `orm + raw + listen == total`, each pool capped.
+
+    The LISTEN connection is one, held for the process's life. The rest is halved, the
+    odd one to SQLAlchemy's pool (writes, rate-limit leases, rarer reads: it holds a
+    connection for a whole transaction) and the other half to the raw driver's pool (hot
+    reads and appends: one statement per checkout, so fewer connections go further).
+    """
+
+    total: int
+    orm: int
+    raw: int
+    listen: int
+
+    @classmethod
+    def split(cls, total: int, *, listen: int = 1) -> ConnectionBudget:
+        if total < 2 + listen:
+            raise ValueError(
+                f"a connection budget of {total} is too small: it needs one connection for "
+                f"each pool{' and one for LISTEN' if listen else ''} ({2 + listen})"
+            )
+        rest = total - listen
+        raw = rest // 2
+        return cls(total=total, orm=rest - raw, raw=raw, listen=listen)
+
+
+class Database:
+    """Owns the engines; `read()` and `write()` hand out connections inside a transaction."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: SqliteSynchronous = "FULL",
+        sqlite_busy_timeout_ms: int = 10_000,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        listen_url: str | None = None,
+        bus_url: str | None = None,
+        bus_poll_seconds: float = 1.0,
+    ) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = is_sqlite(self.url)
+        self.dialect = "sqlite" if self.is_sqlite else "postgresql"
+        self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
+        # Operations publish a hint here after each commit; live streams listen.
+        # `bus_url` (SESSIONGRAPH_BUS_URL) picks memory, postgres, redis:// or nats://.
+        self.bus: Bus = bus_for(
+            self.url,
+            listen_url=async_url(listen_url) if listen_url is not None else None,
+            bus_url=bus_url,
+            poll_interval=bus_poll_seconds,
+        )
+        self.budget: ConnectionBudget | None = None
+        pragmas: tuple[str, ...] = ()
+        # SQLite: the process's writers (this engine's connection and the appender's) take
+        # turns here rather than in SQLite's busy handler.
+        self.sqlite_writer_turn: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else nullcontext()
+        )
+        if self.is_sqlite:
+            pragmas = (
+                "PRAGMA journal_mode=WAL",
+                f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}",
+                f"PRAGMA synchronous={sqlite_synchronous}",
+                "PRAGMA foreign_keys=ON",
+            )
+            self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", pool_size=4)
+            self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", pool_size=1)
+        else:
+            self.budget = ConnectionBudget.split(
+                max_connections, listen=1 if isinstance(self.bus, PostgresBus) else 0
+            )
+            self.engine = create_async_engine(
+                self.url,
+                pool_size=self.budget.orm,
+                max_overflow=0,
+                pool_pre_ping=False,
+                connect_args=dict(PGBOUNCER_CONNECT_ARGS) if self.pgbouncer else {},
+                **JSON_CODEC,
+            )
+            self.write_engine = self.engine
+        self.lean = LeanReader(
+            self.url,
+            is_sqlite=self.is_sqlite,
+            pool_size=4 if self.budget is None else self.budget.raw,
+            busy_timeout_ms=sqlite_busy_timeout_ms,
+            pgbouncer=self.pgbouncer,
+        )
+        # Appends without an idempotency claim run on the raw driver (`db.store.appends`).
+        self.appends = Appender(
+            self.url,
+            is_sqlite=self.is_sqlite,
+            pragmas=pragmas,
+            writer_turn=self.sqlite_writer_turn,
+            listeners=self.lean.listeners,
+            postgres_pool=self.lean.postgres_pool,
+        )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read transaction (one snapshot for all its statements on SQLite)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self, within: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed on success, rolled back on error.
+
+        `within` joins a transaction the caller already holds (e.g. an idempotency claim), so
+        an operation and its bookkeeping commit together.
+        """
+        if within is not None:
+            yield within
+            return
+        async with self.sqlite_writer_turn, self.write_engine.begin() as conn:
+            pending: list[Hint] = []
+            conn.info[_PENDING_HINTS] = pending
+            yield conn
+        # Reached only once the transaction has committed: announce what it changed.
+        for hint in pending:
+            self.bus.publish(hint)
+
+    def announce(self, conn: AsyncConnection, hint: Hint) -> None:
+        """Publish `hint` when the transaction `conn` belongs to commits; never if it rolls back.
+
+        An operation joined to a caller's transaction (`within`) must not be announced
+        before that transaction commits, or a reader would look before the rows exist.
+        """
+        conn.info[_PENDING_HINTS].append(hint)
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        return (
+            (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
+        )
+
+    def connections(self) -> dict[str, tuple[int, int]]:
+        """PostgreSQL connections open now, `{pool: (in_use, idle)}`; empty on SQLite."""
+        if self.budget is None:
+            return {}
+        pool: Any = self.engine.pool
+        listening = 1 if isinstance(self.bus, PostgresBus) and self.bus.connected else 0
+        return {
+            "orm": (pool.checkedout(), pool.checkedin()),
+            "raw": self.lean.postgres_connections(),
+            "listen": (listening, 0),
+        }
+
+    @property
+    def statement_listeners(self) -> list[Any]:
+        """Called with the SQL of each statement the lean reader runs (SQLAlchemy has events)."""
+        return self.lean.listeners
+
+    async def dispose(self) -> None:
+        await self.appends.close()
+        await self.lean.close()
+        for engine in self.engines:
+            await engine.dispose()
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns hold orjson's compact text, whichever path wrote them: reads that splice
+# stored JSON into an answer (db/store/read_sql.py) then give exactly what orjson would write.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
+def _sqlite_engine(
+    url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int
+) -> AsyncEngine:
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_timeout=60, **JSON_CODEC
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to us: the driver's implicit BEGIN is always DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

@@ -1,0 +1,49 @@
+"""Apply and inspect Alembic migrations programmatically, on the engines the app uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from db.store.engine import Database
+
+MIGRATIONS = Path(__file__).parents[1] / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def upgrade_to_head(db: Database) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there."""
+
+    def run(sync_connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = sync_connection
+        command.upgrade(config, "head")
+
+    async with db.write() as conn:
+        await conn.run_sync(run)
+
+
+async def current_revision(db: Database) -> str | None:
+    def read(sync_connection: Any) -> str | None:
+        return MigrationContext.configure(sync_connection).get_current_revision()
+
+    async with db.read() as conn:
+        return await conn.run_sync(read)
+
+
+async def is_at_head(db: Database) -> bool:
+    return await current_revision(db) == head_revision()

@@ -1,0 +1,517 @@
+"""A read plan as one SQL statement that returns the answer's JSON text.
+
+The database writes the JSON, so Python neither builds objects per row nor encodes the
+answer: it binds parameters and passes the text through. The text is assembled by
+concatenation rather than with `json_build_object`/`json_agg` (PostgreSQL puts spaces in
+those) so that both engines write exactly what orjson writes for the same values: strings
+escaped as orjson escapes them (`to_json`, `json_quote`), stored JSON spliced in as the
+compact text it was stored as, timestamps as RFC 3339 with milliseconds.
+
+Parameters are numbered (`$n` on PostgreSQL, `?n` on SQLite) in order of first use: the
+caller's organisation, the current time (for the status readers see) and the plan's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from db import clock
+from db import status as status_rules
+from db.clock import to_rfc3339
+from db.fields import EVENTS, SESSIONS, Field
+from db.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
+from db.records import Principal
+from db.store.engine import Database
+from db.store.read_plan import (
+    Entries,
+    EventById,
+    EventList,
+    EventPage,
+    Null,
+    Obj,
+    Part,
+    ReadPlan,
+    Rows,
+    SessionById,
+    SessionFilter,
+    SessionPage,
+    Text,
+    Window,
+)
+from db.store.read_plan import Field as FieldRef
+from db.windows import DEFAULT_PAGE
+
+ORGANIZATION, NOW, KEY = "organization", "now", "key"
+_TERMINAL = ", ".join(f"'{s}'" for s in sorted(status_rules.TERMINAL))
+_LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the engines, as SQL templates; everything else is shared."""
+
+    param: str  # a placeholder: number `n`, SQL type `type`
+    text: str  # a string column as a JSON string, or null
+    json: str  # stored JSON text as it is, or null
+    stamp: str  # a timestamp column as RFC 3339 text with milliseconds
+    number: str
+    cursor: str  # base64url of `stamp|id`, unpadded (`db.cursors.session_cursor`)
+    least: str
+    greatest: str
+    array: str  # `[item,…]` over the rows of `source` (FROM … WHERE …) in `order`
+
+
+POSTGRES = Dialect(
+    param="${n}::{type}",
+    text="coalesce(to_json({0})::text, 'null')",
+    json="coalesce({0}::text, 'null')",
+    stamp="""to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""",
+    number="({0})::text",
+    cursor="rtrim(translate(encode(convert_to({0} || '|' || {1}, 'UTF8'), 'base64'),"
+    " E'+/\\n', '-_'), '=')",
+    least="LEAST({0}, {1})",
+    greatest="GREATEST({0}, {1})",
+    array="'[' || coalesce((SELECT string_agg({item}, ',' ORDER BY {order}) {source}), '') || ']'",
+)
+SQLITE = Dialect(
+    param="?{n}",
+    text="json_quote({0})",
+    json="coalesce({0}, 'null')",
+    # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: its first 23 characters.
+    stamp="(replace(substr({0}, 1, 23), ' ', 'T') || 'Z')",
+    number="({0})",
+    cursor="session_cursor({0}, {1})",  # registered on each connection by `db.store.driver`
+    least="min({0}, {1})",
+    greatest="max({0}, {1})",
+    # group_concat follows the order of the subquery it reads (SQLite 3.40 has no ORDER BY
+    # inside aggregates).
+    array="'[' || coalesce((SELECT group_concat(j, ',') FROM"
+    " (SELECT {item} AS j {source} ORDER BY {order})), '') || ']'",
+)
+
+
+def _key(name: str) -> str:
+    """A JSON object key as SQL text: names come from the schema ([_A-Za-z0-9]), never input."""
+    if not name.replace("_", "a").isalnum():
+        raise ValueError(f"not a plain name: {name!r}")
+    return f'"{name}":'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class Renderer:
+    dialect: Dialect
+    enum_case: str
+    aliases: int = 0
+    # Set when the key check is part of the statement: the organisation is the key's.
+    organization: str | None = None
+    # What each placeholder stands for, in number order: "organization", "now" or the
+    # index of a plan parameter. Numbered on first use, so a statement has no gaps.
+    slots: dict[object, int] = field(default_factory=dict)
+
+    def alias(self, prefix: str) -> str:
+        self.aliases += 1
+        return f"{prefix}{self.aliases}"
+
+    def param(self, key: object, sql_type: str) -> str:
+        number = self.slots.setdefault(key, len(self.slots) + 1)
+        return self.dialect.param.format(n=number, type=sql_type)
+
+    def number(self, expr: str) -> str:
+        return self.dialect.number.format(expr)
+
+    def array(self, item: str, source: str, order: str) -> str:
+        return self.dialect.array.format(item=item, source=source, order=order)
+
+    def session_cursor(self, alias: str) -> str:
+        d = self.dialect
+        cursor = d.cursor.format(d.stamp.format(f"{alias}.created_at"), f"{alias}.id")
+        return f"""'"' || {cursor} || '"'"""
+
+    def org(self) -> str:
+        return self.organization or self.param(ORGANIZATION, "text")
+
+    def now(self) -> str:
+        return self.param(NOW, "timestamptz")
+
+    def obj(self, entries: Entries, part: Any) -> str:
+        """`{"k":v,…}` with each value rendered by `part(value)`."""
+        if not entries:
+            return "'{}'"
+        pieces = []
+        for index, (name, value) in enumerate(entries):
+            prefix = ("{" if index == 0 else ",") + _key(name)
+            pieces.append(f"{_literal(prefix)} || {part(value)}")
+        return " || ".join(pieces) + " || '}'"
+
+    def common(self, value: Part) -> str:
+        """The parts every scope shows the same way."""
+        if isinstance(value, Text):
+            return _literal('"' + value.value + '"')
+        if isinstance(value, Null):
+            return "'null'"
+        raise ValueError(f"{type(value).__name__} cannot appear here")
+
+    # Rows -------------------------------------------------------------------------
+    def field(self, spec: Field, alias: str) -> str:
+        d = self.dialect
+        column = f"{alias}.{spec.column}"
+        if spec.kind == "text":
+            return d.text.format(column)
+        if spec.kind == "json":
+            return d.json.format(column)
+        if spec.kind == "time":
+            return f"""'"' || {d.stamp.format(column)} || '"'"""
+        if spec.kind in ("int", "count"):
+            return d.number.format(column)
+        if spec.kind == "enum":
+            return f"""'"' || {self.case(column)} || '"'"""
+        # The status readers see: a live session past its expiry is expired.
+        seen = (
+            f"CASE WHEN {alias}.status NOT IN ({_TERMINAL}) AND {alias}.expires_at <= {self.now()}"
+            f" THEN '{status_rules.EXPIRED}' ELSE {alias}.status END"
+        )
+        return f"""'"' || {self.case(seen)} || '"'"""
+
+    def case(self, expr: str) -> str:
+        return f"upper({expr})" if self.enum_case == "upper" else expr
+
+    def session(self, entries: Entries, alias: str) -> str:
+        return self.obj(entries, lambda value: self.session_part(value, alias))
+
+    def session_part(self, value: Part, alias: str) -> str:
+        if isinstance(value, FieldRef):
+            if value.name == "cursor":
+                return self.session_cursor(alias)
+            return self.field(SESSIONS[value.name], alias)
+        if isinstance(value, Obj):
+            return self.session(value.entries, alias)
+        if isinstance(value, EventPage):
+            return self.event_page(value, alias)
+        if isinstance(value, EventList):
+            return self.event_list(value, alias)
+        return self.common(value)
+
+    def event(self, entries: Entries, alias: str) -> str:
+        def part(value: Part) -> str:
+            if isinstance(value, FieldRef):
+                if value.name == "cursor":
+                    return f"""'"' || {alias}.sequence || '"'"""
+                return self.field(EVENTS[value.name], alias)
+            if isinstance(value, Obj):
+                return self.event(value.entries, alias)
+            return self.common(value)
+
+        return self.obj(entries, part)
+
+    # A session's events -------------------------------------------------------------
+    def window(self, window: Window, session: str) -> tuple[str, str, str, str]:
+        """low, high, hasNextPage, hasPreviousPage: `db.windows.event_window` in SQL."""
+        d, last_sequence = self.dialect, f"{session}.last_sequence"
+        first = self.param(window.first, "bigint") if window.first is not None else None
+        last = self.param(window.last, "bigint") if window.last is not None else None
+        after = self.param(window.after, "bigint") if window.after is not None else None
+        before = self.param(window.before, "bigint") if window.before is not None else None
+        if first is None and last is None:
+            first = str(DEFAULT_PAGE)
+        low = f"({after} + 1)" if after is not None else "1"
+        high = last_sequence if before is None else d.least.format(last_sequence, f"{before} - 1")
+        has_next = has_previous = "FALSE"
+        if first is not None:
+            has_next = f"({high} - {low} + 1 > {first})"
+            high = d.least.format(high, f"{low} + {first} - 1")
+        if last is not None:
+            has_previous = f"({high} - {low} + 1 > {last})"
+            low = d.greatest.format(low, f"{high} - {last} + 1")
+        if after is not None and last is None:
+            has_previous = f"({has_previous} OR ({after} >= 1 AND {last_sequence} >= 1))"
+        if before is not None and window.first is None and window.last is not None:
+            has_next = f"({has_next} OR {before} <= {last_sequence})"
+        return low, high, has_next, has_previous
+
+    def event_page(self, page: EventPage, session: str) -> str:
+        # Placeholders are numbered as they are written: a page that shows only its total
+        # must not bind the window's arguments, which PostgreSQL could not type.
+        window: list[str] = []
+
+        def bounds() -> tuple[str, str, str, str]:
+            if not window:
+                window.extend(self.window(page.window, session))
+            low, high, has_next, has_previous = window
+            return low, high, has_next, has_previous
+
+        def rows(entries: Entries) -> str:
+            low, high, _, _ = bounds()
+            alias = self.alias("e")
+            source = (
+                f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
+                f" AND {alias}.sequence BETWEEN {low} AND {high}"
+            )
+            return self.array(self.event(entries, alias), source, f"{alias}.sequence")
+
+        def part(value: Part) -> str:
+            if isinstance(value, Rows):
+                return rows(value.entries)
+            if isinstance(value, Obj):
+                return self.obj(value.entries, part)
+            if isinstance(value, FieldRef):
+                if value.name == "total_count":
+                    return self.number(f"{session}.last_sequence")
+                if value.name == "next_after":
+                    _, high, has_next, _ = bounds()
+                    return f"CASE WHEN {has_next} THEN {self.number(high)} ELSE 'null' END"
+                return self.event_page_field(value.name, *bounds())
+            return self.common(value)
+
+        return self.obj(page.entries, part)
+
+    def event_page_field(
+        self, name: str, low: str, high: str, has_next: str, has_previous: str
+    ) -> str:
+        if name in ("has_next_page", "has_previous_page"):
+            condition = has_next if name == "has_next_page" else has_previous
+            return f"CASE WHEN {condition} THEN 'true' ELSE 'false' END"
+        if name in ("start_cursor", "end_cursor"):
+            edge = low if name == "start_cursor" else high
+            return f"""CASE WHEN {low} <= {high} THEN '"' || ({edge}) || '"' ELSE 'null' END"""
+        raise ValueError(f"not a page field: {name}")
+
+    def event_list(self, page: EventList, session: str) -> str:
+        alias = self.alias("e")
+        source = (
+            f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
+            f" AND {alias}.sequence <= {session}.last_sequence"
+        )
+        return self.array(self.event(page.entries, alias), source, f"{alias}.sequence")
+
+    # Roots --------------------------------------------------------------------------
+    def root(self, value: Part) -> str:
+        if isinstance(value, SessionById | EventById):
+            events = isinstance(value, EventById)
+            alias = self.alias("e" if events else "s")
+            shown = (self.event if events else self.session)(value.entries, alias)
+            return (
+                f"coalesce((SELECT {shown} FROM {'events' if events else 'sessions'} {alias}"
+                f" WHERE {alias}.id = {self.param(value.id, 'text')}"
+                f" AND {alias}.organization_id = {self.org()}), 'null')"
+            )
+        if isinstance(value, SessionPage):
+            return self.session_page(value)
+        return self.common(value)
+
+    def session_conditions(self, query: SessionFilter, alias: str, *, keyset: bool) -> str:
+        conditions = [f"{alias}.organization_id = {self.org()}"]
+        if query.user_id is not None:
+            conditions.append(f"{alias}.user_id = {self.param(query.user_id, 'text')}")
+        if query.statuses is not None:
+            conditions.append(self.status_condition(query.statuses, alias))
+        if keyset and query.after is not None:
+            stamp = self.param(query.after[0], "timestamptz")
+            session_id = self.param(query.after[1], "text")
+            op = "<" if query.newest_first else ">"
+            conditions.append(f"({alias}.created_at, {alias}.id) {op} ({stamp}, {session_id})")
+        return " AND ".join(conditions)
+
+    def status_condition(self, statuses: tuple[str, ...], alias: str) -> str:
+        """`db.sessions._status_condition`: filter on the status readers see."""
+        clauses = []
+        for status in sorted(set(statuses)):
+            # The time is bound only where a clause uses it: an unused placeholder is an
+            # error on both engines.
+            if status not in status_rules.ALL:
+                raise ValueError(f"unknown status {status!r}")
+            if status == status_rules.EXPIRED:
+                clauses.append(
+                    f"({alias}.status = 'expired' OR ({alias}.status IN ({_LIVE})"
+                    f" AND {alias}.expires_at <= {self.now()}))"
+                )
+            elif status in status_rules.TERMINAL:
+                clauses.append(f"{alias}.status = '{status}'")
+            else:
+                clauses.append(
+                    f"({alias}.status = '{status}' AND {alias}.expires_at > {self.now()})"
+                )
+        return "(" + " OR ".join(clauses) + ")" if clauses else "1 = 0"
+
+    def session_page(self, page: SessionPage) -> str:
+        query = page.query
+        direction = "DESC" if query.newest_first else "ASC"
+        reverse = "ASC" if query.newest_first else "DESC"
+
+        def limit() -> str:
+            return self.param(query.first, "int")
+
+        def page_rows(columns: str, alias: str, extra: int = 0) -> str:
+            order = f"{alias}.created_at {direction}, {alias}.id {direction}"
+            size = f"{limit()} + {extra}" if extra else limit()
+            return (
+                f"SELECT {columns} FROM sessions {alias}"
+                f" WHERE {self.session_conditions(query, alias, keyset=True)}"
+                f" ORDER BY {order} LIMIT {size}"
+            )
+
+        def part(value: Part) -> str:
+            if isinstance(value, Rows):
+                alias = self.alias("s")
+                inner = page_rows(f"{alias}.*", alias)
+                outer = self.alias("s")
+                item = self.session(value.entries, outer)
+                source = f"FROM ({inner}) {outer}"
+                return self.array(
+                    item, source, f"{outer}.created_at {direction}, {outer}.id {direction}"
+                )
+            if isinstance(value, Obj):
+                return self.obj(value.entries, part)
+            if isinstance(value, FieldRef):
+                return page_field(value.name)
+            return self.common(value)
+
+        def page_field(name: str) -> str:
+            if name == "has_previous_page":
+                return "'true'" if query.after is not None else "'false'"
+            if name == "has_next_page":
+                alias = self.alias("s")
+                rows = page_rows("1", alias, extra=1)
+                more = f"(SELECT count(*) FROM ({rows}) n) > {limit()}"
+                return f"CASE WHEN {more} THEN 'true' ELSE 'false' END"
+            if name in ("start_cursor", "end_cursor"):
+                alias, outer = self.alias("s"), self.alias("s")
+                rows = page_rows(f"{alias}.created_at, {alias}.id", alias)
+                order = direction if name == "start_cursor" else reverse
+                cursor = self.session_cursor(outer)
+                return (
+                    f"coalesce((SELECT {cursor} FROM ({rows}) {outer}"
+                    f" ORDER BY {outer}.created_at {order}, {outer}.id {order} LIMIT 1), 'null')"
+                )
+            if name == "next_cursor":
+                more, end = page_field("has_next_page"), page_field("end_cursor")
+                return f"CASE WHEN {more} = 'true' THEN {end} ELSE 'null' END"
+            if name == "total_count":
+                alias = self.alias("s")
+                conditions = self.session_conditions(query, alias, keyset=False)
+                return self.number(f"(SELECT count(*) FROM sessions {alias} WHERE {conditions})")
+            raise ValueError(f"not a page field: {name}")
+
+        return self.obj(page.entries, part)
+
+
+Statement = tuple[str, tuple[object, ...]]
+
+
+@lru_cache(maxsize=1024)
+def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
+    """The statement of `plan` and what each of its placeholders stands for, in order.
+
+    `keyed`: the statement also checks the caller's key (`KEY`, its hash): it returns no
+    row for a key that is unknown or revoked, else the caller's columns
+    (`keys.PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
+    """
+    renderer = Renderer(
+        SQLITE if sqlite else POSTGRES,
+        plan.enum_case,
+        organization="k.organization_id" if keyed else None,
+    )
+    caller = f"{PRINCIPAL_COLUMNS}, " if keyed else ""
+    if plan.top == "row":
+        # One session's row, with its version beside the answer; nothing when it is missing.
+        ((_, found),) = plan.entries
+        assert isinstance(found, SessionById)
+        ((_, only),) = found.entries
+        s = renderer.alias("s")
+        body = renderer.session_part(only, s)
+        version = f"{s}.id || '.' || {s}.revision || '.' || {s}.last_sequence"
+        session = f"{s}.id = {renderer.param(found.id, 'text')} AND {s}.organization_id = "
+        if not keyed:
+            sql = f"SELECT {body}, {version} FROM sessions {s} WHERE {session}{renderer.org()}"
+            return sql, tuple(renderer.slots)
+        sql = (
+            f"SELECT {caller}CASE WHEN {s}.id IS NULL THEN NULL ELSE {body} END,"
+            f" CASE WHEN {s}.id IS NULL THEN NULL ELSE {version} END"
+            f" FROM {KEY_SOURCE} LEFT JOIN sessions {s} ON {session}k.organization_id"
+            f" WHERE {live_key(renderer.param(KEY, 'text'))}"
+        )
+        return sql, tuple(renderer.slots)
+    if plan.top == "single":
+        ((_, only),) = plan.entries
+        body = renderer.root(only)
+    else:
+        body = renderer.obj(plan.entries, renderer.root)
+    if not keyed:
+        return f"SELECT {body}", tuple(renderer.slots)
+    sql = f"SELECT {caller}{body} FROM {KEY_SOURCE} WHERE {live_key(renderer.param(KEY, 'text'))}"
+    return sql, tuple(renderer.slots)
+
+
+def bind(value: Any, sqlite: bool) -> Any:
+    """A plan parameter as the column stores it (SQLite keeps timestamps as text)."""
+    if sqlite and isinstance(value, datetime):
+        return to_rfc3339(value).replace("T", " ")[:-1] + "000"
+    return value
+
+
+def arguments(
+    slots: tuple[object, ...],
+    caller: str,
+    now: datetime,
+    values: Sequence[Any],
+    sqlite: bool,
+) -> list[Any]:
+    """The values of a statement's placeholders, in their order; `caller` is the
+    organisation's id, or the key's hash when the statement checks the key."""
+    found = []
+    for slot in slots:
+        if slot in (ORGANIZATION, KEY):
+            found.append(caller)
+        elif slot == NOW:
+            found.append(bind(now, sqlite))
+        else:
+            assert isinstance(slot, int)
+            found.append(bind(values[slot], sqlite))
+    return found
+
+
+async def _row(
+    db: Database, caller: str, plan: ReadPlan, values: Sequence[Any], *, keyed: bool
+) -> Any:
+    sql, slots = render(plan, db.is_sqlite, keyed=keyed)
+    return await db.lean.fetch_row(sql, arguments(slots, caller, clock.now(), values, db.is_sqlite))
+
+
+async def read(db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]) -> str:
+    """The answer of `plan` for the caller's organisation, as JSON text: one statement."""
+    row = await _row(db, organization_id, plan, values, keyed=False)
+    return row[0]  # type: ignore[no-any-return]
+
+
+async def read_as(
+    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[Principal, str] | None:
+    """The caller of a live key and `plan`'s answer for it, in one statement; None when
+    the key is unknown or revoked."""
+    row = await _row(db, key_hash, plan, values, keyed=True)
+    return (principal_from_row(row), row[6]) if row is not None else None
+
+
+async def read_row(
+    db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[str, str] | None:
+    """A `top="row"` plan's answer and the session's version (`id.revision.sequence`)."""
+    row = await _row(db, organization_id, plan, values, keyed=False)
+    return (row[0], row[1]) if row is not None else None
+
+
+async def read_row_as(
+    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
+) -> tuple[Principal, tuple[str, str] | None] | None:
+    """`read_row` with the key check in the same statement (see `read_as`)."""
+    row = await _row(db, key_hash, plan, values, keyed=True)
+    if row is None:
+        return None
+    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)

@@ -1,0 +1,1 @@
+"""The `sessiongraph` command: serve, migrate, demo and the tools around them."""

@@ -1,0 +1,209 @@
+"""uvicorn, configured once for every way the server runs, with two things added.
+
+- Graceful shutdown: uvicorn closes open WebSockets itself with 1012 before the ASGI
+  lifespan shutdown runs, so the app could not choose its close code there.
+  `GracefulServer` first calls the app's `state.drain()` (WebSockets closed with 1001
+  "going away", SSE streams ended cleanly), then lets uvicorn shut down as usual.
+- Bounded request heads: uvicorn (httptools) waits forever for a request's headers and
+  accepts headers of any size, so a client trickling bytes, or sending none at all,
+  holds a socket (and a file descriptor) for as long as it likes. `BoundedHttpProtocol`
+  closes a connection whose headers are not complete within `header_timeout` seconds of
+  the connection opening or the request starting, and answers 431 to headers larger
+  than `MAX_HEADER_BYTES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess, multiprocess
+
+from graph.ops.logs import uvicorn_log_config
+from graph.settings import Settings
+
+log = logging.getLogger("sessiongraph.server")
+
+# Request line plus headers. Keys and ids are short; this leaves room for proxies'
+# forwarding headers and large cookies of a shared domain (h11 allows 16 KiB by default).
+MAX_HEADER_BYTES = 64 * 1024
+
+_TOO_LARGE_BODY = (
+    b'{"error":{"code":"headers_too_large","message":"the request headers exceed 64 KiB"}}'
+)
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: application/json\r\n"
+    b"connection: close\r\n"
+    b"content-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n" + _TOO_LARGE_BODY
+)
+
+
+class ServerConfig(uvicorn.Config):
+    """`uvicorn.Config` plus the header deadline `BoundedHttpProtocol` reads; a class of
+    its own so it survives being pickled into `--workers` children."""
+
+    def __init__(self, app: Any, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.header_timeout = header_timeout
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size limit on request heads."""
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.header_timeout: float = getattr(config, "header_timeout", 10.0)
+        self.head_deadline: asyncio.TimerHandle | None = None
+        self.head_bytes = 0
+        self.refused = False
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.head_bytes = 0
+        self.head_deadline = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def _head_timed_out(self) -> None:
+        self.head_deadline = None
+        # After a WebSocket upgrade the transport belongs to the WebSocket protocol.
+        if not self.transport.is_closing() and self.transport.get_protocol() is self:
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a byte is bounded too
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # the rest of an oversized head: read and dropped until the deadline
+        if self.head_deadline is not None:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEADER_BYTES:
+                self._refuse()
+                return
+        super().data_received(data)
+
+    def _refuse(self) -> None:
+        """Answer 431, then keep reading (and dropping) what the client still sends until
+        the deadline: closing with unread bytes would reset the connection, and the
+        client could lose the answer."""
+        self.refused = True
+        self.transport.write(_TOO_LARGE)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._disarm()
+        self.head_deadline = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.head_deadline is None:  # the next request on a kept-alive connection
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def server_config(
+    settings: Settings,
+    app: Any = "graph.app:app_factory",
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+) -> ServerConfig:
+    """The one uvicorn configuration `serve` runs with (tests start servers with it too)."""
+    return ServerConfig(
+        app,
+        factory=isinstance(app, str),
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        workers=workers,
+        log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
+        access_log=False,  # graph.ops.metrics writes the access log, with request ids
+        http=BoundedHttpProtocol,
+        header_timeout=settings.http_header_timeout_seconds,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # the same bound under `http=h11`
+        timeout_keep_alive=settings.http_keepalive_seconds,
+        # One size limit for a request, whichever way it comes: HTTP bodies and WebSocket
+        # messages (larger ones close the socket with 1009).
+        ws_max_size=settings.graphql_max_body_bytes,
+        # Stream messages are small and go to many sockets: compressing each one per
+        # connection costs more CPU and memory (a zlib context per socket) than it saves.
+        ws_per_message_deflate=False,
+    )
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Every socket is a file descriptor; the soft limit (often 1,024) would refuse
+    connections long before memory runs out, so raise it to the hard limit the operator
+    allows. Returns the (soft, hard) limits now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return soft, hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as error:  # e.g. macOS caps below its reported hard limit
+        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, error)
+        return soft, hard
+    return hard, hard
+
+
+async def drain_app(app: Any) -> None:
+    """Find the Starlette app under uvicorn's middleware and run its `drain`, if any."""
+    seen = 0
+    while app is not None and seen < 10:
+        drain = getattr(getattr(app, "state", None), "drain", None)
+        if drain is not None:
+            await drain()
+            return
+        app = getattr(app, "app", None)
+        seen += 1
+
+
+class GracefulServer(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(Exception):
+            await drain_app(self.config.loaded_app)
+        await super().shutdown(sockets)
+
+
+class GracefulProcess(multiprocess.Process):
+    """A `--workers` child that runs `GracefulServer` (the object is pickled into the child)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = GracefulServer(config=self.config)
+        return self._server
+
+
+def run(config: uvicorn.Config) -> None:
+    """`uvicorn.run` for our server class: one process, or `workers` sharing one socket."""
+    raise_open_file_limit()  # before the workers start: they inherit it
+    if config.workers > 1:
+        sock = config.bind_socket()
+        multiprocess.Process = GracefulProcess  # type: ignore[misc]  # the supervisor's factory
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        GracefulServer(config).run()

@@ -1,0 +1,217 @@
+"""API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
+
+`KeyRequired` guards every API door (GraphQL, REST, streams) the same way, so a rule about
+callers — revocation, per-organisation limits — is enforced in one place. It is also the
+last place a failure can still be answered in the door's shape: a database outage during
+the key check, the rate-limit lease or the handler is a 503 with `Retry-After`, anything
+else unexpected a JSON 500 with an error id, never Starlette's plain-text page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.errors import DomainError, Unauthenticated
+from db.keys import authenticate, key_hash_of
+from db.ratelimit import Decision
+from db.records import Principal
+from db.store.engine import Database
+from graph.http.ratelimit import (
+    admit,
+    graphql_rate_limited_response,
+    raw_rate_limit_headers,
+    rest_rate_limited_response,
+    with_headers,
+)
+from graph.ops.metrics import RATE_LIMITED
+from graph.schema.errors import (
+    door_error_response,
+    log,
+    log_unavailable,
+    new_error_id,
+    unavailable,
+)
+
+Refusal = Callable[[Unauthenticated], Response]
+# A door that can check the key inside the statement that answers: given the request and
+# the hash of the key it presents, the caller and the answer, or None to take the usual
+# path (key check, then the door), e.g. for a request it cannot answer in one statement
+# or a key that was not found (the usual path then says why).
+Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
+LimitedRefusal = Callable[[Decision], Response]
+PublicPage = Callable[[Request], Awaitable[Response | None]]
+
+REST_PREFIX = "/v1/"
+
+
+def is_rest(scope: Scope) -> bool:
+    """REST paths (SSE included) answer in the REST error shape, everything else GraphQL's."""
+    return str(scope["path"]).startswith(REST_PREFIX)
+
+
+def failure_response(error: Exception, scope: Scope, where: str) -> Response:
+    """The answer for an exception no handler caught: 503 when the database is
+    unavailable, else a 500 whose id is also in the log, next to the traceback."""
+    down = unavailable(error)
+    if down is not None:
+        log_unavailable(error, where)
+        return door_error_response(down, rest=is_rest(scope))
+    error_id = new_error_id()
+    log.error("unexpected error %s in %s", error_id, where, exc_info=error)
+    internal = DomainError(f"Internal server error (error id {error_id})")
+    return door_error_response(internal, rest=is_rest(scope), error_id=error_id)
+
+
+def key_from_header(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        return rest.strip() or None
+    return value or None
+
+
+async def principal_from_header(db: Database, value: str | None) -> Principal:
+    """Raises `Unauthenticated` for a missing, unknown or revoked key."""
+    return await authenticate(db, key_from_header(value))
+
+
+def authorization_of(scope: Scope) -> str | None:
+    """The `Authorization` field, read from the ASGI scope without building `Headers`."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+def principal_of(scope: Scope) -> Principal:
+    """The caller `KeyRequired` resolved for this request."""
+    principal: Principal = scope["state"]["principal"]
+    return principal
+
+
+class KeyRequired:
+    """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
+
+    `public` may answer a request without a key (e.g. the GraphiQL page) by returning a
+    response; returning None sends the request through the key check.
+
+    A known caller then spends one request of its organisation's `maxRequestsPerMinute`;
+    over the limit it gets `limited(decision)` (a 429; by default in the path's shape,
+    see `is_rest`). Every answer of the door carries the RateLimit header fields.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        db: Database,
+        *,
+        refuse: Refusal,
+        public: PublicPage | None = None,
+        limited: LimitedRefusal | None = None,
+        folded: Folded | None = None,
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.refuse = refuse
+        self.public = public
+        self.limited = limited
+        self.folded = folded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.public is not None:
+            page = await self.public(Request(scope, receive))
+            if page is not None:
+                await page(scope, receive, send)
+                return
+        if self.folded is not None:
+            replay = await self._folded(self.folded, scope, receive, send)
+            if replay is None:
+                return
+            receive = replay
+        try:
+            principal = await principal_from_header(self.db, authorization_of(scope))
+            decision = await admit(self.db, principal)
+        except Unauthenticated as error:
+            await self.refuse(error)(scope, receive, send)
+            return
+        except Exception as error:
+            await failure_response(error, scope, "the key check")(scope, receive, send)
+            return
+        if not decision.allowed:
+            RATE_LIMITED.inc()
+            await self._limited(scope, decision)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self._guarded(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+
+    async def _folded(
+        self, folded: Folded, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """Answer through `folded` (None: answered), or the `receive` for the usual path,
+        which first replays whatever of the body `folded` read."""
+        key_hash = key_hash_of(key_from_header(authorization_of(scope)))
+        if key_hash is None:
+            return receive
+        read: list[Message] = []
+
+        async def recording() -> Message:
+            message = await receive()
+            read.append(message)
+            return message
+
+        try:
+            answered = await folded(Request(scope, recording), key_hash)
+            if answered is not None:
+                principal, response = answered
+                decision = await admit(self.db, principal)
+        except Exception as error:
+            await failure_response(error, scope, "the key check")(scope, receive, send)
+            return None
+        if answered is None:
+            return _replaying(read, receive)
+        if not decision.allowed:
+            RATE_LIMITED.inc()
+            await self._limited(scope, decision)(scope, receive, send)
+        else:
+            await response(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+        return None
+
+    def _limited(self, scope: Scope, decision: Decision) -> Response:
+        if self.limited is not None:
+            return self.limited(decision)
+        if is_rest(scope):
+            return rest_rate_limited_response(decision)
+        return graphql_rate_limited_response(decision)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the door; an exception that escapes it before the response started is
+        answered here in the door's shape (after that, only closing the stream is left)."""
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as error:
+            if started:
+                raise
+            await failure_response(error, scope, str(scope["path"]))(scope, receive, send)
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    """`receive` that first gives back the messages already read."""
+    pending = list(read)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

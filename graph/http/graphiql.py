@@ -1,0 +1,137 @@
+"""GraphiQL, pre-filled for sessiongraph, served with its own files so it works offline.
+
+The files ship inside the package (graph/http/static/graphiql/, see graph/http/graphiql_assets.py)
+and are served from /graphiql/assets; `SESSIONGRAPH_GRAPHIQL_ASSETS=cdn` loads them from
+unpkg.com instead, and `SESSIONGRAPH_GRAPHIQL_ASSETS_DIR` from another folder built with
+`sessiongraph graphiql-assets DIR`. Either way each file carries its integrity hash.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from string import Template
+from typing import Literal
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from graph.http.auth import PublicPage
+from graph.http.graphiql_assets import SHIPPED, pinned_files, problems
+
+ASSETS_ROUTE = "/graphiql/assets"
+# The URL names the file's hash, so a changed file is a new URL: caching for a year is safe.
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+_TEMPLATE = Template((Path(__file__).parent / "static" / "graphiql.html").read_text())
+
+Source = Literal["local", "cdn"]
+# The page's placeholders and the shipped file each one loads.
+PAGE_FILES = {
+    "react_js": "react.production.min.js",
+    "react_dom_js": "react-dom.production.min.js",
+    "graphiql_js": "graphiql.min.js",
+    "graphiql_css": "graphiql.min.css",
+}
+_CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+EXAMPLE_QUERY = """# Welcome to sessiongraph.
+# 1. Put your API key in the Headers tab below: {"Authorization": "Bearer sgk_..."}
+# 2. Run this query with Ctrl-Enter (or the play button).
+# Subscriptions work here too, e.g.
+#   subscription { sessionEvents(sessionId: "sess_...") { sequence type message } }
+
+query RecentSessions {
+  sessions(first: 5) {
+    totalCount
+    nodes {
+      id
+      status
+      assemblyState
+      eventCount
+      events(last: 3) { nodes { sequence type stage message createdAt } }
+    }
+  }
+}
+"""
+DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
+
+_LOCAL_HELP = (
+    "GraphiQL's files could not be loaded from this server ({ASSETS_ROUTE}/…). They ship "
+    "with sessiongraph in graph/http/static/graphiql/: reinstall the package, or rebuild them "
+    "with <code>sessiongraph graphiql-assets DIR</code> and set "
+    "<code>SESSIONGRAPH_GRAPHIQL_ASSETS_DIR=DIR</code>, then reload."
+).replace("{ASSETS_ROUTE}", ASSETS_ROUTE)
+_CDN_HELP = (
+    "GraphiQL's files could not be loaded from the CDN (unpkg.com): this machine may be "
+    "offline or the CDN blocked. Unset <code>SESSIONGRAPH_GRAPHIQL_ASSETS</code> (or set it "
+    "to <code>local</code>) to use the copies shipped with sessiongraph, then reload."
+)
+
+
+def _url(file: str, source: Source) -> str:
+    package, pinned = pinned_files()[file]
+    if source == "cdn":
+        return package.cdn_url(pinned)
+    version = pinned.integrity.removeprefix("sha384-")[:16].replace("+", "-").replace("/", "_")
+    return f"{ASSETS_ROUTE}/{file}?v={version}"
+
+
+def _attributes(file: str, source: Source) -> str:
+    attribute = "href" if file.endswith(".css") else "src"
+    integrity = pinned_files()[file][1].integrity
+    cross = ' crossorigin="anonymous"' if source == "cdn" else ""
+    return f'{attribute}="{html.escape(_url(file, source))}" integrity="{integrity}"{cross}'
+
+
+def _script_json(value: str) -> str:
+    """A JS string literal that cannot end the <script> it sits in."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def render_page(*, source: Source = "local") -> str:
+    """The page, its script and style tags pointing at our own copies or at the CDN."""
+    tags = {slot: _attributes(file, source) for slot, file in PAGE_FILES.items()}
+    return _TEMPLATE.substitute(
+        tags,
+        example_query=_script_json(EXAMPLE_QUERY),
+        default_headers=_script_json(DEFAULT_HEADERS),
+        failure_help=_script_json(_CDN_HELP if source == "cdn" else _LOCAL_HELP),
+    )
+
+
+def asset_routes(folder: Path | None = None) -> list[Route]:
+    """Routes serving the pinned files from `folder` (default: the shipped copies).
+
+    The folder is checked once here, so a broken or partial copy stops the server at
+    start-up with the command that fixes it, rather than leaving a blank page.
+    """
+    folder = folder or SHIPPED
+    found = problems(folder)
+    if found:
+        raise ValueError(
+            f"GraphiQL's files in {folder} are not the pinned build ({'; '.join(found)}): "
+            f"run `sessiongraph graphiql-assets {folder}`"
+        )
+    files = {name: folder / name for name in pinned_files()}
+
+    async def serve(request: Request) -> Response:
+        path = files.get(request.path_params["name"])
+        if path is None:
+            return PlainTextResponse("not found", status_code=404)
+        media = _CONTENT_TYPES.get(path.suffix, "text/plain; charset=utf-8")
+        return FileResponse(path, media_type=media, headers={"Cache-Control": CACHE_FOREVER})
+
+    return [Route(f"{ASSETS_ROUTE}/{{name}}", serve, methods=["GET", "HEAD"])]
+
+
+def ide_page(*, source: Source = "local") -> PublicPage:
+    """The `public` hook of the /graphql guard: a browser asking for HTML gets GraphiQL."""
+    page = render_page(source=source)
+
+    async def serve(request: Request) -> Response | None:
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        return HTMLResponse(page) if wants_page else None
+
+    return serve

@@ -1,0 +1,231 @@
+"""`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it.
+
+- The response media type follows `Accept`: `application/graphql-response+json` when the
+  client names it, else `application/json` (also for a missing Accept or `*/*`); 406 when
+  it accepts neither.
+- A request that is not a well-formed GraphQL request is 400; a body over the size limit
+  413; a POST body that is not `application/json` 415; a mutation over GET 405 with
+  `Allow: POST`.
+- Under `application/graphql-response+json`, a request that fails before execution
+  (syntax, validation, variable coercion) is 400 without a `data` entry; under
+  `application/json` it is 200, for clients of the legacy watershed.
+- A request may name a persisted document instead of sending it (graph/plan/persisted.py):
+  an unknown one is a request error `PersistedQueryNotFound`, so the status follows the
+  rule above (Apollo Client and urql retry with the full text either way); a request the
+  store refuses (hash mismatch, version, untrusted document) is 400.
+- CSRF: a page on another site can make a browser send only "simple" requests without a
+  CORS preflight: GET, or POST with a form or `text/plain` body. GET never runs mutations
+  and POST demands `application/json`, so no state can be changed cross-site; and keys
+  travel in `Authorization`, which a browser adds to no cross-site request by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from db.errors import Unauthenticated
+from db.records import Principal
+from db.store import read_sql
+from db.store.engine import Database
+from graph.http.auth import KeyRequired, PublicPage, principal_of
+from graph.http.jsonio import JSONResponse
+from graph.http.request import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    GraphQLParams,
+    RequestRefused,
+    params_from_body,
+    params_from_query_string,
+    response_media_type,
+)
+from graph.plan.persisted import DocumentNotFound, DocumentRefused, PersistedDocuments
+from graph.plan.runner import OperationRunner, is_request_error, response_body
+from graph.schema.build import Schema
+from graph.schema.context import Context
+from graph.schema.errors import with_codes
+from graph.settings import MAX_BODY_BYTES
+
+DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
+QUERIES_ONLY = (OperationType.QUERY,)
+PARSED = "graphql_params"
+Parsed = tuple[GraphQLParams | list[GraphQLParams], tuple[OperationType, ...]]
+ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+
+
+def refusal_body(message: str, code: str = "BAD_USER_INPUT") -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class GraphQLEndpoint:
+    """The ASGI app behind `KeyRequired` for `/graphql` (GET and POST)."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        db: Database,
+        session_ttl_seconds: int,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        documents: PersistedDocuments | None = None,
+    ) -> None:
+        self.schema = schema
+        self.documents = documents or PersistedDocuments()
+        self.db = db
+        self.session_ttl_seconds = session_ttl_seconds
+        self.max_body_bytes = max_body_bytes
+        self.runner = OperationRunner(schema)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        media_type = response_media_type(request.headers.get("accept")) or JSON
+        try:
+            response = await self._respond(request, media_type)
+        except ClientDisconnect:
+            return  # the client left before sending its whole body: nobody to answer
+        except RequestRefused as refused:
+            response = Response(
+                orjson.dumps(refusal_body(refused.message, refused.code)),
+                status_code=refused.status,
+                headers=refused.headers,
+                media_type=media_type,
+            )
+        await response(scope, receive, send)
+
+    async def folded(self, request: Request, key_hash: str) -> tuple[Principal, Response] | None:
+        """A planned read with the key check in its statement (see `KeyRequired`); None for
+        anything else, which then takes the usual path and gets its usual answer."""
+        media_type = response_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return None
+        try:
+            params, _ = await self._params(request)
+            if isinstance(params, list):
+                return None
+            query = self.documents.resolve(params.query, params.extensions, params.document_id)
+        except (RequestRefused, ClientDisconnect, DocumentNotFound, DocumentRefused):
+            return None
+        found = self.runner.plan_of(query, params.variables, params.operation_name)
+        if found is None:
+            return None
+        try:
+            async with asyncio.timeout(self.schema.limits.timeout_seconds):
+                answered = await read_sql.read_as(self.db, key_hash, *found)
+        except TimeoutError:
+            return None  # the usual path reports the timeout
+        if answered is None:
+            return None
+        principal, text = answered
+        body = b'{"data":' + text.encode() + b"}"
+        return principal, Response(body, media_type=media_type)
+
+    async def _respond(self, request: Request, media_type: str) -> Response:
+        if response_media_type(request.headers.get("accept")) is None:
+            raise RequestRefused(
+                406,
+                f"this endpoint answers with {GRAPHQL_RESPONSE} or {JSON}; Accept allows neither",
+            )
+        params, allowed = await self._params(request)
+        context = Context(
+            db=self.db,
+            principal=principal_of(request.scope),
+            session_ttl_seconds=self.session_ttl_seconds,
+        )
+        if isinstance(params, list):
+            bodies = [(await self._answer(one, context, allowed))[0] for one in params]
+            return Response(b"[" + b",".join(bodies) + b"]", media_type=media_type)
+        body, request_error = await self._answer(params, context, allowed)
+        status = 400 if media_type == GRAPHQL_RESPONSE and request_error else 200
+        return Response(body, status_code=status, media_type=media_type)
+
+    async def _params(self, request: Request) -> Parsed:
+        """The request's parameters, read once: a request the fold declined was read there."""
+        state = request.scope.setdefault("state", {})
+        parsed: Parsed | None = state.pop(PARSED, None)
+        if parsed is None:
+            parsed = await self._read_params(request)
+            state[PARSED] = parsed
+        return parsed
+
+    async def _read_params(self, request: Request) -> Parsed:
+        if request.method == "GET":
+            return params_from_query_string(request), QUERIES_ONLY
+        if request.method == "POST":
+            params = await params_from_body(
+                request, self.max_body_bytes, max_operations=self.schema.limits.max_operations
+            )
+            return params, ALL_OPERATIONS
+        raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
+
+    async def _answer(
+        self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
+    ) -> tuple[bytes, bool]:
+        """The response body, and whether it is a request error (no `data`)."""
+        try:
+            query = self.documents.resolve(params.query, params.extensions, params.document_id)
+        except DocumentNotFound as missing:
+            query = None
+            result = ExecutionResult(data=None, errors=[missing.error()])
+        except DocumentRefused as refused:
+            raise RequestRefused(refused.status, refused.message, code=refused.code) from None
+        if query is not None:
+            planned = await self.runner.planned(
+                query, params.variables, context, params.operation_name
+            )
+            if isinstance(planned, bytes):
+                return planned, False
+            result = planned or await self._execute(query, params, context, allowed)
+        return orjson.dumps(response_body(result)), is_request_error(result)
+
+    async def _execute(
+        self,
+        query: str,
+        params: GraphQLParams,
+        context: Context,
+        allowed: tuple[OperationType, ...],
+    ) -> ExecutionResult:
+        try:
+            return await self.runner.execute(
+                query, params.variables, context, params.operation_name, allowed
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
+                raise RequestRefused(
+                    405, "mutations are not allowed over GET; use POST", {"Allow": "POST"}
+                ) from None
+            raise RequestRefused(400, error.as_http_error_reason("this method")) from None
+        except MissingQueryError:
+            raise RequestRefused(400, "the request needs a 'query' string") from None
+        except CannotGetOperationTypeError as error:
+            failed = ExecutionResult(data=None, errors=[GraphQLError(error.as_http_error_reason())])
+            return with_codes(failed, production=self.schema.production)
+
+
+def unauthenticated_response(error: Unauthenticated) -> Response:
+    """A GraphQL-shaped 401, so GraphQL clients show the reason like any other error."""
+    return JSONResponse(
+        {"errors": [{"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> KeyRequired:
+    """`ide` answers a browser's request for the GraphiQL page, which needs no key."""
+    return KeyRequired(
+        endpoint,
+        endpoint.db,
+        refuse=unauthenticated_response,
+        public=ide,
+        folded=endpoint.folded if endpoint.runner.enabled else None,
+    )

@@ -1,0 +1,228 @@
+"""Reading a GraphQL-over-HTTP request: media types, size limits and the request parameters.
+
+Each rule here answers a request the specification calls malformed with the status the
+specification names, before any GraphQL work is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class RequestRefused(Exception):
+    """The HTTP request cannot be a GraphQL request; `status` says why (400, 405, 406, …)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str = "BAD_USER_INPUT",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLParams:
+    """`query` is None when the request names a persisted document (graph/plan/persisted.py)."""
+
+    query: str | None
+    operation_name: str | None
+    variables: dict[str, Any] | None
+    extensions: dict[str, Any] | None
+    document_id: str | None = None
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if not media:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media.lower(), quality))
+    return ranges
+
+
+def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
+    """The quality of the most specific range matching `media_type` (RFC 9110 §12.5.1)."""
+    kind = media_type.split("/")[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for media, quality in ranges:
+        if media == media_type:
+            specificity = 2
+        elif media == f"{kind}/*":
+            specificity = 1
+        elif media == "*/*":
+            specificity = 0
+        else:
+            continue
+        if specificity > best[0]:
+            best = (specificity, quality)
+    return best[1]
+
+
+def response_media_type(accept: str | None) -> str | None:
+    """`application/graphql-response+json` when asked for by name, else `application/json`.
+
+    A missing Accept header, or a wildcard, gets `application/json`, which every client of
+    the legacy watershed understands. None means the client accepts neither (406).
+    """
+    if not accept or not accept.strip():
+        return JSON
+    ranges = _media_ranges(accept)
+    explicit = any(media == GRAPHQL_RESPONSE for media, _ in ranges)
+    response_quality = _quality(ranges, GRAPHQL_RESPONSE)
+    json_quality = _quality(ranges, JSON)
+    if explicit and response_quality > 0 and response_quality >= json_quality:
+        return GRAPHQL_RESPONSE
+    if json_quality > 0:
+        return JSON
+    if response_quality > 0:
+        return GRAPHQL_RESPONSE
+    return None
+
+
+def _json_object(raw: Any, name: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise RequestRefused(400, f"'{name}' must be a JSON object")
+    return raw
+
+
+def _optional_string(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise RequestRefused(400, f"'{name}' must be a string")
+    return value
+
+
+def _params(data: dict[str, Any]) -> GraphQLParams:
+    """A `query` string, unless a persisted document is named by `documentId` (Relay's
+    `doc_id` too) or by `extensions.persistedQuery`."""
+    query = _optional_string(data, "query")
+    document_id = _optional_string(data, "documentId" if "documentId" in data else "doc_id")
+    extensions = _json_object(data.get("extensions"), "extensions")
+    if query is None and document_id is None and "persistedQuery" not in (extensions or {}):
+        raise RequestRefused(400, "the request needs a 'query' string")
+    return GraphQLParams(
+        query=query,
+        operation_name=_optional_string(data, "operationName") or None,
+        variables=_json_object(data.get("variables"), "variables"),
+        extensions=extensions,
+        document_id=document_id,
+    )
+
+
+def _decoded_json(text: str, name: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise RequestRefused(400, f"'{name}' is not valid JSON") from None
+
+
+def params_from_query_string(request: Request) -> GraphQLParams:
+    """GET: `query` (or `documentId`), `operationName`, JSON-encoded `variables` / `extensions`."""
+    args = request.query_params
+    data: dict[str, Any] = {
+        name: args.get(name) for name in ("query", "operationName", "documentId", "doc_id")
+    }
+    for name in ("variables", "extensions"):
+        if args.get(name):
+            data[name] = _decoded_json(args[name], name)
+    return _params(data)
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    """Only `application/json` (UTF-8): a browser cannot send it cross-site without asking.
+
+    Forms and `text/plain` bodies are what a cross-site page can post without a CORS
+    preflight, so refusing them is the CSRF protection.
+    """
+    if value is None:
+        return False
+    media, *params = (piece.strip() for piece in value.split(";"))
+    if media.lower() != JSON:
+        return False
+    for param in params:
+        name, _, charset = param.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestRefused(413, f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestRefused(413, f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def params_from_body(
+    request: Request, limit: int, *, max_operations: int = 1
+) -> GraphQLParams | list[GraphQLParams]:
+    """POST: a JSON object body sent as `application/json`; anything else is refused.
+
+    A JSON array is a batch of requests, accepted only when batching is on
+    (`max_operations` above 1) and holding at most that many.
+    """
+    if not _is_json_content_type(request.headers.get("content-type")):
+        raise RequestRefused(415, "send the request as 'Content-Type: application/json'")
+    body = await read_body(request, limit)
+    if not body:
+        raise RequestRefused(400, "the request body is empty")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RequestRefused(400, "the request body is not valid JSON") from None
+    if isinstance(data, list):
+        return _batch(data, max_operations)
+    if not isinstance(data, dict):
+        raise RequestRefused(400, "the request body must be a JSON object")
+    return _params(data)
+
+
+def _batch(items: list[Any], max_operations: int) -> list[GraphQLParams]:
+    if max_operations <= 1:
+        raise RequestRefused(
+            400, "batching is off: send one operation per request, as a JSON object"
+        )
+    if not items:
+        raise RequestRefused(400, "the batch is empty")
+    if len(items) > max_operations:
+        raise RequestRefused(
+            400, f"Too many operations in the batch: at most {max_operations} per request"
+        )
+    if not all(isinstance(item, dict) for item in items):
+        raise RequestRefused(400, "every request in a batch must be a JSON object")
+    return [_params(item) for item in items]

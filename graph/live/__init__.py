@@ -1,0 +1,1 @@
+"""Live streams on the wire: WebSocket protocols, SSE and the shared fan-out."""

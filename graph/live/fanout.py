@@ -1,0 +1,240 @@
+"""Execute a subscription event once per process, not once per subscriber.
+
+A thousand clients watching one session usually send the same document. For an `Event`
+payload the result of their selection depends only on the document, the variables the
+selection itself uses, and the event (immutable once written; its fields need no
+context), so `SharedEventExecutor` keeps recent results keyed by exactly that and each
+further subscriber gets the same result instead of a fresh execution. Arguments of the
+root field (`sessionId`, `afterSequence`) are consumed by the resolver, not the selection,
+so resumed subscribers with different positions still share.
+
+Sharing the execution is not enough at 1,000 subscribers: Strawberry's per-result stream
+machinery (a per-event executor copy, extension hooks, error mapping, the message dict,
+JSON encoding) still ran once per subscriber. So a subscription stream that knows its
+executor (`bind`, through `cancellable_iterable`) and runs on a WebSocket `Lane` writes
+each event itself: the payload is executed and encoded once per event and selection
+(`encoded_payload`), and each socket gets the same text with only its operation id
+spliced in: exactly the bytes Strawberry would have sent. An event whose result has
+errors, or a schema whose extensions add to results, takes Strawberry's own path.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+from graphql import (
+    ExecutionResult,
+    Executor,
+    OperationDefinitionNode,
+    VariableNode,
+    execute_subscription_event,
+    visit,
+)
+from graphql.language import FieldNode, Visitor
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from db.live.feeds import Reader
+from db.records import EventRecord
+from graph.schema.types import Event
+
+_CACHE_SIZE = 4096
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class SharingCounts:
+    """How often payloads were encoded and written by the shared path (tests hold these)."""
+
+    encodings: int = 0
+    writes: int = 0
+
+
+COUNTS = SharingCounts()
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Where one WebSocket operation's `next` (or legacy `data`) messages go.
+
+    `prefix` is the message up to its payload, e.g. `{"id":"1","type":"next","payload":`,
+    in the key order and encoding the protocol handler itself uses.
+    """
+
+    send_text: Callable[[str], Awaitable[None]]
+    prefix: str
+
+    async def send(self, payload: str) -> None:
+        COUNTS.writes += 1
+        await self.send_text(self.prefix + payload + "}")
+
+
+# Set by the WebSocket handlers at the start of each operation's task (so it is that
+# operation's only); unset elsewhere, where streams yield to Strawberry as usual.
+_LANE: ContextVar[Lane | None] = ContextVar("sessiongraph_fanout_lane", default=None)
+
+
+def open_lane(send_text: Callable[[str], Awaitable[None]], prefix: str) -> None:
+    """Called by a protocol handler inside the task that runs one operation."""
+    _LANE.set(Lane(send_text, prefix))
+
+
+def current_lane() -> Lane | None:
+    return _LANE.get()
+
+
+def transport_prefix(operation_id: str) -> str:
+    """graphql-transport-ws `next`, as Strawberry's `Operation.send_next` builds it."""
+    return '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
+
+
+def legacy_prefix(operation_id: str) -> str:
+    """Legacy graphql-ws `data`, as Strawberry's `send_data_message` builds it."""
+    return '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
+
+
+def results_untouched_by_extensions(extensions: list[SchemaExtension]) -> bool:
+    """Whether no extension adds to or rewrites stream results (so sharing them is exact)."""
+    return all(
+        type(e).get_results is SchemaExtension.get_results
+        and type(e).on_stream_result is SchemaExtension.on_stream_result
+        for e in extensions
+    )
+
+
+class _Variables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def _selection_variables(executor: Executor[Any]) -> tuple[str, ...]:
+    """Variables the root field's selection (and any fragment) refers to."""
+    operation = executor.operation
+    found = _Variables()
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.selection_set is not None:
+            visit(selection.selection_set, found)
+        for directive in selection.directives or ():
+            visit(directive, found)
+    for fragment in executor.fragment_definitions.values():
+        visit(fragment, found)
+    return tuple(sorted(found.names))
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    _encoded: ClassVar[OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, str]]] = (
+        OrderedDict()
+    )
+    _results: ClassVar[
+        OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, ExecutionResult]]
+    ] = OrderedDict()
+    _variables: ClassVar[OrderedDict[int, tuple[OperationDefinitionNode, tuple[str, ...]]]] = (
+        OrderedDict()
+    )
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        payload = self.root_value
+        if not isinstance(payload, Event):
+            return super().execute_operation(serially)
+        key = self._key(payload)
+        hit = self._results.get(key)
+        if hit is not None and hit[0] is self.operation:
+            self._results.move_to_end(key)
+            return hit[1]
+        result = super().execute_operation(serially)
+        if isinstance(result, ExecutionResult) and not result.errors:
+            self._results[key] = (self.operation, result)
+            if len(self._results) > _CACHE_SIZE:
+                self._results.popitem(last=False)
+        return result
+
+    def _key(self, payload: Event) -> tuple[Any, ...]:
+        return (str(payload.id), *self._key_parts())
+
+    def _key_parts(self) -> tuple[Any, ...]:
+        operation = self.operation
+        known = self._variables.get(id(operation))
+        if known is None or known[0] is not operation:
+            known = (operation, _selection_variables(self))
+            self._variables[id(operation)] = known
+            if len(self._variables) > _CACHE_SIZE:
+                self._variables.popitem(last=False)
+        values = self.variable_values.coerced
+        used = tuple(repr(values.get(name)) for name in known[1])
+        return (id(operation), used)
+
+    def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
+        """graphql-core hands the subscription's source stream here: tell it its executor."""
+        if isinstance(iterable, EventStream):
+            iterable.bind(self)
+        return super().cancellable_iterable(iterable)
+
+    async def encoded_payload(self, record: EventRecord, group: tuple[Any, ...]) -> str | None:
+        """The `next` payload for this event as JSON text, executed and encoded once per
+        event and selection (`group`, from `group_key`); None when the result has errors
+        (Strawberry's path maps and sends those)."""
+        key = (record.id, *group)
+        hit = self._encoded.get(key)
+        if hit is not None and hit[0] is self.operation:
+            return hit[1]
+        result = execute_subscription_event(
+            self.build_per_event_executor(Event.from_record(record))
+        )
+        if self.is_awaitable(result):
+            result = await result
+        if not isinstance(result, ExecutionResult) or result.errors:
+            return None
+        text = orjson.dumps({"data": result.data}).decode()
+        COUNTS.encodings += 1
+        self._encoded[key] = (self.operation, text)
+        if len(self._encoded) > _CACHE_SIZE:
+            self._encoded.popitem(last=False)
+        return text
+
+    def group_key(self) -> tuple[Any, ...]:
+        """What, besides the event, decides the result: the document and selection variables."""
+        return self._key_parts()
+
+
+class EventStream(AsyncIterable[Event]):
+    """`sessionEvents`' source stream: Strawberry's path, or its own writes on a lane.
+
+    The reader is opened on first iteration, so a stream closed before it starts leaves
+    nothing behind. Events go out in the reader's order either way; a `next` written here
+    and one yielded to Strawberry are sent by the same task, one after the other.
+    """
+
+    def __init__(self, open_reader: Callable[[], Reader[EventRecord]]) -> None:
+        self._open_reader = open_reader
+        self.executor: SharedEventExecutor | None = None
+
+    def bind(self, executor: SharedEventExecutor) -> None:
+        self.executor = executor
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncGenerator[Event, None]:
+        reader = self._open_reader()
+        lane = current_lane()
+        executor = self.executor if lane is not None else None
+        group = executor.group_key() if executor is not None else ()
+        try:
+            async for record in reader:
+                if lane is not None and executor is not None:
+                    text = await executor.encoded_payload(record, group)
+                    if text is not None:
+                        await lane.send(text)
+                        continue
+                yield Event.from_record(record)
+        finally:
+            reader.close()

@@ -1,0 +1,190 @@
+"""Server-Sent Events: `GET /v1/products/generation/sessions/{id}/events/stream`.
+
+The same feed as the `sessionEvents` subscription, for REST clients and browsers'
+`EventSource`: each event's `id:` is its sequence, so a reconnecting client's
+`Last-Event-ID` resumes exactly after the last event it saw (`?after=` does the same for
+clients that cannot set headers). The stream ends like the subscription: an `end` event
+once a terminal session has delivered its last event, an `error` event when the session
+is deleted or the key that opened the stream is revoked. A session that is already
+terminal and fully delivered answers 204, which tells `EventSource` to stop reconnecting.
+
+Revocation is checked by the same `KeyWatch` as WebSockets (one read per interval for
+both), so a revoked key's streams end within `SESSIONGRAPH_WS_REVOCATION_CHECK_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from db import sessions as session_ops
+from db.clock import to_rfc3339
+from db.errors import DomainError, InvalidInput, Unauthenticated
+from db.keys import REVOKED_MESSAGE, key_watch_of
+from db.live.feeds import feeds_of
+from db.records import EventRecord
+from db.store.engine import Database
+from graph.http.auth import KeyRequired, principal_of
+from graph.http.jsonio import JSONResponse
+from graph.schema.errors import mapping_for
+
+STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
+RETRY_MS = 2000
+
+
+def rest_error(error: DomainError) -> Response:
+    """`{"error":{"code":…,"message":…}}` with the status graph/errors maps it to."""
+    status = mapping_for(error).http_status
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(error), status_code=status, headers=headers)
+
+
+def event_json(event: EventRecord) -> dict[str, Any]:
+    """An event as the REST paths show it (reference page field names, plus `sequence`)."""
+    return {
+        "id": event.id,
+        "sequence": event.sequence,
+        "sessionId": event.session_id,
+        "organizationId": event.organization_id,
+        "userId": event.user_id,
+        "type": event.type,
+        "stage": event.stage,
+        "message": event.message,
+        "payload": event.payload,
+        "createdAt": to_rfc3339(event.created_at),
+    }
+
+
+def error_body(error: DomainError) -> dict[str, Any]:
+    """The REST error body, as an `error` event's data."""
+    return {"error": {"code": mapping_for(error).rest_code, "message": error.message}}
+
+
+def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
+
+
+def resume_point(request: Request) -> int:
+    """`Last-Event-ID` wins over `?after=` (it is what a reconnecting browser sends)."""
+    for name, raw in (
+        ("Last-Event-ID", request.headers.get("last-event-id")),
+        ("after", request.query_params.get("after")),
+    ):
+        if raw is None or raw.strip() == "":
+            continue
+        text = raw.strip()
+        # ASCII digits only: `isdigit` alone also accepts "²", which `int` refuses.
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQUENCE:
+            raise InvalidInput(
+                f"{name} must be a sequence number (0 to {MAX_SEQUENCE})", field=name
+            )
+        return int(text)
+    return 0
+
+
+class EventStreams:
+    """The SSE endpoint and its open streams, so shutdown can end them cleanly."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        keepalive_seconds: float,
+        revocation_check_seconds: float | None = None,
+    ) -> None:
+        self.db = db
+        self.keepalive_seconds = keepalive_seconds
+        # Shared with WebSockets; None keeps the interval the socket endpoint configured.
+        self.revocations = key_watch_of(db, revocation_check_seconds)
+        self._stopping = asyncio.Event()
+        self.open = 0
+
+    def stop_all(self) -> None:
+        self._stopping.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.respond(request)
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        principal = principal_of(request.scope)
+        try:
+            after = resume_point(request)
+            session = await session_ops.get_session(self.db, principal, session_id)
+        except DomainError as error:
+            return rest_error(error)
+        if session.is_terminal and after >= session.last_sequence:
+            return Response(status_code=204)
+        return StreamingResponse(
+            self._body(principal.key_id, session_id, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _body(self, key_id: str, session_id: str, after: int) -> AsyncIterator[bytes]:
+        # The reader is made here, not in `respond`: a body that never starts (the client
+        # left first) then never registers a reader it could not unregister.
+        reader = feeds_of(self.db).events(session_id, after)
+        self.open += 1
+        revoked = asyncio.Event()
+
+        async def on_revoked() -> None:
+            revoked.set()
+
+        stop_watching = self.revocations.watch(key_id, on_revoked)
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
+        ending: asyncio.Future[Any] = asyncio.ensure_future(revoked.wait())
+        following: asyncio.Future[Any] | None = None
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            while True:
+                if following is None:
+                    following = asyncio.ensure_future(anext(reader, None))
+                done, _ = await asyncio.wait(
+                    {following, stopping, ending},
+                    timeout=self.keepalive_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if ending in done:
+                    # What a new request with this key gets (401 `unauthenticated`); the
+                    # browser's reconnect then gets that 401 and `EventSource` stops.
+                    yield frame("error", error_body(Unauthenticated(REVOKED_MESSAGE)))
+                    return
+                if following in done:
+                    finished, following = following, None
+                    try:
+                        event = finished.result()
+                    except DomainError as error:
+                        yield frame("error", error_body(error))
+                        return
+                    if event is None:
+                        yield frame("end", {"lastSequence": reader.position})
+                        return
+                    yield frame("event", event_json(event), event.sequence)
+                elif stopping in done:
+                    return  # shutdown: end cleanly; EventSource resumes elsewhere
+                else:
+                    yield b": keep-alive\n\n"
+        finally:
+            stop_watching()
+            for waiter in (following, stopping, ending):
+                if waiter is not None and not waiter.done():
+                    waiter.cancel()
+            reader.close()
+            self.open -= 1
+
+
+def event_stream_endpoint(streams: EventStreams) -> KeyRequired:
+    return KeyRequired(streams, streams.db, refuse=rest_error)

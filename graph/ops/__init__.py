@@ -1,0 +1,1 @@
+"""Running the server: health, readiness, metrics, logs and the garbage collector."""

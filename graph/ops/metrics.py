@@ -1,0 +1,205 @@
+"""Prometheus metrics and the access log, from one ASGI middleware that times every request.
+
+Metrics are per process. With `serve --workers N`, set `PROMETHEUS_MULTIPROC_DIR` to an
+empty directory so `/metrics` aggregates every worker (prometheus-client's multiprocess
+mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.http.request_ids import HEADER, current_request_id, request_id_from
+
+access_log = logging.getLogger("sessiongraph.access")
+HEADER_BYTES = HEADER.encode("latin-1")
+
+REQUESTS = Counter(
+    "sessiongraph_http_requests_total",
+    "HTTP requests by route template, method and status.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "sessiongraph_http_request_duration_seconds",
+    "Time to the end of the response, by route template.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+OPERATIONS = Counter(
+    "sessiongraph_graphql_operations_total",
+    "GraphQL operations by type, name (bounded) and outcome.",
+    ["type", "name", "outcome"],
+)
+OPEN_SUBSCRIPTIONS = Gauge(
+    "sessiongraph_subscriptions_open",
+    "Live subscriptions and event streams currently open.",
+    multiprocess_mode="livesum",
+)
+RATE_LIMITED = Counter(
+    "sessiongraph_rate_limited_total", "Requests refused by an organisation's rate limit."
+)
+DB_CONNECTIONS = Gauge(
+    "sessiongraph_db_connections",
+    "PostgreSQL connections open, by pool (orm: SQLAlchemy, raw: the driver's pool for hot "
+    "reads and appends, listen: the bus) and state (in_use, idle); as of the last scrape.",
+    ["pool", "state"],
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_MAX = Gauge(
+    "sessiongraph_db_connections_max",
+    "Most PostgreSQL connections each pool may open; their sum is SESSIONGRAPH_DB_MAX_CONNECTIONS.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+BUS_DEGRADED = Gauge(
+    "sessiongraph_bus_degraded",
+    "1 while this process's hint bus cannot reach its broker and live streams poll the "
+    "database instead (summed over processes); as of the last scrape.",
+    multiprocess_mode="livesum",
+)
+
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
+_MAX_NAMES = 200
+_seen_names: set[str] = set()
+
+
+def operation_name_label(name: str | None) -> str:
+    """Clients choose operation names; keep the label set bounded and well formed."""
+    if not name or not _NAME.match(name):
+        return "anonymous" if not name else "invalid"
+    if name in _seen_names:
+        return name
+    if len(_seen_names) >= _MAX_NAMES:
+        return "other"
+    _seen_names.add(name)
+    return name
+
+
+def observe_operation(kind: str, name: str | None, ok: bool) -> None:
+    OPERATIONS.labels(kind, operation_name_label(name), "ok" if ok else "error").inc()
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class Observed:
+    """The one ASGI middleware every request passes: request id, metrics, access log.
+
+    Per HTTP request it assigns the request id (`graph.http.request_ids`: kept from a sane
+    `X-Request-ID`, else minted), echoes it on the response, and when the response ends
+    counts it, times it and writes one access-log line (`sessiongraph.access`, only when
+    `access_log` is on and that logger takes INFO). WebSocket connections get an id for
+    their log lines. One wrapper of `send` instead of one per concern; metric children are
+    looked up once per (route, method, status).
+    """
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind != "websocket":
+                await self.app(scope, receive, send)
+                return
+            request_id = request_id_from(scope["headers"])
+            scope.setdefault("state", {})["request_id"] = request_id
+            token = current_request_id.set(request_id)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                current_request_id.reset(token)
+            return
+        started = time.perf_counter()
+        request_id = request_id_from(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
+        echo = (HEADER_BYTES, request_id.encode("latin-1"))
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echo]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            try:
+                self._observe(scope, status, time.perf_counter() - started)
+            finally:
+                current_request_id.reset(token)
+
+    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = route_template(scope)
+        method = scope["method"]
+        counted = self._counted.get((route, method, status))
+        if counted is None:
+            counted = self._counted[(route, method, status)] = REQUESTS.labels(
+                route, method, str(status)
+            )
+        counted.inc()
+        timed = self._timed.get(route)
+        if timed is None:
+            timed = self._timed[route] = LATENCY.labels(route)
+        timed.observe(elapsed)
+        if self.access_log and access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %.1fms",
+                method,
+                scope["path"],
+                status,
+                elapsed * 1000,
+                extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+            )
+
+
+def observe_connections(db: Any) -> None:
+    """Set the connection gauges from `db` (a `db.store.engine.Database`); nothing on SQLite."""
+    budget = db.budget
+    if budget is None:
+        return
+    for pool, most in (("orm", budget.orm), ("raw", budget.raw), ("listen", budget.listen)):
+        DB_CONNECTIONS_MAX.labels(pool).set(most)
+    for pool, (in_use, idle) in db.connections().items():
+        DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
+        DB_CONNECTIONS.labels(pool, "idle").set(idle)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    db = getattr(request.app.state, "db", None)
+    if db is not None:
+        observe_connections(db)
+        BUS_DEGRADED.set(1 if db.bus.state != "ok" else 0)
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,470 @@
+"""A validated query operation as a read plan (db/store/read_plan.py), for the database to answer.
+
+Fields are collected as graphql-core collects them (selection order, fragments expanded
+in place, same response keys merged, `@skip`/`@include` applied), so the plan's keys are
+the answer's keys in the answer's order. What decides the plan's shape and what becomes a
+bound parameter are kept apart:
+
+- Shape: directive conditions, which window arguments are given, the kind of id asked
+  for (a session id, an event id, neither), the status filter and the order. Each is a
+  *probe*: an argument and the function that reduces it to the fact the plan depends on.
+- Parameters: ids, page sizes, cursors, the creator filter; read per request, checked as
+  the standard resolvers check them (an argument they would refuse raises `InvalidInput`,
+  and the request is answered by the standard path, which reports it exactly).
+
+An operation with anything else (introspection, a field the planner does not know)
+raises `Unplannable` and stays on the standard path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Undefined,
+    ValueNode,
+    VariableNode,
+    value_from_ast,
+)
+from graphql.type import GraphQLInputType, is_abstract_type
+
+from db.cursors import decode_event_cursor, decode_session_cursor
+from db.fields import EVENT_FIELDS, SESSION_FIELDS
+from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed
+from db.store.read_plan import (
+    Entries,
+    EventById,
+    EventPage,
+    Field,
+    Null,
+    Obj,
+    Part,
+    ReadPlan,
+    Rows,
+    SessionById,
+    SessionFilter,
+    SessionPage,
+    Text,
+    Window,
+)
+from db.validation import free_of_nul
+from db.windows import check_page_size
+
+SESSION_BY_API = {f.api: f.name for f in SESSION_FIELDS}
+EVENT_BY_API = {f.api: f.name for f in EVENT_FIELDS}
+PAGE_INFO = {
+    "hasNextPage": "has_next_page",
+    "hasPreviousPage": "has_previous_page",
+    "startCursor": "start_cursor",
+    "endCursor": "end_cursor",
+}
+DEFAULT_SESSIONS = 20
+Variables = Mapping[str, Any]
+
+
+class Unplannable(Exception):
+    """The operation has a part the planner does not express."""
+
+
+@dataclass(frozen=True, eq=False)
+class Argument:
+    """Where an argument's value comes from: a literal, a variable, or the field's default.
+
+    Compared by identity: the document is parsed once and cached, so its nodes are stable.
+    """
+
+    node: ValueNode | None
+    type: GraphQLInputType | None
+    default: Any = None
+
+    def value(self, variables: Variables) -> Any:
+        node = self.node
+        if node is None:
+            return self.default
+        if isinstance(node, VariableNode):
+            return variables.get(node.name.value, self.default)
+        assert self.type is not None
+        return value_from_ast(node, self.type, dict(variables))
+
+
+Probe = tuple[Argument, Callable[[Any], Any]]
+
+
+def _given(value: Any) -> bool:
+    return value is not None
+
+
+def _condition(value: Any) -> bool | None:
+    """A directive's `if`; None for an explicit null, which the standard path refuses."""
+    return value if isinstance(value, bool) else None
+
+
+def _id_kind(value: Any) -> str:
+    if value is None:
+        return "null"  # an explicit null for `ID!`: refused by the standard path
+    if isinstance(value, str):
+        if is_well_formed(value, SESSION_PREFIX):
+            return "session"
+        if is_well_formed(value, EVENT_PREFIX):
+            return "event"
+    return "none"
+
+
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _filter_shape(value: Any) -> tuple[tuple[str, ...] | None, bool] | None:
+    """`SessionFilter` arrives coerced as a dict of its GraphQL names."""
+    if value is None:
+        return None
+    statuses = value.get("status")
+    return (
+        tuple(_stored(s) for s in statuses) if statuses is not None else None,
+        value.get("userId") is not None,
+    )
+
+
+def _newest_first(value: Any) -> bool | None:
+    """None for an explicit null, which the standard path refuses (`SessionOrder!`)."""
+    return None if value is None else bool(_stored(value) != "created_at_asc")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRead:
+    """A plan and how to read its parameters from a request's variables."""
+
+    plan: ReadPlan
+    parameters: tuple[tuple[Argument, Callable[[Any], Any]], ...]
+
+    def values(self, variables: Variables) -> list[Any]:
+        """Raises `InvalidInput` for an argument the standard resolvers would refuse."""
+        return [convert(argument.value(variables)) for argument, convert in self.parameters]
+
+
+@dataclass
+class Planner:
+    """Builds the plan of one operation for one request's variables, recording its probes."""
+
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: Variables
+    arguments: dict[tuple[int, str], Argument] = field(default_factory=dict)
+    probes: list[Probe] = field(default_factory=list)
+    parameters: list[tuple[Argument, Callable[[Any], Any]]] = field(default_factory=list)
+
+    def probe(self, argument: Argument, classify: Callable[[Any], Any]) -> Any:
+        self.probes.append((argument, classify))
+        return classify(argument.value(self.variables))
+
+    def parameter(self, argument: Argument, convert: Callable[[Any], Any]) -> int:
+        self.parameters.append((argument, convert))
+        return len(self.parameters) - 1
+
+    # Field collection, as graphql-core does it -----------------------------------------
+    def collect(
+        self, selection_sets: Iterable[SelectionSetNode], type_name: str
+    ) -> dict[str, list[FieldNode]]:
+        grouped: dict[str, list[FieldNode]] = {}
+        visited: set[str] = set()
+        for selection_set in selection_sets:
+            self._collect(selection_set, type_name, grouped, visited)
+        return grouped
+
+    def _collect(
+        self,
+        selection_set: SelectionSetNode,
+        type_name: str,
+        grouped: dict[str, list[FieldNode]],
+        visited: set[str],
+    ) -> None:
+        for selection in selection_set.selections:
+            if not self.included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is None or self.applies(condition.name.value, type_name):
+                    self._collect(selection.selection_set, type_name, grouped, visited)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in visited:
+                    continue
+                visited.add(name)
+                fragment = self.fragments.get(name)
+                if fragment is not None and self.applies(
+                    fragment.type_condition.name.value, type_name
+                ):
+                    self._collect(fragment.selection_set, type_name, grouped, visited)
+
+    def applies(self, condition: str, type_name: str) -> bool:
+        if condition == type_name:
+            return True
+        abstract = self.schema.get_type(condition)
+        concrete = self.schema.get_type(type_name)
+        return (
+            abstract is not None
+            and is_abstract_type(abstract)
+            and self.schema.is_sub_type(abstract, concrete)  # type: ignore[arg-type]
+        )
+
+    def included(self, node: Any) -> bool:
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            condition = next(a.value for a in directive.arguments if a.name.value == "if")
+            value = self.probe(self.cached(directive, "if", condition, GraphQLBoolean), _condition)
+            if value is None:
+                raise Unplannable(f"@{name}(if: null)")
+            if value == (name == "skip"):
+                return False
+        return True
+
+    def argument(self, node: FieldNode, parent: str, name: str) -> Argument:
+        parent_type = self.schema.get_type(parent)
+        definition = parent_type.fields[node.name.value].args[name]  # type: ignore[union-attr]
+        default = definition.default_value
+        default = None if default is Undefined else default
+        value = next((a.value for a in node.arguments or () if a.name.value == name), None)
+        return self.cached(node, name, value, definition.type, default)
+
+    def cached(
+        self, node: Any, name: str, value: ValueNode | None, type_: Any, default: Any = None
+    ) -> Argument:
+        """The same `Argument` for the same place in the document, whichever request
+        builds the plan: probes are compared by identity, so a shape learnt once stays."""
+        key = (id(node), name)
+        found = self.arguments.get(key)
+        if found is None:
+            found = self.arguments[key] = Argument(value, type_, default)
+        return found
+
+    # The plan ---------------------------------------------------------------------------
+    def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
+        entries: list[tuple[str, Part]] = []
+        for key, nodes in self.collect([operation.selection_set], "Query").items():
+            entries.append((key, self.root(nodes)))
+        return ReadPlan(tuple(entries))
+
+    def root(self, nodes: list[FieldNode]) -> Part:
+        name = nodes[0].name.value
+        if name == "__typename":
+            return Text("Query")
+        if name in ("session", "node"):
+            argument = self.argument(nodes[0], "Query", "id")
+            kind = self.probe(argument, _id_kind)
+            if kind == "null":
+                raise Unplannable(f"Query.{name}(id: null)")
+            if kind == "session":
+                return SessionById(self.parameter(argument, str), self.session(nodes))
+            if kind == "event" and name == "node":
+                return EventById(self.parameter(argument, str), self.event(nodes))
+            return Null()
+        if name == "sessions":
+            return self.sessions(nodes)
+        raise Unplannable(f"Query.{name}")
+
+    def subfields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
+        return self.collect([n.selection_set for n in nodes if n.selection_set], type_name)
+
+    def session(self, nodes: list[FieldNode]) -> Entries:
+        entries: list[tuple[str, Part]] = []
+        for key, fields in self.subfields(nodes, "Session").items():
+            name = fields[0].name.value
+            if name == "events":
+                entries.append((key, self.events(fields)))
+            else:
+                entries.append((key, self.leaf(name, "Session", SESSION_BY_API)))
+        return tuple(entries)
+
+    def event(self, nodes: list[FieldNode]) -> Entries:
+        return tuple(
+            (key, self.leaf(fields[0].name.value, "Event", EVENT_BY_API))
+            for key, fields in self.subfields(nodes, "Event").items()
+        )
+
+    def leaf(self, name: str, type_name: str, known: Mapping[str, str]) -> Part:
+        if name == "__typename":
+            return Text(type_name)
+        if name not in known:
+            raise Unplannable(f"{type_name}.{name}")
+        return Field(known[name])
+
+    def connection(
+        self, nodes: list[FieldNode], kind: str, rows: Callable[[list[FieldNode]], Entries]
+    ) -> Entries:
+        entries: list[tuple[str, Part]] = []
+        for key, fields in self.subfields(nodes, f"{kind}Connection").items():
+            name = fields[0].name.value
+            if name == "__typename":
+                entries.append((key, Text(f"{kind}Connection")))
+            elif name == "nodes":
+                entries.append((key, Rows(rows(fields))))
+            elif name == "edges":
+                entries.append((key, Rows(self.edge(fields, kind, rows))))
+            elif name == "pageInfo":
+                entries.append((key, Obj(self.page_info(fields))))
+            elif name == "totalCount":
+                entries.append((key, Field("total_count")))
+            else:
+                raise Unplannable(f"{kind}Connection.{name}")
+        return tuple(entries)
+
+    def edge(
+        self, nodes: list[FieldNode], kind: str, rows: Callable[[list[FieldNode]], Entries]
+    ) -> Entries:
+        entries: list[tuple[str, Part]] = []
+        for key, fields in self.subfields(nodes, f"{kind}Edge").items():
+            name = fields[0].name.value
+            if name == "__typename":
+                entries.append((key, Text(f"{kind}Edge")))
+            elif name == "cursor":
+                entries.append((key, Field("cursor")))
+            elif name == "node":
+                entries.append((key, Obj(rows(fields))))
+            else:
+                raise Unplannable(f"{kind}Edge.{name}")
+        return tuple(entries)
+
+    def page_info(self, nodes: list[FieldNode]) -> Entries:
+        entries: list[tuple[str, Part]] = []
+        for key, fields in self.subfields(nodes, "PageInfo").items():
+            name = fields[0].name.value
+            entries.append(
+                (key, Text("PageInfo") if name == "__typename" else Field(PAGE_INFO[name]))
+            )
+        return tuple(entries)
+
+    def events(self, nodes: list[FieldNode]) -> Part:
+        def window_argument(name: str, convert: Callable[[Any], Any]) -> int | None:
+            argument = self.argument(nodes[0], "Session", name)
+            if not self.probe(argument, _given):
+                return None
+            return self.parameter(argument, convert)
+
+        window = Window(
+            first=window_argument("first", _page_size("first")),
+            after=window_argument("after", _event_cursor("after")),
+            last=window_argument("last", _page_size("last")),
+            before=window_argument("before", _event_cursor("before")),
+        )
+        return EventPage(window, self.connection(nodes, "Event", self.event))
+
+    def sessions(self, nodes: list[FieldNode]) -> Part:
+        node = nodes[0]
+        first = self.parameter(self.argument(node, "Query", "first"), _session_page_size)
+        after_argument = self.argument(node, "Query", "after")
+        after = None
+        if self.probe(after_argument, _given):
+            after = (
+                self.parameter(after_argument, _session_cursor_time),
+                self.parameter(after_argument, _session_cursor_id),
+            )
+        filter_argument = self.argument(node, "Query", "filter")
+        shape = self.probe(filter_argument, _filter_shape)
+        statuses, user_id = (None, None)
+        if shape is not None:
+            statuses = shape[0]
+            if shape[1]:
+                user_id = self.parameter(filter_argument, _user_id)
+        newest_first = self.probe(self.argument(node, "Query", "orderBy"), _newest_first)
+        if newest_first is None:
+            raise Unplannable("Query.sessions(orderBy: null)")
+        query = SessionFilter(first, after, statuses, user_id, newest_first)
+        return SessionPage(query, self.connection(nodes, "Session", self.session))
+
+
+def _page_size(name: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> int:
+        check_page_size(value, name)
+        return int(value)
+
+    return convert
+
+
+def _event_cursor(name: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> int:
+        return decode_event_cursor(value, field=name)
+
+    return convert
+
+
+def _session_page_size(value: Any) -> int:
+    size = DEFAULT_SESSIONS if value is None else value
+    check_page_size(size, "first")
+    return int(size)
+
+
+def _session_cursor_time(value: Any) -> Any:
+    return decode_session_cursor(value, field="after")[0]
+
+
+def _session_cursor_id(value: Any) -> Any:
+    return decode_session_cursor(value, field="after")[1]
+
+
+def _user_id(value: Any) -> str:
+    return free_of_nul(value["userId"], "userId")
+
+
+class OperationPlans:
+    """The plans of one operation, one per shape its variables can give it.
+
+    A request's shape is the tuple of its probes' answers. Probes are learnt as plans are
+    built (a branch skipped today may be probed tomorrow); a plan built with a probe the
+    others lacked clears them, so every stored plan is keyed by every probe.
+    """
+
+    def __init__(
+        self, schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.probes: list[Probe] = []
+        self.arguments: dict[tuple[int, str], Argument] = {}
+        self.plans: dict[tuple[Any, ...], PlannedRead | None] = {}
+
+    def shape(self, variables: Variables) -> tuple[Any, ...]:
+        return tuple(classify(argument.value(variables)) for argument, classify in self.probes)
+
+    def plan_for(self, variables: Variables) -> PlannedRead | None:
+        """None: this shape stays on the standard path."""
+        key = self.shape(variables)
+        if key in self.plans:
+            return self.plans[key]
+        planner = Planner(self.schema, self.fragments, variables, self.arguments)
+        planned: PlannedRead | None
+        try:
+            plan = planner.operation(self.operation)
+            planned = PlannedRead(plan, tuple(planner.parameters))
+        except Unplannable:
+            planned = None
+        new = [p for p in planner.probes if p not in self.probes]
+        if new:
+            self.probes.extend(dict.fromkeys(new))
+            self.plans.clear()
+            key = self.shape(variables)
+        if len(self.plans) >= MAX_SHAPES:
+            self.plans.pop(next(iter(self.plans)))
+        self.plans[key] = planned
+        return planned
+
+
+MAX_SHAPES = 64

@@ -1,0 +1,187 @@
+"""Run a GraphQL request: reads the database can answer alone, else Strawberry.
+
+The first request with a given document always takes Strawberry's standard path, which
+parses it and validates it with every rule the schema is configured with (graphql-core's,
+Strawberry's, the operation limits). Only a query that got through that path to data is
+planned (graph/plan/planner.py): later requests with the same text and operation name
+skip parsing, validation and execution, and the database returns the answer's JSON in
+one statement. A request the plan cannot answer exactly as the standard path would (a
+variable that does not coerce, an argument the resolvers refuse, a shape with
+introspection) takes the standard path, which reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from graphql import OperationDefinitionNode, OperationType, parse
+from graphql.execution import get_variable_values
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as AllowedType
+
+from db.errors import InvalidInput
+from db.store import read_sql
+from db.store.read_plan import ReadPlan
+from graph.live.fanout import SharedEventExecutor
+from graph.plan.limits import OperationLimits, check_variables
+from graph.plan.planner import OperationPlans
+from graph.schema.build import Schema, timeout_error
+from graph.schema.errors import with_codes
+
+log = logging.getLogger("sessiongraph.plans")
+
+# Extensions whose work is done once a document has passed the standard path: those that
+# act only while it is parsed or validated, and `OperationLimits`, whose per-request
+# variable checks and timeout the runner applies itself.
+KNOWN_EXTENSIONS = (
+    ParserCache,
+    ValidationCache,
+    AddValidationRules,
+    MaxTokensLimiter,
+    OperationLimits,
+)
+# Execution contexts that run queries exactly as graphql-core does.
+STANDARD_EXECUTION = (StrawberryGraphQLCoreExecutionContext, SharedEventExecutor)
+PlanKey = tuple[str, str | None]
+
+
+def planning_allowed(schema: Schema) -> bool:
+    """Off when the schema runs anything per execution that a planned read would skip."""
+    if schema.execution_context_class not in STANDARD_EXECUTION:
+        return False
+    unknown = [e for e in schema.get_extensions() if not isinstance(e, KNOWN_EXTENSIONS)]
+    if unknown:
+        log.info("planned reads off: extensions %s hook execution", unknown)
+        return False
+    return True
+
+
+class OperationRunner:
+    """Executes requests for one schema; keeps the plans of at most `max_plans` operations."""
+
+    def __init__(self, schema: Schema, *, max_plans: int = 512) -> None:
+        self.schema = schema
+        self.enabled = planning_allowed(schema)
+        self.max_plans = max_plans
+        # None marks an operation that stays on the standard path.
+        self.plans: dict[PlanKey, OperationPlans | None] = {}
+        # Strawberry's parser cache when configured: the document the standard path parsed.
+        self.parse = next(
+            (
+                e.cached_parse_document
+                for e in schema.get_extensions()
+                if isinstance(e, ParserCache)
+            ),
+            parse,
+        )
+
+    async def planned(
+        self, query: str, variables: dict[str, Any] | None, context: Any, operation_name: str | None
+    ) -> bytes | ExecutionResult | None:
+        """`{"data":…}` from one statement; the timeout error as a result, as the standard
+        path reports it; or None when the standard path must answer."""
+        found = self.plan_of(query, variables, operation_name)
+        if found is None:
+            return None
+        plan, arguments = found
+        try:
+            async with asyncio.timeout(self.schema.limits.timeout_seconds):
+                text = await read_sql.read(
+                    context.db, context.principal.organization_id, plan, arguments
+                )
+        except TimeoutError:
+            result = ExecutionResult(data=None, errors=[timeout_error(self.schema.limits)])
+            return with_codes(result, production=self.schema.production)
+        return b'{"data":' + text.encode() + b"}"
+
+    def plan_of(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[ReadPlan, list[Any]] | None:
+        """The plan and its arguments for this request, or None when the standard path
+        must answer it (see the module's docstring). Runs no SQL."""
+        plans = self.plans.get((query, operation_name))
+        if plans is None:
+            return None
+        schema = self.schema._schema
+        operation = plans.operation
+        coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None
+        document = self.parse(query)
+        if check_variables(schema, document, operation_name, variables, self.schema.limits):
+            return None
+        values = coerced.coerced
+        plan = plans.plan_for(values)
+        if plan is None:
+            return None
+        try:
+            return plan.plan, plan.values(values)
+        except InvalidInput:
+            return None
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+        allowed: Iterable[AllowedType],
+    ) -> ExecutionResult:
+        """Strawberry's standard path; raises its `InvalidOperationTypeError` as it does."""
+        key = (query, operation_name)
+        result = await self.schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=tuple(allowed),
+        )
+        if self.enabled and result.data is not None and key not in self.plans:
+            self._remember(key, self._plans(query, operation_name))
+        return result
+
+    def _plans(self, query: str, operation_name: str | None) -> OperationPlans | None:
+        document = self.parse(query)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [
+            o
+            for o in operations
+            if operation_name is None or (o.name is not None and o.name.value == operation_name)
+        ]
+        if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
+            return None
+        return OperationPlans(self.schema._schema, document, chosen[0])
+
+    def _remember(self, key: PlanKey, plans: OperationPlans | None) -> None:
+        if len(self.plans) >= self.max_plans:
+            self.plans.pop(next(iter(self.plans)))
+        self.plans[key] = plans
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Failed before execution: no data, and no error that belongs to a field (has a path)."""
+    return (
+        result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
+    )
+
+
+def response_body(result: ExecutionResult) -> dict[str, Any]:
+    """The GraphQL response map: `data` (absent for request errors), `errors`, `extensions`."""
+    body: dict[str, Any] = {}
+    if not is_request_error(result):
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return body

@@ -1,0 +1,62 @@
+"""Input types; `UNSET` tells an omitted field (kept) from an explicit null (cleared)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry import UNSET
+
+from graph.schema.enums import EventType, SessionStatus
+from graph.schema.scalars import JSON, DateTime
+
+
+@strawberry.input
+class _SettableSessionFields:
+    """The fields a client may set (db.sessions.SETTABLE_FIELDS), shared by both inputs.
+
+    Never referenced by a field itself, so it does not appear in the schema.
+    """
+
+    status: SessionStatus | None = UNSET
+    assembly_state: JSON | None = UNSET
+    catalog_version: str | None = UNSET
+    prd: JSON | None = UNSET
+    product_object: JSON | None = UNSET
+    schema_version: str | None = UNSET
+    expires_at: DateTime | None = UNSET
+
+
+@strawberry.input
+class CreateSessionInput(_SettableSessionFields):
+    pass
+
+
+@strawberry.input(description="Omitted fields are kept; fields sent as null are cleared.")
+class UpdateSessionInput(_SettableSessionFields):
+    pass
+
+
+@strawberry.input
+class AppendEventInput:
+    type: EventType
+    stage: str | None = None
+    message: str | None = None
+    payload: JSON | None = None
+
+
+@strawberry.input
+class SessionFilter:
+    status: list[SessionStatus] | None = None
+    user_id: str | None = None
+
+
+def provided_fields(value: object) -> dict[str, Any]:
+    """The fields the client sent, by column name, with enums reduced to their stored value."""
+    fields: dict[str, Any] = {}
+    for name, item in vars(value).items():
+        if item is UNSET:
+            continue
+        fields[name] = item.value if isinstance(item, Enum) else item
+    return fields

@@ -1,0 +1,69 @@
+"""Query root: reads go straight to `db` operations scoped by the caller."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from db import events as event_ops
+from db import sessions as session_ops
+from db.ids import EVENT_PREFIX, SESSION_PREFIX
+from graph.schema.enums import SessionOrder
+from graph.schema.inputs import SessionFilter
+from graph.schema.types import (
+    Event,
+    Node,
+    Session,
+    SessionConnection,
+    SessionFilterValues,
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A session by id; null when it does not exist for this key.")
+    async def session(self, info: Info, id: strawberry.ID) -> Session | None:
+        ctx = info.context
+        record = await session_ops.find_session(ctx.db, ctx.principal, str(id))
+        return Session.from_record(record) if record is not None else None
+
+    @strawberry.field(description="The organisation's sessions, newest first by default.")
+    async def sessions(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: SessionFilter | None = None,
+        order_by: SessionOrder = SessionOrder.CREATED_AT_DESC,
+    ) -> SessionConnection:
+        ctx = info.context
+        filters = SessionFilterValues(
+            statuses=(
+                tuple(s.value for s in filter.status)
+                if filter is not None and filter.status is not None
+                else None
+            ),
+            user_id=filter.user_id if filter is not None else None,
+        )
+        page = await session_ops.list_sessions(
+            ctx.db,
+            ctx.principal,
+            limit=20 if first is None else first,
+            after=after,
+            statuses=filters.statuses,
+            user_id=filters.user_id,
+            newest_first=order_by is SessionOrder.CREATED_AT_DESC,
+        )
+        return SessionConnection.build(page, filters, had_cursor=after is not None)
+
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        ctx = info.context
+        raw = str(id)
+        if raw.startswith(SESSION_PREFIX):
+            session = await session_ops.find_session(ctx.db, ctx.principal, raw)
+            return Session.from_record(session) if session is not None else None
+        if raw.startswith(EVENT_PREFIX):
+            event = await event_ops.find_event(ctx.db, ctx.principal, raw)
+            return Event.from_record(event) if event is not None else None
+        return None
