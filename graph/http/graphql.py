@@ -30,14 +30,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 
 from db.errors import Unauthenticated
 from db.records import Principal
 from db.store import read_sql
 from db.store.engine import Database
+from graph.framework import CannotGetOperationTypeError, InvalidOperationTypeError, OperationType
 from graph.http.auth import KeyRequired, PublicPage, principal_of
 from graph.http.jsonio import JSONResponse
 from graph.http.request import (

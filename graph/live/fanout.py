@@ -37,10 +37,10 @@ from graphql import (
 )
 from graphql.language import FieldNode, Visitor
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.live.feeds import Reader
 from db.records import EventRecord
+from graph.framework import StrawberryGraphQLCoreExecutionContext
 from graph.schema.types import Event
 
 _CACHE_SIZE = 4096

@@ -25,34 +25,33 @@ import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import timedelta
 from typing import Any, cast
 
 import orjson
-from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry import UNSET
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import (
-    NonJsonMessageReceived,
-    NonTextMessageReceived,
-    WebSocketDisconnected,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.types.execution import PreExecutionError
-from strawberry.types.unset import UNSET, UnsetType
-from strawberry.utils.aio import aclosing
 
 from db.errors import Unauthenticated
 from db.events import events_in_windows
 from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.records import EventRecord, Principal
 from db.store.engine import Database
+from graph.framework import (
+    BaseGraphQLTransportWSHandler,
+    BaseGraphQLWSHandler,
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    PreExecutionError,
+    UnsetType,
+    WebSocketDisconnected,
+    pre_execution_close_reason,
+)
 from graph.http.auth import principal_from_header
 from graph.http.ratelimit import admit, graphql_error_body, refusal
 from graph.live.fanout import (
@@ -345,11 +344,6 @@ class _AnyOperation:
                         return
                 first = False
                 yield result
-
-
-def pre_execution_close_reason(error: GraphQLError) -> str | None:
-    """The 4400 reason graphql-transport-ws gives this error, if it closes for it."""
-    return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):

@@ -28,22 +28,21 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLSchema,
+    Lexer,
+    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     Source,
+    TokenKind,
     ValidationContext,
     ValidationRule,
 )
 from graphql import (
     ExecutionResult as GraphQLExecutionResult,
 )
-from graphql.language.lexer import Lexer
-from graphql.language.token_kind import TokenKind
-from graphql.validation.rules.custom.no_schema_introspection import (
-    NoSchemaIntrospectionCustomRule,
-)
 from strawberry.extensions import SchemaExtension
 
 from db.windows import MAX_PAGE
+from graph.framework import core_schema
 from graph.plan.shape import ConnectionUse, OperationShape, PageSize, shape_of
 
 if TYPE_CHECKING:
@@ -402,7 +401,7 @@ class OperationLimits(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
             errors = check_variables(
-                context.schema._schema,
+                core_schema(context.schema),
                 context.graphql_document,
                 context.operation_name,
                 context.variables,

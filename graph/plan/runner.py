@@ -25,13 +25,13 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType as AllowedType
 
 from db.errors import InvalidInput
 from db.store import read_sql
 from db.store.read_plan import ReadPlan
+from graph.framework import OperationType as AllowedType
+from graph.framework import StrawberryGraphQLCoreExecutionContext, core_schema
 from graph.live.fanout import SharedEventExecutor
 from graph.plan.limits import OperationLimits, check_variables
 from graph.plan.planner import OperationPlans
@@ -112,7 +112,7 @@ class OperationRunner:
         plans = self.plans.get((query, operation_name))
         if plans is None:
             return None
-        schema = self.schema._schema
+        schema = core_schema(self.schema)
         operation = plans.operation
         coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
         if isinstance(coerced, list):
@@ -160,7 +160,7 @@ class OperationRunner:
         ]
         if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
             return None
-        return OperationPlans(self.schema._schema, document, chosen[0])
+        return OperationPlans(core_schema(self.schema), document, chosen[0])
 
     def _remember(self, key: PlanKey, plans: OperationPlans | None) -> None:
         if len(self.plans) >= self.max_plans:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import PreExecutionError
-from strawberry.utils.aio import aclosing
 
 from db.errors import (
     Conflict,
@@ -27,6 +26,7 @@ from db.errors import (
     Unauthenticated,
 )
 from db.store.outages import READ_ONLY, UNREACHABLE, unavailable
+from graph.framework import PreExecutionError
 from graph.http.jsonio import JSONResponse
 
 __all__ = ["READ_ONLY", "UNREACHABLE", "ServiceUnavailable", "unavailable"]

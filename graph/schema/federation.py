@@ -25,14 +25,19 @@ from typing import Any, Final
 
 import strawberry
 from graphql import DocumentNode, GraphQLError
-from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
-from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 
 from db import events as event_ops
 from db import sessions as session_ops
+from graph.framework import (
+    DEFINITION_BACKREF,
+    FederationAny,
+    StrawberryObjectDefinition,
+    core_schema,
+    get_object_definition,
+    raw_info,
+)
 from graph.plan.limits import Limits, limit_error, node_count
 from graph.plan.shape import shape_of
 from graph.schema.build import Schema
@@ -104,7 +109,7 @@ def _check_budget(info: Info, count: int, limits: Limits) -> None:
             f"at most {limits.max_page} representations per request, got {count} (limit: pageSize)",
             field="representations",
         )
-    raw = info._raw_info
+    raw = raw_info(info)
     document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
     shape = shape_of(raw.schema, document, raw.operation)
     per_entity = 1 + (node_count(shape, info.variable_values, literal_only=False) or 0)
@@ -163,9 +168,9 @@ def _with_key(directives: Sequence[object] | None) -> list[object]:
 
 def _print_keys(schema: FederatedSchema) -> None:
     """Point the federated schema's entity types at keyed copies of their definitions."""
-    backref = GraphQLCoreConverter.DEFINITION_BACKREF
+    backref = DEFINITION_BACKREF
     for name in ENTITIES:
-        graphql_type = schema._schema.get_type(name)
+        graphql_type = core_schema(schema).get_type(name)
         assert graphql_type is not None
         keyed = copy.copy(graphql_type.extensions[backref])
         keyed.directives = _with_key(keyed.directives)

@@ -16,9 +16,9 @@ from graphql import (
 )
 from graphql.pyutils import inspect
 from strawberry.scalars import JSON
-from strawberry.types.scalar import ScalarDefinition
 
 from db.clock import parse_rfc3339, to_rfc3339
+from graph.framework import ScalarDefinition
 
 if TYPE_CHECKING:
     DateTime = datetime  # to a type checker a DateTime is simply a datetime
