@@ -1,20 +1,15 @@
 """`/graphql` over WebSocket: graphql-transport-ws and legacy graphql-ws, on Strawberry's handlers.
 
 Strawberry runs both protocols (init timeout 4408, 4401, 4409, 4429, ping/pong, the
-per-connection limit, the legacy init check of CVE-2026-35526). This module adds what
-the service needs on top: the API key from the `connection_init` payload or the upgrade
-request, a strict check of every message's shape on both protocols (a malformed, non-JSON
-or binary frame closes with 4400 and a reason, never a crashed handler or a silently
-dropped frame), 4400 for a document that does not parse or names an unknown operation on
-both protocols too (validation errors are an `error` message), coded errors, the shared
-check that closes a revoked key's sockets with 4403, and a registry of open sockets so
-shutdown can close them with 1001.
+per-connection limit). On top, alike on both: the API key from `connection_init` or the
+upgrade request; a strict check of every message (a malformed, non-JSON, binary or too
+deeply nested frame closes with 4400 and a reason, never a crashed handler or a silently
+dropped frame); 4400 for a document that does not parse or names an unknown operation;
+coded errors; 4403 once the key is revoked; 1001 for every socket at shutdown.
 
-A database outage is not a bad key: met at `connection_init` it closes with 1013 (Try
-Again Later; the legacy protocol sends `connection_error` first), met at `subscribe` /
-`start` it answers that operation with a SERVICE_UNAVAILABLE error and the connection
-stays open. Frames are decoded with orjson, which refuses nesting past 1024 levels
-without recursing: such a frame closes with 4400 and says so.
+A database outage is not a bad key: at `connection_init` it closes with 1013 (the legacy
+protocol sends `connection_error` first); at `subscribe` / `start` it answers that
+operation with SERVICE_UNAVAILABLE and the connection stays open.
 """
 
 from __future__ import annotations
@@ -23,7 +18,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import timedelta
@@ -64,7 +58,6 @@ from graph.plan.persisted import PersistedDocuments
 from graph.schema.context import EventKey
 from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
 
-log = logging.getLogger("sessiongraph.ws")
 GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
 BAD_REQUEST = 4400
@@ -74,6 +67,21 @@ NOT_JSON = "WebSocket message must be valid JSON"
 REVOKED = f"Forbidden: {REVOKED_MESSAGE}"
 MAX_FRAME_DEPTH = 1024  # orjson's limit on nested objects and arrays
 TOO_DEEP = f"WebSocket message nests objects and arrays more than {MAX_FRAME_DEPTH} levels deep"
+# What each client message must carry, per protocol (PROTOCOL.md of each): a `payload`
+# object or null, a string `id`, an operation request, or nothing.
+TRANSPORT_MESSAGES = {
+    "connection_init": "payload",
+    "ping": "payload",
+    "pong": "payload",
+    "complete": "id",
+    "subscribe": "operation",
+}
+LEGACY_MESSAGES = {
+    "connection_init": "payload",
+    "connection_terminate": "",
+    "start": "operation",
+    "stop": "id",
+}
 
 
 class KeyRevoked(Exception):
@@ -94,11 +102,12 @@ class FrameTooDeep(json.JSONDecodeError):
 
 
 class SocketContext:
-    """One connection's context: the principal arrives with `connection_init`.
-
-    DataLoaders do not cache here: a connection lives for hours and each subscription
-    event must read fresh rows (batching within one event still applies).
+    """One connection's context; `principal` is set at `connection_init` (Strawberry runs
+    no operation before). DataLoaders do not cache here: a connection lives for hours and
+    each subscription event must read fresh rows (batching within one event still applies).
     """
+
+    principal: Principal
 
     def __init__(self, db: Database, session_ttl_seconds: int, upgrade_key: str | None) -> None:
         self.db = db
@@ -106,68 +115,42 @@ class SocketContext:
         self.upgrade_key = upgrade_key
         self.connection_params: dict[str, Any] | None = None
         self.key: str | None = None  # as sent, so each new operation can re-check it
-        self._principal: Principal | None = None
         self.close_revoked: Callable[[], Awaitable[None]] | None = None
-        self.stop_watching: Callable[[], None] = _nothing
+        self.stop_watching: Callable[[], None] = lambda: None
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
             load_fn=self._load_events, cache=False
         )
-
-    @property
-    def principal(self) -> Principal:
-        if self._principal is None:
-            raise Unauthenticated("the connection is not initialised")
-        return self._principal
-
-    @principal.setter
-    def principal(self, value: Principal) -> None:
-        self._principal = value
-
-    async def still_valid(self) -> bool:
-        """Whether the connection's key still works (it may have been revoked since init)."""
-        try:
-            self._principal = await principal_from_header(self.db, self.key)
-        except Unauthenticated:
-            return False
-        return True
-
-    @property
-    def key_id(self) -> str | None:
-        """The id of the key the connection authenticated with, once it has."""
-        return self._principal.key_id if self._principal is not None else None
 
     async def admit_operation(
         self, operation_id: str, running: Mapping[str, object], limit: int | None
     ) -> dict[str, Any] | None:
         """None when a new operation may start, else the GraphQL error that answers it.
 
-        Raises `KeyRevoked` when the connection's key stopped working (the socket closes).
+        Raises `KeyRevoked` when the key stopped working (it may be revoked since init).
         Each operation spends one request of the organisation's per-minute budget. A
-        database outage in either check refuses only this operation (SERVICE_UNAVAILABLE,
-        with `retryAfter`); the connection stays open.
+        database outage refuses only this operation (SERVICE_UNAVAILABLE, `retryAfter`).
         """
         if limit is not None and operation_id not in running and len(running) >= limit:
-            return limit_error(limit)
+            return {
+                "message": f"at most {limit} operations may run at once on one connection",
+                "extensions": {"code": "RATE_LIMITED", "reason": "MAX_SUBSCRIPTIONS"},
+            }
         try:
-            valid = await self.still_valid()
-            decision = await admit(self.db, self.principal) if valid else None
+            self.principal = await principal_from_header(self.db, self.key)
+            decision = await admit(self.db, self.principal)
+        except Unauthenticated:
+            raise KeyRevoked from None
         except Exception as error:
             down = unavailable(error)
             if down is None:
                 raise
             log_unavailable(error, "a WebSocket operation's key check")
             return graphql_error_body(down)
-        if decision is None:
-            raise KeyRevoked
         return None if decision.allowed else graphql_error_body(refusal(decision))
 
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
         found = await events_in_windows(self.db, keys)
         return [found[key] for key in keys]
-
-
-def _nothing() -> None:
-    return None
 
 
 def key_from_params(params: Mapping[str, Any] | None) -> str | None:
@@ -186,8 +169,23 @@ def _is_object_or_null(value: object) -> bool:
     return value is None or isinstance(value, dict)
 
 
-def _operation_problem(kind: str, message: dict[str, Any]) -> str | None:
-    """`subscribe` (graphql-transport-ws) and `start` (legacy) carry the same request."""
+def message_problem(message: object, shapes: Mapping[str, str]) -> str | None:
+    """Why a client message breaks its protocol (`shapes`), or None when it is well formed."""
+    if not isinstance(message, dict):
+        return "message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "message type must be a string"
+    shape = shapes.get(kind)
+    if shape is None:
+        return f"unknown message type {kind!r}"
+    if shape == "payload" and not _is_object_or_null(message.get("payload")):
+        return f"{kind} payload must be an object or null"
+    if shape == "id" and not isinstance(message.get("id"), str):
+        return f"{kind} needs a string id"
+    if shape != "operation":
+        return None
+    # `subscribe` (graphql-transport-ws) and `start` (legacy) carry the same request.
     if not isinstance(message.get("id"), str) or not message["id"]:
         return f"{kind} needs a non-empty string id"
     payload = message.get("payload")
@@ -202,88 +200,64 @@ def _operation_problem(kind: str, message: dict[str, Any]) -> str | None:
     return None
 
 
-def _message_type(message: object) -> tuple[str | None, str | None]:
-    """The message's type, or why it has none."""
-    if not isinstance(message, dict):
-        return None, "message must be a JSON object"
-    kind = message.get("type")
-    if not isinstance(kind, str):
-        return None, "message type must be a string"
-    return kind, None
-
-
-def transport_message_problem(message: object) -> str | None:
-    """Why a graphql-transport-ws message breaks PROTOCOL.md, or None when it is well formed."""
-    kind, problem = _message_type(message)
-    if kind is None:
-        return problem
-    body = cast("dict[str, Any]", message)
-    if kind in ("connection_init", "ping", "pong"):
-        if not _is_object_or_null(body.get("payload")):
-            return f"{kind} payload must be an object or null"
-        return None
-    if kind == "complete":
-        return None if isinstance(body.get("id"), str) else "complete needs a string id"
-    if kind == "subscribe":
-        return _operation_problem(kind, body)
-    return f"unknown message type {kind!r}"
-
-
-def legacy_message_problem(message: object) -> str | None:
-    """The same check for the legacy protocol's client messages (its PROTOCOL.md)."""
-    kind, problem = _message_type(message)
-    if kind is None:
-        return problem
-    body = cast("dict[str, Any]", message)
-    if kind == "connection_init":
-        if not _is_object_or_null(body.get("payload")):
-            return "connection_init payload must be an object or null"
-        return None
-    if kind == "stop":
-        return None if isinstance(body.get("id"), str) else "stop needs a string id"
-    if kind == "start":
-        return _operation_problem(kind, body)
-    if kind == "connection_terminate":
-        return None
-    return f"unknown message type {kind!r}"
-
-
 def close_reason(reason: str) -> str:
-    """`reason` cut to the 123 bytes a close frame can carry (RFC 6455, section 5.5).
-
-    Reasons may quote the client's input (an unknown type, a syntax error's token); a
-    longer one would make the close itself fail and drop the connection without a code.
-    """
+    """`reason` cut to the 123 bytes a close frame can carry (RFC 6455, section 5.5): it may
+    quote the client's input, and a longer one would drop the connection without a code."""
     encoded = reason.encode()
     if len(encoded) <= MAX_CLOSE_REASON_BYTES:
         return reason
     return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
-def limit_error(limit: int) -> dict[str, Any]:
-    return {
-        "message": f"at most {limit} operations may run at once on one connection",
-        "extensions": {"code": "RATE_LIMITED", "reason": "MAX_SUBSCRIPTIONS"},
-    }
+async def _screened(
+    handler: TransportWSHandler | LegacyWSHandler, message: Any, running: Mapping[str, object]
+) -> Any:
+    """The message for Strawberry to handle, or None when it was answered here: a refused
+    persisted document, a malformed message, a revoked key or a refused operation."""
+    if handler.connection_acknowledged:  # before that, Strawberry closes with 4401
+        documents = cast("GraphQLWebSocket", handler.view).documents
+        message, refused = documents.message(message, handler.OPERATION)
+        if refused is not None:
+            await handler.websocket.send_json(handler.error(message["id"], refused))
+            return None
+    problem = message_problem(message, handler.MESSAGES)
+    if problem is not None:
+        await handler.handle_invalid_message(problem)
+        return None
+    if message["type"] == handler.OPERATION and handler.connection_acknowledged:
+        try:
+            error = await handler.context.admit_operation(
+                message["id"], running, handler.max_subscriptions_per_connection
+            )
+        except KeyRevoked:
+            await handler.websocket.close(code=4403, reason=REVOKED)
+            return None
+        if error is not None:
+            await handler.websocket.send_json(handler.error(message["id"], error))
+            return None
+    if message["type"] == "connection_init" and message.get("payload") is None:
+        return {**message, "payload": {}}  # PROTOCOL.md allows null
+    return message
+
+
+def _open_lane(handler: TransportWSHandler | LegacyWSHandler, prefix: str) -> None:
+    """Shared fan-out writes for the operation this task runs (graph/live/fanout.py)."""
+    if cast("GraphQLWebSocket", handler.view).shared_writes:
+        open_lane(cast("SocketAdapter", handler.websocket).send_text, prefix)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
+    OPERATION = "subscribe"
+    MESSAGES = TRANSPORT_MESSAGES
+
+    @staticmethod
+    def error(operation_id: str, error: object) -> dict[str, Any]:
+        return {"id": operation_id, "type": "error", "payload": [error]}
+
     async def handle_message(self, message: Any) -> None:
-        if self.connection_acknowledged:  # before that, Strawberry closes with 4401
-            documents = cast("GraphQLWebSocket", self.view).documents
-            message, refused = documents.message(message, "subscribe")
-            if refused is not None:
-                await self.websocket.send_json(
-                    {"id": message["id"], "type": "error", "payload": [refused]}
-                )
-                return
-        problem = transport_message_problem(message)
-        if problem is not None:
-            await self.handle_invalid_message(problem)
-            return
-        if message["type"] == "connection_init" and message.get("payload") is None:
-            message = {**message, "payload": {}}  # PROTOCOL.md allows null
-        await super().handle_message(message)
+        message = await _screened(self, message, self.operations)
+        if message is not None:
+            await super().handle_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         try:
@@ -291,27 +265,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
         except DatabaseUnavailable as outage:
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.error.message)
 
-    async def handle_subscribe(self, message: Any) -> None:
-        if self.connection_acknowledged:
-            try:
-                error = await self.context.admit_operation(
-                    message["id"], self.operations, self.max_subscriptions_per_connection
-                )
-            except KeyRevoked:
-                await self.websocket.close(code=4403, reason=REVOKED)
-                return
-            if error is not None:
-                await self.websocket.send_json(
-                    {"id": message["id"], "type": "error", "payload": [error]}
-                )
-                return
-        await super().handle_subscribe(message)
-
     async def run_operation(self, operation: Any) -> None:
-        if cast("GraphQLWebSocket", self.view).shared_writes:
-            open_lane(
-                cast("SocketAdapter", self.websocket).send_text, transport_prefix(operation.id)
-            )
+        _open_lane(self, transport_prefix(operation.id))
         await super().run_operation(operation)
 
     async def handle_task_exception(self, error: Exception) -> None:
@@ -347,19 +302,23 @@ class _AnyOperation:
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
-    """Strawberry's legacy handler, as strict as graphql-transport-ws about what it accepts.
+    """Strawberry's legacy handler, as strict as graphql-transport-ws: Strawberry ignores
+    frames that are not JSON and closes a binary one with 1002; here both close with 4400
+    and a reason, so a broken client learns why instead of waiting for an answer."""
 
-    Strawberry ignores frames that are not JSON and closes a binary frame with 1002; here
-    both, like any malformed message, close with 4400 and a reason, as the other protocol
-    does, so a broken client learns why instead of waiting for an answer.
-    """
+    OPERATION = "start"
+    MESSAGES = LEGACY_MESSAGES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = _AnyOperation(self.schema, self.refuse)  # type: ignore[assignment]
+        self.schema = _AnyOperation(self.schema, self.handle_invalid_message)  # type: ignore[assignment]
         self.refused = False
 
-    async def refuse(self, reason: str) -> None:
+    @staticmethod
+    def error(operation_id: str, error: object) -> dict[str, Any]:
+        return {"type": "error", "id": operation_id, "payload": error}
+
+    async def handle_invalid_message(self, reason: str) -> None:
         """Close with 4400; messages a running task would still send go nowhere."""
         self.refused = True
         await self.websocket.close(code=BAD_REQUEST, reason=reason)
@@ -369,7 +328,6 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
             await super().send_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
-        """A database outage: `connection_error` with the coded error, then 1013."""
         try:
             await super().handle_connection_init(message)
         except DatabaseUnavailable as outage:
@@ -382,7 +340,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         init timeout graphql-transport-ws has (the legacy protocol has none of its own)."""
         deadline = asyncio.create_task(self._init_deadline())
         try:
-            await self._read_frames()
+            async for message in self.websocket.iter_json():
+                await self.handle_message(message)
+        except NonTextMessageReceived:
+            await self.handle_invalid_message(NOT_TEXT)
+        except NonJsonMessageReceived:
+            await self.handle_invalid_message(NOT_JSON)
+        except WebSocketDisconnected:
+            pass
         finally:
             deadline.cancel()
             if self.keep_alive_task:
@@ -391,49 +356,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
                     await self.keep_alive_task
             await self.cleanup()
 
-    async def _read_frames(self) -> None:
-        try:
-            async for message in self.websocket.iter_json():
-                await self.handle_message(message)
-        except NonTextMessageReceived:
-            await self.refuse(NOT_TEXT)
-        except NonJsonMessageReceived:
-            await self.refuse(NOT_JSON)
-        except WebSocketDisconnected:
-            pass
-
     async def _init_deadline(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
         if not self.connection_acknowledged:
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
-        if self.connection_acknowledged:
-            documents = cast("GraphQLWebSocket", self.view).documents
-            message, refused = documents.message(message, "start")
-            if refused is not None:
-                await self.websocket.send_json(
-                    {"type": "error", "id": message["id"], "payload": refused}
-                )
-                return
-        problem = legacy_message_problem(message)
-        if problem is not None:
-            await self.refuse(problem)
-            return
-        if message["type"] == "start" and self.connection_acknowledged:
-            try:
-                error = await self.context.admit_operation(
-                    message["id"], self.tasks, self.max_subscriptions_per_connection
-                )
-            except KeyRevoked:
-                await self.websocket.close(code=4403, reason=REVOKED)
-                return
-            if error is not None:
-                await self.websocket.send_json(
-                    {"type": "error", "id": message["id"], "payload": error}
-                )
-                return
-        await super().handle_message(message)
+        message = await _screened(self, message, self.tasks)
+        if message is not None:
+            await super().handle_message(message)
 
     async def handle_async_results(
         self,
@@ -442,8 +373,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        if cast("GraphQLWebSocket", self.view).shared_writes:
-            open_lane(cast("SocketAdapter", self.websocket).send_text, legacy_prefix(operation_id))
+        _open_lane(self, legacy_prefix(operation_id))
         await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
@@ -524,7 +454,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         # Shared with SSE streams (graph/live/sse.py): one check of revoked keys for both.
         self.revocations = key_watch_of(db, revocation_check_seconds)
         # Subscribers of one event and selection get one execution and one encoding,
-        # written to each socket (graph/live/fanout.py), unless an extension alters results.
+        # unless an extension alters results.
         self.shared_writes = shared_writes and results_untouched_by_extensions(
             schema.get_extensions()
         )
@@ -535,9 +465,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        """Every frame, on both protocols, as the HTTP door reads bodies: orjson, which
-        stops at `MAX_FRAME_DEPTH` levels with an error where the standard library's
-        parser would exhaust Python's recursion limit (a RecursionError, no close frame)."""
+        """orjson, as the HTTP door reads bodies: it stops at `MAX_FRAME_DEPTH` levels where
+        the standard library would exhaust Python's recursion limit (no close frame)."""
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as error:
