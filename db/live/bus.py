@@ -1,11 +1,10 @@
 """Hints that something changed: in-process always, across processes through a broker.
 
-A hint never carries data, only "session S has events up to N" or "session S was
-created / updated / expired / deleted". Readers fetch rows from the database after what
-they last delivered, so a lost or late hint costs latency, never data. That is what lets
-a cross-process bus be simple: one connection (PostgreSQL LISTEN/NOTIFY here, Redis
-pub/sub in `db.live.redis`, NATS in `db.live.nats`) that, after it drops, reconnects by
-itself, has readers poll the log meanwhile, and tells every reader to catch up.
+A hint carries no data ("session S has events up to N", "session S was created / updated /
+expired / deleted"): readers fetch the rows after what they last delivered, so a lost hint
+costs latency, never data. So a cross-process bus is one connection (PostgreSQL
+LISTEN/NOTIFY here, Redis in `db.live.redis`, NATS in `db.live.nats`) that reconnects by
+itself, has readers poll the log meanwhile, and then has them catch up.
 """
 
 from __future__ import annotations
@@ -25,10 +24,11 @@ from db import clock
 log = logging.getLogger("sessiongraph.bus")
 
 HintKind = Literal["events", "created", "updated", "expired", "deleted"]
-# How the LISTEN connection shows in pg_stat_activity.
+# How the bus's connections show in pg_stat_activity and to Redis and NATS.
 APPLICATION_NAME = "sessiongraph-bus"
 SESSION_KINDS: frozenset[str] = frozenset({"created", "updated", "expired", "deleted"})
 _KINDS: frozenset[str] = SESSION_KINDS | {"events"}
+_WIRE_KEYS = ("k", "s", "o", "n", "p")  # kind, session, organisation, sequence, origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +41,15 @@ class Hint:
     sequence: int = 0
 
     def encode(self, origin: str) -> str:
-        return json.dumps(
-            {
-                "k": self.kind,
-                "s": self.session_id,
-                "o": self.organization_id,
-                "n": self.sequence,
-                "p": origin,
-            },
-            separators=(",", ":"),
-        )
+        values = (self.kind, self.session_id, self.organization_id, self.sequence, origin)
+        return json.dumps(dict(zip(_WIRE_KEYS, values, strict=True)), separators=(",", ":"))
 
     @staticmethod
     def decode(text: str) -> tuple[Hint, str] | None:
         """The hint and the process that sent it; None for anything malformed."""
         try:
             data = json.loads(text)
-            kind, session_id, organization, sequence, origin = (
-                data["k"],
-                data["s"],
-                data["o"],
-                data["n"],
-                data["p"],
-            )
+            kind, session_id, organization, sequence, origin = (data[k] for k in _WIRE_KEYS)
         except (ValueError, TypeError, KeyError):
             return None
         if (
@@ -106,11 +92,6 @@ class Bus:
         return len(self._listeners)
 
     @property
-    def connected(self) -> bool:
-        """Whether hints from other processes can arrive (always true in one process)."""
-        return True
-
-    @property
     def state(self) -> str:
         """For /readyz: `ok`, or `degraded (polling)` while a broker cannot be reached."""
         return "ok"
@@ -128,10 +109,9 @@ class Bus:
 
     def _resync(self, since: datetime) -> None:
         for _, on_resync in list(self._listeners):
-            if on_resync is None:
-                continue
             try:
-                on_resync(since)
+                if on_resync is not None:
+                    on_resync(since)
             except Exception:
                 log.exception("resync listener failed")
 
@@ -143,25 +123,22 @@ class Bus:
 
 
 class BrokerBus(Bus):
-    """Hints across processes through a broker connection that comes back by itself.
+    """Hints across processes through a broker connection at `url` that comes back by itself.
 
-    Local listeners hear a hint at once; it is also queued for the broker so other
-    processes hear it. The queue coalesces (one pending hint per kind and session, with the
-    newest sequence) and survives a dropped connection: it is sent after the reconnect.
-    Our own hints come back to us and are ignored by their origin token.
-
-    While the broker cannot be reached (at start or later) the bus is *degraded*: every
-    `poll_interval` it tells listeners that hints may have been missed, so they read the
-    log as a hint would have made them; one warning when that starts, one info line when
-    the broker is back, and then listeners catch up once more. Subclasses supply the
-    connection: `_connect`, `_disconnect`, `_send`, `_probe`, `_link_alive`, and call
-    `_received(payload)` for each message and `_lost.set()` when the link drops.
+    Local listeners hear a hint at once; it is also queued for the broker, coalesced (one
+    per kind and session, the newest sequence) and kept across a dropped connection. Our
+    own hints come back to us and are ignored by their origin token. While the broker
+    cannot be reached the bus is *degraded*: every `poll_interval` listeners are told that
+    hints may have been missed (one warning when that starts, one info line when it ends).
+    Subclasses supply the link (`_connect` ... `_link_alive`), call `_received(payload)`
+    for each message and `_lost.set()` when the link drops.
     """
 
     kind = "broker"  # names the backend in logs and /readyz
 
     def __init__(
         self,
+        url: str,
         *,
         reconnect_delay: float = 0.2,
         max_reconnect_delay: float = 5.0,
@@ -169,6 +146,7 @@ class BrokerBus(Bus):
         poll_interval: float = 1.0,
     ) -> None:
         super().__init__()
+        self.url = url
         self.origin = secrets.token_hex(8)
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
@@ -190,6 +168,7 @@ class BrokerBus(Bus):
 
     @property
     def connected(self) -> bool:
+        """Whether hints from other processes can arrive."""
         return self._open and self._link_alive()
 
     @property
@@ -260,7 +239,7 @@ class BrokerBus(Bus):
             await asyncio.sleep(self.reconnect_delay)
 
     async def _close_link(self) -> None:
-        """`_disconnect`, bounded: a client that hangs while closing must not stop the bus."""
+        """Bounded: a client that hangs while closing must not stop the bus."""
         async with asyncio.timeout(5):
             await self._disconnect()
 
@@ -342,12 +321,14 @@ class BrokerBus(Bus):
         raise NotImplementedError
 
     async def _disconnect(self) -> None:
+        """Also after a failed `_connect`, which may leave a socket open."""
         raise NotImplementedError
 
     async def _send(self, payloads: list[str]) -> None:
         raise NotImplementedError
 
     async def _probe(self) -> None:
+        """A round trip, so a dead link is noticed while idle."""
         raise NotImplementedError
 
     def _link_alive(self) -> bool:
@@ -355,27 +336,17 @@ class BrokerBus(Bus):
 
 
 class PostgresBus(BrokerBus):
-    """LISTEN/NOTIFY on one dedicated asyncpg connection (`application_name`
-    `sessiongraph-bus`, so tests and operators can find it)."""
+    """LISTEN/NOTIFY on one dedicated asyncpg connection."""
 
     kind = "postgres"
     CHANNEL = "sessiongraph_hints"
-
-    def __init__(self, dsn: str, **options: float) -> None:
-        super().__init__(**options)
-        self.dsn = dsn
-        self._conn: Any = None
-
-    @property
-    def server_pid(self) -> int | None:
-        """The backend pid of the LISTEN connection (tests terminate it to prove recovery)."""
-        return self._conn.get_server_pid() if self.connected else None
+    _conn: Any = None
 
     async def _connect(self) -> None:
         import asyncpg
 
         conn = await asyncpg.connect(
-            self.dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+            self.url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
         )
         self._conn = conn
         conn.add_termination_listener(lambda _c: self._lost.set())
@@ -408,15 +379,11 @@ def bus_for(
     bus_url: str | None = None,
     poll_interval: float = 1.0,
 ) -> Bus:
-    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`) names, for the database at `url`.
+    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`, see `bus_kind`) names, for the database
+    at `url`; unset, LISTEN/NOTIFY on PostgreSQL and in-memory on SQLite.
 
-    `memory` (one process), `postgres` (LISTEN/NOTIFY), `redis://host:port/db` (pub/sub)
-    or `nats://host:port` (core NATS). Unset: LISTEN/NOTIFY on PostgreSQL, in-memory on
-    SQLite. A broker bus reads the log every `poll_interval` seconds while it is down.
-
-    `listen_url` is where the LISTEN connection goes when it must bypass a pooler (PgBouncer
-    in transaction mode hands a server connection to another client after each transaction,
-    so a LISTEN would be lost); by default the database URL itself.
+    `listen_url` is where LISTEN goes when it must bypass a pooler (PgBouncer in transaction
+    mode hands the server connection to another client after each transaction).
     """
     sqlite = url.get_backend_name() == "sqlite"
     choice = bus_kind(bus_url) if bus_url else ("memory" if sqlite else "postgres")

@@ -1,11 +1,10 @@
 """Live reads of a session's log and of session changes, shared by every reader in a process.
 
-Each watched session has one `SessionFeed`. A hint wakes it; it reads the session row and
-the events after its readers' positions in one database read, however many readers there
-are, and hands each reader the events that follow the last one it was given. A reader
-that joins with an old position (a replay, or a resume after a disconnect) is just a
-reader further behind: the same loop pages it forward, so replay and live delivery are
-one code path, and a lost hint only delays the next read.
+Each watched session has one `SessionFeed`: a hint wakes it, it reads the events after its
+readers' positions in one database read however many readers there are, and hands each
+reader the events that follow the last one it was given. A reader that joins with an old
+position (a replay, a resume) is just further behind: the same loop pages it forward, so
+replay and live delivery are one code path, and a lost hint only delays the next read.
 """
 
 from __future__ import annotations
@@ -19,16 +18,14 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
-
-import sqlalchemy as sa
+from typing import Generic, TypeVar
 
 from db import clock, tombstones
 from db import status as status_rules
 from db.errors import Conflict, DomainError, NotFound
 from db.live.bus import SESSION_KINDS, Hint
-from db.models import events, sessions
 from db.records import EventRecord, SessionRecord
+from db.store import live as store
 from db.store.engine import Database
 
 log = logging.getLogger("sessiongraph.feeds")
@@ -54,26 +51,18 @@ class SessionDeleted(NotFound):
 class Reader(Generic[T]):
     """A buffer one consumer iterates; the feed fills it and may end it."""
 
-    __slots__ = ("_buffer", "_error", "_finished", "_waiter")
+    __slots__ = ("_buffer", "_error", "_waiter", "finished")
 
     def __init__(self) -> None:
         self._buffer: deque[T] = deque()
-        self._finished = False
+        self.finished = False
         self._error: DomainError | None = None
         self._waiter: asyncio.Future[None] | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def _put(self, item: T) -> None:
-        self._buffer.append(item)
-        self._wake()
-
     def finish(self, error: DomainError | None = None) -> None:
         """End after what is buffered (with `error` raised last, when given)."""
-        if not self._finished:
-            self._finished = True
+        if not self.finished:
+            self.finished = True
             self._error = error
             self._wake()
 
@@ -93,7 +82,7 @@ class Reader(Generic[T]):
                 item = self._buffer.popleft()
                 self._taken()
                 return item
-            if self._finished:
+            if self.finished:
                 if self._error is not None:
                     error, self._error = self._error, None
                     raise error
@@ -106,7 +95,7 @@ class Reader(Generic[T]):
 
     def close(self) -> None:
         """The consumer is gone: stop feeding it."""
-        self._finished = True
+        self.finished = True
         self._buffer.clear()
 
 
@@ -191,7 +180,8 @@ class UpdateReader(Reader[SessionChange]):
         if len(self._buffer) >= HIGH_WATER:
             self.finish(Conflict("too many session updates are waiting; subscribe again"))
             return
-        self._put(change)
+        self._buffer.append(change)
+        self._wake()
         if change.session is not None:
             self.known = (change.session.revision, change.session.status)
         if self.session_id is None:
@@ -205,56 +195,13 @@ class UpdateReader(Reader[SessionChange]):
 
     def close(self) -> None:
         super().close()
-        self._feeds.remove_updates(self)
+        with contextlib.suppress(ValueError):
+            self._feeds._updates.remove(self)
 
 
 def _state(change: SessionChange) -> tuple[int, str] | None:
     session = change.session
     return None if session is None else (session.revision, session.status)
-
-
-@dataclass(frozen=True, slots=True)
-class LogState:
-    """What one read saw: the session row (None once deleted) and the event batches."""
-
-    status: str | None
-    last_sequence: int
-    expires_at: Any
-    batches: list[list[EventRecord]]
-
-
-async def read_log(db: Database, session_id: str, afters: Iterable[int], limit: int) -> LogState:
-    """The session's effective status and up to `limit` events after each position.
-
-    The row is read first: on PostgreSQL each statement sees everything committed before
-    it, so the events read next reach at least the row's `last_sequence`.
-    """
-    now = clock.now()
-    async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(sessions.c.status, sessions.c.expires_at, sessions.c.last_sequence).where(
-                    sessions.c.id == session_id
-                )
-            )
-        ).first()
-        if row is None:
-            return LogState(None, 0, None, [])
-        expires_at = clock.as_utc(row.expires_at)
-        batches: list[list[EventRecord]] = []
-        for after in afters:
-            if after >= row.last_sequence:
-                batches.append([])
-                continue
-            rows = await conn.execute(
-                sa.select(events)
-                .where(events.c.session_id == session_id, events.c.sequence > after)
-                .order_by(events.c.sequence)
-                .limit(limit)
-            )
-            batches.append([EventRecord.from_row(r) for r in rows])
-    status = status_rules.effective(row.status, expires_at, now)
-    return LogState(status, row.last_sequence, expires_at, batches)
 
 
 class SessionFeed:
@@ -267,10 +214,6 @@ class SessionFeed:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, reader: EventReader) -> None:
-        self.readers.append(reader)
-        self.poke()
 
     def remove(self, reader: EventReader) -> None:
         with contextlib.suppress(ValueError):
@@ -324,25 +267,27 @@ class SessionFeed:
         # Readers at the front first, so a long replay never holds up live delivery;
         # the one furthest behind pages forward in the same read.
         positions = sorted({max(r.position for r in wanting), min(r.position for r in wanting)})
-        state = await read_log(self.feeds.db, self.session_id, positions, PAGE)
+        now = clock.now()
+        row, batches = await store.read_log(self.feeds.db, self.session_id, positions, PAGE)
         self.feeds.reads += 1
-        if state.status is None:
+        if row is None:
             for reader in list(self.readers):
                 reader.finish(SessionDeleted(f"session {self.session_id} was deleted"))
             return
+        expires_at = clock.as_utc(row.expires_at)
         before = sum(r.position for r in wanting)
-        for batch in reversed(state.batches):
+        for batch in reversed(batches):
             if batch:
                 for reader in wanting:
                     reader.offer(batch)
         progressed = sum(r.position for r in wanting) > before
-        if status_rules.is_terminal(state.status):
+        if status_rules.is_terminal(status_rules.effective(row.status, expires_at, now)):
             for reader in self.readers:
-                if reader.position >= state.last_sequence:
+                if reader.position >= row.last_sequence:
                     reader.finish()
         else:
-            self._wake_at(state.expires_at)
-        behind = [r for r in self.readers if not r.finished and r.position < state.last_sequence]
+            self._wake_at(expires_at)
+        behind = [r for r in self.readers if not r.finished and r.position < row.last_sequence]
         if any(not r.paused for r in behind):
             if progressed:
                 self._dirty.set()
@@ -350,7 +295,7 @@ class SessionFeed:
             else:  # the log is not readable up to its head yet: try again shortly
                 asyncio.get_running_loop().call_later(RETRY_DELAY, self.poke)
 
-    def _wake_at(self, expires_at: Any) -> None:
+    def _wake_at(self, expires_at: datetime) -> None:
         """Expiry changes the status without any write: read again when it happens."""
         if self._timer is not None:
             self._timer.cancel()
@@ -364,15 +309,15 @@ class Feeds:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.reads = 0
-        self.update_reads = 0
         self._feeds: dict[str, SessionFeed] = {}
         self._updates: list[UpdateReader] = []
-        self._pending: deque[Hint | CatchUp] = deque()
+        # Hints, and catch-ups on what changed from a moment on (after missed hints).
+        self._pending: deque[Hint | datetime] = deque()
         self._update_task: asyncio.Task[None] | None = None
         # When the last successful catch-up began: every change committed before it was
         # seen then, so the next catch-up need not look further back (plus CLOCK_SKEW).
         self._caught_up_at: datetime | None = None
-        self._remove_listener = db.bus.add_listener(self._on_hint, self._on_resync)
+        db.bus.add_listener(self._on_hint, self._on_resync)
 
     def events(self, session_id: str, after: int) -> EventReader:
         """A reader of the session's events with a sequence above `after`.
@@ -383,7 +328,8 @@ class Feeds:
         if feed is None:
             feed = self._feeds[session_id] = SessionFeed(self, session_id)
         reader = EventReader(feed, after)
-        feed.add(reader)
+        feed.readers.append(reader)
+        feed.poke()
         return reader
 
     def updates(
@@ -396,10 +342,6 @@ class Feeds:
         reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)
         return reader
-
-    def remove_updates(self, reader: UpdateReader) -> None:
-        with contextlib.suppress(ValueError):
-            self._updates.remove(reader)
 
     def _drop(self, feed: SessionFeed) -> None:
         if self._feeds.get(feed.session_id) is feed:
@@ -421,14 +363,14 @@ class Feeds:
         if hint.kind in SESSION_KINDS and any(r.wants(hint) for r in self._updates):
             self._queue_update(hint)
 
-    def _queue_update(self, item: Hint | CatchUp) -> None:
+    def _queue_update(self, item: Hint | datetime) -> None:
         self._pending.append(item)
         if self._update_task is None:
             self._update_task = asyncio.create_task(self._deliver_updates())
 
     def _on_resync(self, since: datetime) -> None:
         """Hints since `since` may have been missed: event feeds read after their readers'
-        positions, and update readers get what changed meanwhile (`catch_up`).
+        positions, and update readers get what changed meanwhile (`_catch_up`).
 
         A reconnecting bus calls this once; a degraded one every poll interval, so a
         catch-up still waiting in the queue absorbs the next one.
@@ -438,18 +380,18 @@ class Feeds:
         if not self._updates:
             return
         for index, item in enumerate(self._pending):
-            if isinstance(item, CatchUp):
-                self._pending[index] = CatchUp(min(item.since, since))
+            if isinstance(item, datetime):
+                self._pending[index] = min(item, since)
                 return
-        self._queue_update(CatchUp(since))
+        self._queue_update(since)
 
     async def _deliver_updates(self) -> None:
         """In hint order; one read of the session per hint, whatever the number of readers."""
         try:
             while self._pending:
                 hint = self._pending.popleft()
-                if isinstance(hint, CatchUp):
-                    if not await self._catch_up(hint.since):
+                if isinstance(hint, datetime):
+                    if not await self._catch_up(hint):
                         self._pending.appendleft(hint)
                         await asyncio.sleep(RETRY_DELAY)
                     continue
@@ -459,11 +401,10 @@ class Feeds:
                 record = None
                 if hint.kind != "deleted":
                     try:
-                        record = await read_session(self.db, hint.session_id)
+                        record = await store.read_session(self.db, hint.session_id)
                     except Exception:
                         log.exception("reading session %s for its watchers", hint.session_id)
                         continue
-                    self.update_reads += 1
                     if record is None or record.organization_id != hint.organization_id:
                         continue  # deleted meanwhile: its own hint follows
                 change = SessionChange(hint.kind, hint.session_id, record)
@@ -475,13 +416,10 @@ class Feeds:
     async def _catch_up(self, since: datetime) -> bool:
         """Give update readers what changed from `since` on; False when the read failed.
 
-        One-session readers: the session is re-read and sent when its revision or status
-        differs from what the reader last had, or `DELETED` when it is gone.
-        Organisation-wide readers: sessions updated or created since then, sessions whose
-        `expiresAt` passed meanwhile (expiry changes no revision), and the tombstones of
-        sessions deleted meanwhile, in the order they happened, less what each reader was
-        already sent. The window starts at the later of `since` and the previous catch-up,
-        minus CLOCK_SKEW; none is missed.
+        A one-session reader gets the session when its revision or status differs from
+        what it last had, or `DELETED` when it is gone. An organisation-wide reader gets
+        `changes_since`, less what it was already sent. The window starts at the later of
+        `since` and the previous catch-up, minus CLOCK_SKEW; none is missed.
         """
         readers = [r for r in self._updates if not r.finished]
         if not readers:
@@ -494,19 +432,15 @@ class Feeds:
         watched = {r.session_id for r in readers if r.session_id is not None}
         try:
             changes = await changes_since(self.db, organizations, since)
-            current = {sid: await read_session(self.db, sid) for sid in watched}
+            current = {sid: await store.read_session(self.db, sid) for sid in watched}
         except Exception:
             log.exception("catching up session updates after missed hints")
             return False
-        self.update_reads += 1
         self._caught_up_at = began
         for reader in readers:
             if reader.session_id is None:
-                for found in changes:
-                    change = found.change
-                    if found.organization_id != reader.organization_id or reader.already_sent(
-                        change
-                    ):
+                for organization_id, change in changes:
+                    if organization_id != reader.organization_id or reader.already_sent(change):
                         continue
                     if change.kind == "created" and change.session_id in reader.sent:
                         # Created in the window, but this reader has heard of it already.
@@ -535,74 +469,30 @@ class Feeds:
         if self._update_task is not None:
             self._update_task.cancel()
 
-    def detach(self) -> None:
-        self.close()
-        self._remove_listener()
-
-
-@dataclass(frozen=True, slots=True)
-class CatchUp:
-    """Queued with hints: update readers catch up on what changed from `since` on."""
-
-    since: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _OrganizationChange:
-    organization_id: str | None
-    at: datetime
-    change: SessionChange
-
 
 async def changes_since(
     db: Database, organization_ids: set[str], since: datetime
-) -> list[_OrganizationChange]:
-    """What happened to the organisations' sessions from `since` on, oldest first."""
+) -> list[tuple[str | None, SessionChange]]:
+    """(organisation, change) for what happened to its sessions from `since` on, in the
+    order it happened: created, updated, expired (`expiresAt` passed) or deleted (a
+    tombstone)."""
     if not organization_ids:
         return []
-    now = clock.now()
-    c = sessions.c
-    async with db.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(sessions).where(
-                    c.organization_id.in_(sorted(organization_ids)),
-                    sa.or_(
-                        c.updated_at >= since,  # includes creation (updated_at = created_at)
-                        sa.and_(c.expires_at >= since, c.expires_at <= now),
-                    ),
-                )
-            )
-        ).all()
-    found: list[_OrganizationChange] = []
-    for row in rows:
-        record = SessionRecord.from_row(row, now)
+    found: list[tuple[datetime, str | None, SessionChange]] = []
+    for record in await store.sessions_changed(db, organization_ids, since, clock.now()):
         if record.created_at >= since:
             kind, at = "created", record.updated_at
         elif record.status == status_rules.EXPIRED and record.expires_at >= since:
             kind, at = "expired", max(record.updated_at, record.expires_at)
         else:
             kind, at = "updated", record.updated_at
-        found.append(
-            _OrganizationChange(record.organization_id, at, SessionChange(kind, record.id, record))
-        )
+        found.append((at, record.organization_id, SessionChange(kind, record.id, record)))
     for session_id, organization_id, deleted_at in await tombstones.deleted_since(
         db, organization_ids, since
     ):
-        found.append(
-            _OrganizationChange(
-                organization_id, deleted_at, SessionChange("deleted", session_id, None)
-            )
-        )
-    found.sort(key=lambda f: f.at)
-    return found
-
-
-async def read_session(db: Database, session_id: str) -> SessionRecord | None:
-    """The session as readers see it, regardless of organisation (callers filter)."""
-    async with db.read() as conn:
-        row = (await conn.execute(sa.select(sessions).where(sessions.c.id == session_id))).first()
-    return SessionRecord.from_row(row, clock.now()) if row is not None else None
+        found.append((deleted_at, organization_id, SessionChange("deleted", session_id, None)))
+    found.sort(key=lambda f: f[0])
+    return [(organization_id, change) for _, organization_id, change in found]
 
 
 _FEEDS: weakref.WeakKeyDictionary[Database, Feeds] = weakref.WeakKeyDictionary()

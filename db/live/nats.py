@@ -1,31 +1,22 @@
 """The hint bus on core NATS (`SESSIONGRAPH_BUS_URL=nats://host:port`).
 
-One subject, `sessiongraph.hints`, for every hint of every process; JetStream is not
-needed, since the database is the log and a hint lost in transit costs one read. The
-client's own reconnect is turned off: a dropped connection must end the link, so that
+One subject for every hint of every process; no JetStream, since the database is the log.
+The client's own reconnect is off: a dropped connection must end the link, so that
 `BrokerBus` polls the log meanwhile and readers catch up after the reconnect.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from db.live.bus import BrokerBus
+from db.live.bus import APPLICATION_NAME, BrokerBus, log
 
 SUBJECT = "sessiongraph.hints"
-CLIENT_NAME = "sessiongraph-bus"
-
-log = logging.getLogger("sessiongraph.bus")
 
 
 class NatsBus(BrokerBus):
     kind = "nats"
-
-    def __init__(self, url: str, **options: float) -> None:
-        super().__init__(**options)
-        self.url = url
-        self._nc: Any = None
+    _nc: Any = None
 
     async def _connect(self) -> None:
         from nats.aio.client import Client
@@ -39,7 +30,7 @@ class NatsBus(BrokerBus):
         self._nc = Client()
         await self._nc.connect(
             self.url,
-            name=CLIENT_NAME,
+            name=APPLICATION_NAME,
             allow_reconnect=False,
             # Two tries, then NoServersError (0 would mean "try forever" at connect).
             max_reconnect_attempts=1,
@@ -59,7 +50,7 @@ class NatsBus(BrokerBus):
     async def _disconnect(self) -> None:
         nc, self._nc = self._nc, None
         if nc is not None:
-            await nc.close()  # also after a failed connect, which leaves its socket open
+            await nc.close()
 
     def _link_alive(self) -> bool:
         return self._nc is not None and bool(self._nc.is_connected)

@@ -1,9 +1,9 @@
 """The hint bus on Redis pub/sub (`SESSIONGRAPH_BUS_URL=redis://host:port/db`).
 
-One channel, `sessiongraph:hints`, for every hint of every process. The subscription has
-its own connection (Redis allows nothing else on it); hints go out on a second one. The
-client's own silent reconnect is turned off: a dropped subscription must end the link,
-so that `BrokerBus` polls the log meanwhile and readers catch up after the reconnect.
+One channel for every hint of every process. The subscription has its own connection
+(Redis allows nothing else on it); hints go out on a second one. The client's own silent
+reconnect is off: a dropped subscription must end the link, so that `BrokerBus` polls the
+log meanwhile and readers catch up after the reconnect.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ import contextlib
 from typing import Any
 
 from db import clock
-from db.live.bus import BrokerBus
+from db.live.bus import APPLICATION_NAME, BrokerBus
 
 CHANNEL = "sessiongraph:hints"
-CLIENT_NAME = "sessiongraph-bus"
 
 
 class RedisBus(BrokerBus):
     kind = "redis"
-
-    def __init__(self, url: str, **options: float) -> None:
-        super().__init__(**options)
-        self.url = url
-        self._client: Any = None
-        self._pubsub: Any = None
-        self._reader: asyncio.Task[None] | None = None
+    _client: Any = None
+    _pubsub: Any = None
+    _reader: asyncio.Task[None] | None = None
 
     async def _connect(self) -> None:
         from redis.asyncio import Redis
@@ -38,7 +33,7 @@ class RedisBus(BrokerBus):
             self.url,
             socket_connect_timeout=5,
             socket_keepalive=True,
-            client_name=CLIENT_NAME,
+            client_name=APPLICATION_NAME,
             retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._client.pubsub()
@@ -58,14 +53,11 @@ class RedisBus(BrokerBus):
                 if message.get("type") == "message":
                     self._received(message["data"])
                 elif message.get("type") == "pong":
-                    self._heard()
+                    self.alive_at = clock.now()
         except Exception:  # the subscription's connection is gone: so is the link
             pass
         finally:
             self._lost.set()
-
-    def _heard(self) -> None:
-        self.alive_at = clock.now()
 
     async def _disconnect(self) -> None:
         reader, self._reader = self._reader, None

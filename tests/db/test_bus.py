@@ -174,10 +174,7 @@ async def test_an_unreachable_broker_degrades_to_polling_and_recovers(
     caplog.set_level(logging.INFO, logger="sessiongraph.bus")
     async with tcp_proxy(broker) as proxy:
         url = proxy.url_for(broker)
-        if isinstance(a, PostgresBus):
-            a.dsn = url
-        else:
-            a.url = url  # type: ignore[attr-defined]
+        a.url = url
         heard, sinces = _recorder(a)
         heard_b, _ = _recorder(b)
         proxy.cut()

@@ -1,0 +1,110 @@
+"""The statements of live reads (db/live/feeds.py) and of the expiry sweep (db/live/expiry.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import clock
+from db import status as status_rules
+from db.models import events, sessions
+from db.records import EventRecord, SessionRecord
+from db.store.engine import Database
+
+_s = sessions.c
+
+
+async def read_log(
+    db: Database, session_id: str, afters: Iterable[int], limit: int
+) -> tuple[Any, list[list[EventRecord]]]:
+    """The session's status, expires_at and last_sequence (None once deleted) and up to
+    `limit` events after each position. The row is read first: on PostgreSQL each
+    statement sees everything committed before it, so the events reach its last_sequence.
+    """
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(_s.status, _s.expires_at, _s.last_sequence).where(_s.id == session_id)
+            )
+        ).first()
+        if row is None:
+            return None, []
+        batches: list[list[EventRecord]] = []
+        for after in afters:
+            if after >= row.last_sequence:
+                batches.append([])
+                continue
+            rows = await conn.execute(
+                sa.select(events)
+                .where(events.c.session_id == session_id, events.c.sequence > after)
+                .order_by(events.c.sequence)
+                .limit(limit)
+            )
+            batches.append([EventRecord.from_row(r) for r in rows])
+    return row, batches
+
+
+async def read_session(db: Database, session_id: str) -> SessionRecord | None:
+    """The session as readers see it, whatever its organisation (callers filter)."""
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(sessions).where(_s.id == session_id))).first()
+    return SessionRecord.from_row(row, clock.now()) if row is not None else None
+
+
+async def sessions_changed(
+    db: Database, organization_ids: Iterable[str], since: datetime, now: datetime
+) -> list[SessionRecord]:
+    """The organisations' sessions updated (or created) from `since` on, or whose
+    `expiresAt` passed between `since` and `now` (expiry changes no revision)."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(sessions).where(
+                _s.organization_id.in_(sorted(organization_ids)),
+                sa.or_(
+                    _s.updated_at >= since,  # includes creation (updated_at = created_at)
+                    sa.and_(_s.expires_at >= since, _s.expires_at <= now),
+                ),
+            )
+        )
+        return [SessionRecord.from_row(row, now) for row in rows]
+
+
+async def mark_expired(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+    """Store `expired` on up to `limit` live sessions past `expiresAt`: (id, organization_id)
+    of each one this call claimed (another process's sweep may claim others)."""
+    due = sa.and_(_s.status.in_(status_rules.LIVE), _s.expires_at <= now)
+    claimed = await conn.execute(
+        sessions.update()
+        .where(due, _s.id.in_(sa.select(_s.id).where(due).limit(limit)))
+        .values(status=status_rules.EXPIRED)
+        .returning(_s.id, _s.organization_id)
+    )
+    return list(claimed.all())
+
+
+def _expired_before(cutoff: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(_s.status == status_rules.EXPIRED, _s.expires_at <= cutoff)
+
+
+async def expired_before(conn: AsyncConnection, cutoff: datetime, limit: int) -> list[str]:
+    """Ids of up to `limit` sessions that expired at or before `cutoff`."""
+    rows = await conn.execute(sa.select(_s.id).where(_expired_before(cutoff)).limit(limit))
+    return [row.id for row in rows]
+
+
+async def delete_expired(
+    conn: AsyncConnection, ids: list[str], cutoff: datetime
+) -> list[tuple[str, str | None]]:
+    """Delete these sessions (still expired before `cutoff`) and their events:
+    (id, organization_id) of each one deleted."""
+    await conn.execute(events.delete().where(events.c.session_id.in_(ids)))
+    gone = await conn.execute(
+        sessions.delete()
+        .where(_s.id.in_(ids), _expired_before(cutoff))
+        .returning(_s.id, _s.organization_id)
+    )
+    return [(row.id, row.organization_id) for row in gone]
