@@ -1,21 +1,18 @@
 """Execute a subscription event once per process, not once per subscriber.
 
-A thousand clients watching one session usually send the same document. For an `Event`
-payload the result of their selection depends only on the document, the variables the
-selection itself uses, and the event (immutable once written; its fields need no
-context), so `SharedEventExecutor` keeps recent results keyed by exactly that and each
-further subscriber gets the same result instead of a fresh execution. Arguments of the
-root field (`sessionId`, `afterSequence`) are consumed by the resolver, not the selection,
-so resumed subscribers with different positions still share.
+For an `Event` payload the result of a selection depends only on the document, the
+variables the selection itself uses, and the event (immutable; its fields need no
+context), so `SharedEventExecutor` keeps recent results keyed by exactly that. Arguments
+of the root field (`sessionId`, `afterSequence`) are consumed by the resolver, not the
+selection, so resumed subscribers with different positions still share.
 
-Sharing the execution is not enough at 1,000 subscribers: Strawberry's per-result stream
-machinery (a per-event executor copy, extension hooks, error mapping, the message dict,
-JSON encoding) still ran once per subscriber. So a subscription stream that knows its
-executor (`bind`, through `cancellable_iterable`) and runs on a WebSocket `Lane` writes
-each event itself: the payload is executed and encoded once per event and selection
-(`encoded_payload`), and each socket gets the same text with only its operation id
-spliced in: exactly the bytes Strawberry would have sent. An event whose result has
-errors, or a schema whose extensions add to results, takes Strawberry's own path.
+At 1,000 subscribers Strawberry's per-result machinery (executor copy, extension hooks,
+error mapping, message dict, JSON encoding) still costs too much per subscriber. So an
+`EventStream` that runs on a WebSocket lane (`open_lane`) writes each event itself: the
+payload is executed and encoded once per event and selection, and each socket gets the
+same text with its operation id spliced in: exactly the bytes Strawberry would have sent.
+An event whose result has errors, or a schema whose extensions add to results, takes
+Strawberry's own path.
 """
 
 from __future__ import annotations
@@ -45,6 +42,7 @@ from graph.schema.types import Event
 
 _CACHE_SIZE = 4096
 T = TypeVar("T")
+SendText = Callable[[str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -57,35 +55,14 @@ class SharingCounts:
 
 COUNTS = SharingCounts()
 
-
-@dataclass(frozen=True, slots=True)
-class Lane:
-    """Where one WebSocket operation's `next` (or legacy `data`) messages go.
-
-    `prefix` is the message up to its payload, e.g. `{"id":"1","type":"next","payload":`,
-    in the key order and encoding the protocol handler itself uses.
-    """
-
-    send_text: Callable[[str], Awaitable[None]]
-    prefix: str
-
-    async def send(self, payload: str) -> None:
-        COUNTS.writes += 1
-        await self.send_text(self.prefix + payload + "}")
+# Set by a WebSocket handler in the task that runs one operation (so it is that operation's
+# only): how to send an encoded message, and the message up to its payload, e.g.
+# `{"id":"1","type":"next","payload":`, in the handler's own key order and encoding.
+_LANE: ContextVar[tuple[SendText, str] | None] = ContextVar("sessiongraph_lane", default=None)
 
 
-# Set by the WebSocket handlers at the start of each operation's task (so it is that
-# operation's only); unset elsewhere, where streams yield to Strawberry as usual.
-_LANE: ContextVar[Lane | None] = ContextVar("sessiongraph_fanout_lane", default=None)
-
-
-def open_lane(send_text: Callable[[str], Awaitable[None]], prefix: str) -> None:
-    """Called by a protocol handler inside the task that runs one operation."""
-    _LANE.set(Lane(send_text, prefix))
-
-
-def current_lane() -> Lane | None:
-    return _LANE.get()
+def open_lane(send_text: SendText, prefix: str) -> None:
+    _LANE.set((send_text, prefix))
 
 
 def transport_prefix(operation_id: str) -> str:
@@ -118,9 +95,8 @@ class _Variables(Visitor):
 
 def _selection_variables(executor: Executor[Any]) -> tuple[str, ...]:
     """Variables the root field's selection (and any fragment) refers to."""
-    operation = executor.operation
     found = _Variables()
-    for selection in operation.selection_set.selections:
+    for selection in executor.operation.selection_set.selections:
         if isinstance(selection, FieldNode) and selection.selection_set is not None:
             visit(selection.selection_set, found)
         for directive in selection.directives or ():
@@ -130,7 +106,14 @@ def _selection_variables(executor: Executor[Any]) -> tuple[str, ...]:
     return tuple(sorted(found.names))
 
 
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    # Keyed by the operation's id(), so each entry keeps its operation to rule out reuse.
     _encoded: ClassVar[OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, str]]] = (
         OrderedDict()
     )
@@ -145,43 +128,35 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         payload = self.root_value
         if not isinstance(payload, Event):
             return super().execute_operation(serially)
-        key = self._key(payload)
+        key = (str(payload.id), *self.group_key())
         hit = self._results.get(key)
         if hit is not None and hit[0] is self.operation:
             self._results.move_to_end(key)
             return hit[1]
         result = super().execute_operation(serially)
         if isinstance(result, ExecutionResult) and not result.errors:
-            self._results[key] = (self.operation, result)
-            if len(self._results) > _CACHE_SIZE:
-                self._results.popitem(last=False)
+            _remember(self._results, key, (self.operation, result))
         return result
 
-    def _key(self, payload: Event) -> tuple[Any, ...]:
-        return (str(payload.id), *self._key_parts())
-
-    def _key_parts(self) -> tuple[Any, ...]:
+    def group_key(self) -> tuple[Any, ...]:
+        """What, besides the event, decides the result: the document and selection variables."""
         operation = self.operation
         known = self._variables.get(id(operation))
         if known is None or known[0] is not operation:
             known = (operation, _selection_variables(self))
-            self._variables[id(operation)] = known
-            if len(self._variables) > _CACHE_SIZE:
-                self._variables.popitem(last=False)
+            _remember(self._variables, id(operation), known)
         values = self.variable_values.coerced
-        used = tuple(repr(values.get(name)) for name in known[1])
-        return (id(operation), used)
+        return (id(operation), tuple(repr(values.get(name)) for name in known[1]))
 
     def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
         """graphql-core hands the subscription's source stream here: tell it its executor."""
         if isinstance(iterable, EventStream):
-            iterable.bind(self)
+            iterable.executor = self
         return super().cancellable_iterable(iterable)
 
     async def encoded_payload(self, record: EventRecord, group: tuple[Any, ...]) -> str | None:
-        """The `next` payload for this event as JSON text, executed and encoded once per
-        event and selection (`group`, from `group_key`); None when the result has errors
-        (Strawberry's path maps and sends those)."""
+        """The `next` payload as JSON text, executed and encoded once per event and
+        selection (`group_key`); None when the result has errors (Strawberry maps those)."""
         key = (record.id, *group)
         hit = self._encoded.get(key)
         if hit is not None and hit[0] is self.operation:
@@ -195,14 +170,8 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         text = orjson.dumps({"data": result.data}).decode()
         COUNTS.encodings += 1
-        self._encoded[key] = (self.operation, text)
-        if len(self._encoded) > _CACHE_SIZE:
-            self._encoded.popitem(last=False)
+        _remember(self._encoded, key, (self.operation, text))
         return text
-
-    def group_key(self) -> tuple[Any, ...]:
-        """What, besides the event, decides the result: the document and selection variables."""
-        return self._key_parts()
 
 
 class EventStream(AsyncIterable[Event]):
@@ -217,15 +186,12 @@ class EventStream(AsyncIterable[Event]):
         self._open_reader = open_reader
         self.executor: SharedEventExecutor | None = None
 
-    def bind(self, executor: SharedEventExecutor) -> None:
-        self.executor = executor
-
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
 
     async def _events(self) -> AsyncGenerator[Event, None]:
         reader = self._open_reader()
-        lane = current_lane()
+        lane = _LANE.get()
         executor = self.executor if lane is not None else None
         group = executor.group_key() if executor is not None else ()
         try:
@@ -233,7 +199,9 @@ class EventStream(AsyncIterable[Event]):
                 if lane is not None and executor is not None:
                     text = await executor.encoded_payload(record, group)
                     if text is not None:
-                        await lane.send(text)
+                        send_text, prefix = lane
+                        COUNTS.writes += 1
+                        await send_text(prefix + text + "}")
                         continue
                 yield Event.from_record(record)
         finally:

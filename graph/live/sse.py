@@ -1,15 +1,10 @@
 """Server-Sent Events: `GET /v1/products/generation/sessions/{id}/events/stream`.
 
-The same feed as the `sessionEvents` subscription, for REST clients and browsers'
-`EventSource`: each event's `id:` is its sequence, so a reconnecting client's
-`Last-Event-ID` resumes exactly after the last event it saw (`?after=` does the same for
-clients that cannot set headers). The stream ends like the subscription: an `end` event
-once a terminal session has delivered its last event, an `error` event when the session
-is deleted or the key that opened the stream is revoked. A session that is already
-terminal and fully delivered answers 204, which tells `EventSource` to stop reconnecting.
-
-Revocation is checked by the same `KeyWatch` as WebSockets (one read per interval for
-both), so a revoked key's streams end within `SESSIONGRAPH_WS_REVOCATION_CHECK_SECONDS`.
+The `sessionEvents` feed for REST clients and `EventSource`: each event's `id:` is its
+sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after the last event seen. The
+stream ends like the subscription: `end` once a terminal session delivered its last event,
+`error` when the session is deleted or the key is revoked (the WebSockets' `KeyWatch`). A
+terminal session already fully delivered answers 204, so `EventSource` stops reconnecting.
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from db import sessions as session_ops
 from db.clock import to_rfc3339
 from db.errors import DomainError, InvalidInput, Unauthenticated
+from db.fields import EVENT_FIELDS
 from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.live.feeds import feeds_of
 from db.records import EventRecord
@@ -46,19 +42,9 @@ def rest_error(error: DomainError) -> Response:
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
-    """An event as the REST paths show it (reference page field names, plus `sequence`)."""
-    return {
-        "id": event.id,
-        "sequence": event.sequence,
-        "sessionId": event.session_id,
-        "organizationId": event.organization_id,
-        "userId": event.user_id,
-        "type": event.type,
-        "stage": event.stage,
-        "message": event.message,
-        "payload": event.payload,
-        "createdAt": to_rfc3339(event.created_at),
-    }
+    """An event with the REST paths' field names, in `db/fields.py`'s order."""
+    values = ((f, getattr(event, f.name)) for f in EVENT_FIELDS)
+    return {f.api: to_rfc3339(value) if f.kind == "time" else value for f, value in values}
 
 
 def error_body(error: DomainError) -> dict[str, Any]:
