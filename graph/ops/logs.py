@@ -1,16 +1,34 @@
-"""Logging set-up: one JSON object per line (or plain text for people), with request ids."""
+"""Logging set-up: one JSON object per line (or plain text for people), with request ids.
+
+A request's id is kept from a sane `X-Request-ID`, else minted (`graph.ops.metrics.Observed`
+assigns and echoes it); a context variable puts it on every line written meanwhile.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import sys
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-from graph.http.request_ids import current_request_id
-
 LogFormat = Literal["json", "text"]
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            text = value.decode("latin-1")
+            if _SANE.match(text):
+                return text
+    return "req_" + secrets.token_hex(8)
 
 
 class _RequestIdFilter(logging.Filter):

@@ -1,15 +1,13 @@
 """Prometheus metrics and the access log, from one ASGI middleware that times every request.
 
-Metrics are per process. With `serve --workers N`, set `PROMETHEUS_MULTIPROC_DIR` to an
-empty directory so `/metrics` aggregates every worker (prometheus-client's multiprocess
-mode).
+Metrics are per process; with `serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` (an empty
+directory) makes `/metrics` sum every worker (prometheus-client's multiprocess mode).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from typing import Any
 
@@ -26,10 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.http.request_ids import HEADER, current_request_id, request_id_from
+from graph.ops.logs import REQUEST_ID_HEADER, current_request_id, request_id_from
 
 access_log = logging.getLogger("sessiongraph.access")
-HEADER_BYTES = HEADER.encode("latin-1")
 
 REQUESTS = Counter(
     "sessiongraph_http_requests_total",
@@ -42,6 +39,7 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+# README lists these two; nothing feeds them yet, so they export no samples / zero.
 OPERATIONS = Counter(
     "sessiongraph_graphql_operations_total",
     "GraphQL operations by type, name (bounded) and outcome.",
@@ -75,42 +73,14 @@ BUS_DEGRADED = Gauge(
     multiprocess_mode="livesum",
 )
 
-_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
-_MAX_NAMES = 200
-_seen_names: set[str] = set()
-
-
-def operation_name_label(name: str | None) -> str:
-    """Clients choose operation names; keep the label set bounded and well formed."""
-    if not name or not _NAME.match(name):
-        return "anonymous" if not name else "invalid"
-    if name in _seen_names:
-        return name
-    if len(_seen_names) >= _MAX_NAMES:
-        return "other"
-    _seen_names.add(name)
-    return name
-
-
-def observe_operation(kind: str, name: str | None, ok: bool) -> None:
-    OPERATIONS.labels(kind, operation_name_label(name), "ok" if ok else "error").inc()
-
-
-def route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
-
 
 class Observed:
     """The one ASGI middleware every request passes: request id, metrics, access log.
 
-    Per HTTP request it assigns the request id (`graph.http.request_ids`: kept from a sane
-    `X-Request-ID`, else minted), echoes it on the response, and when the response ends
-    counts it, times it and writes one access-log line (`sessiongraph.access`, only when
-    `access_log` is on and that logger takes INFO). WebSocket connections get an id for
-    their log lines. One wrapper of `send` instead of one per concern; metric children are
-    looked up once per (route, method, status).
+    HTTP requests and WebSocket connections get a request id (`graph.ops.logs`); an HTTP
+    response echoes it, and when it ends the request is counted, timed and written to the
+    access log (`sessiongraph.access`, when `access_log` is on and the logger takes INFO).
+    Metric children are looked up once per (route, method, status).
     """
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
@@ -121,23 +91,13 @@ class Observed:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != "http":
-            if kind != "websocket":
-                await self.app(scope, receive, send)
-                return
-            request_id = request_id_from(scope["headers"])
-            scope.setdefault("state", {})["request_id"] = request_id
-            token = current_request_id.set(request_id)
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                current_request_id.reset(token)
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         request_id = request_id_from(scope["headers"])
-        scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
-        echo = (HEADER_BYTES, request_id.encode("latin-1"))
+        echo = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
         status = 500
 
         async def sending(message: Message) -> None:
@@ -148,15 +108,17 @@ class Observed:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, sending if kind == "http" else send)
         finally:
             try:
-                self._observe(scope, status, time.perf_counter() - started)
+                if kind == "http":
+                    self._observe(scope, status, time.perf_counter() - started)
             finally:
                 current_request_id.reset(token)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        route = route_template(scope)
+        path = getattr(scope.get("route"), "path", None)
+        route = path if isinstance(path, str) else "unmatched"
         method = scope["method"]
         counted = self._counted.get((route, method, status))
         if counted is None:
@@ -179,22 +141,16 @@ class Observed:
             )
 
 
-def observe_connections(db: Any) -> None:
-    """Set the connection gauges from `db` (a `db.store.engine.Database`); nothing on SQLite."""
-    budget = db.budget
-    if budget is None:
-        return
-    for pool, most in (("orm", budget.orm), ("raw", budget.raw), ("listen", budget.listen)):
-        DB_CONNECTIONS_MAX.labels(pool).set(most)
-    for pool, (in_use, idle) in db.connections().items():
-        DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
-        DB_CONNECTIONS.labels(pool, "idle").set(idle)
-
-
 async def metrics_endpoint(request: Request) -> Response:
+    """The connection gauges (none on SQLite) and the bus's state are read at the scrape."""
     db = getattr(request.app.state, "db", None)
     if db is not None:
-        observe_connections(db)
+        if db.budget is not None:
+            for pool in ("orm", "raw", "listen"):
+                DB_CONNECTIONS_MAX.labels(pool).set(getattr(db.budget, pool))
+            for pool, (in_use, idle) in db.connections().items():
+                DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
+                DB_CONNECTIONS.labels(pool, "idle").set(idle)
         BUS_DEGRADED.set(1 if db.bus.state != "ok" else 0)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
