@@ -1,10 +1,10 @@
 """API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
 
 `KeyRequired` guards every API door (GraphQL, REST, streams) the same way, so a rule about
-callers — revocation, per-organisation limits — is enforced in one place. It is also the
-last place a failure can still be answered in the door's shape: a database outage during
-the key check, the rate-limit lease or the handler is a 503 with `Retry-After`, anything
-else unexpected a JSON 500 with an error id, never Starlette's plain-text page.
+callers (revocation, per-organisation limits) is enforced in one place. It is also the
+last place a failure can still be answered in the door's shape: a database outage is a 503
+with `Retry-After`, anything else unexpected a JSON 500 with an error id, never
+Starlette's plain-text page.
 """
 
 from __future__ import annotations
@@ -20,13 +20,7 @@ from db.keys import authenticate, key_hash_of
 from db.ratelimit import Decision
 from db.records import Principal
 from db.store.engine import Database
-from graph.http.ratelimit import (
-    admit,
-    graphql_rate_limited_response,
-    raw_rate_limit_headers,
-    rest_rate_limited_response,
-    with_headers,
-)
+from graph.http.ratelimit import admit, rate_limit_fields, rate_limited_response
 from graph.ops.metrics import RATE_LIMITED
 from graph.schema.errors import (
     door_error_response,
@@ -36,13 +30,11 @@ from graph.schema.errors import (
     unavailable,
 )
 
-Refusal = Callable[[Unauthenticated], Response]
 # A door that can check the key inside the statement that answers: given the request and
 # the hash of the key it presents, the caller and the answer, or None to take the usual
 # path (key check, then the door), e.g. for a request it cannot answer in one statement
 # or a key that was not found (the usual path then says why).
 Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
-LimitedRefusal = Callable[[Decision], Response]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
 REST_PREFIX = "/v1/"
@@ -54,8 +46,8 @@ def is_rest(scope: Scope) -> bool:
 
 
 def failure_response(error: Exception, scope: Scope, where: str) -> Response:
-    """The answer for an exception no handler caught: 503 when the database is
-    unavailable, else a 500 whose id is also in the log, next to the traceback."""
+    """503 when the database is unavailable, else a 500 whose id is also in the log, next
+    to the traceback."""
     down = unavailable(error)
     if down is not None:
         log_unavailable(error, where)
@@ -98,12 +90,11 @@ def principal_of(scope: Scope) -> Principal:
 class KeyRequired:
     """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
 
-    `public` may answer a request without a key (e.g. the GraphiQL page) by returning a
-    response; returning None sends the request through the key check.
-
-    A known caller then spends one request of its organisation's `maxRequestsPerMinute`;
-    over the limit it gets `limited(decision)` (a 429; by default in the path's shape,
-    see `is_rest`). Every answer of the door carries the RateLimit header fields.
+    `public` may answer a request without a key (e.g. the GraphiQL page); None sends the
+    request through the key check. A known caller then spends one request of its
+    organisation's `maxRequestsPerMinute`; over the limit it gets `limited(decision)` (by
+    default a 429 in the path's shape, see `is_rest`). Every answer carries the RateLimit
+    header fields.
     """
 
     def __init__(
@@ -111,9 +102,9 @@ class KeyRequired:
         app: ASGIApp,
         db: Database,
         *,
-        refuse: Refusal,
+        refuse: Callable[[Unauthenticated], Response],
         public: PublicPage | None = None,
-        limited: LimitedRefusal | None = None,
+        limited: Callable[[Decision], Response] | None = None,
         folded: Folded | None = None,
     ) -> None:
         self.app = app
@@ -143,12 +134,8 @@ class KeyRequired:
         except Exception as error:
             await failure_response(error, scope, "the key check")(scope, receive, send)
             return
-        if not decision.allowed:
-            RATE_LIMITED.inc()
-            await self._limited(scope, decision)(scope, receive, send)
-            return
         scope.setdefault("state", {})["principal"] = principal
-        await self._guarded(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+        await self._admitted(decision, self._guarded, scope, receive, send)
 
     async def _folded(
         self, folded: Folded, scope: Scope, receive: Receive, send: Send
@@ -168,26 +155,39 @@ class KeyRequired:
         try:
             answered = await folded(Request(scope, recording), key_hash)
             if answered is not None:
-                principal, response = answered
-                decision = await admit(self.db, principal)
+                decision = await admit(self.db, answered[0])
         except Exception as error:
             await failure_response(error, scope, "the key check")(scope, receive, send)
             return None
         if answered is None:
-            return _replaying(read, receive)
-        if not decision.allowed:
-            RATE_LIMITED.inc()
-            await self._limited(scope, decision)(scope, receive, send)
-        else:
-            await response(scope, receive, with_headers(send, raw_rate_limit_headers(decision)))
+
+            async def replay() -> Message:
+                return read.pop(0) if read else await receive()
+
+            return replay
+        await self._admitted(decision, answered[1], scope, receive, send)
         return None
 
-    def _limited(self, scope: Scope, decision: Decision) -> Response:
-        if self.limited is not None:
-            return self.limited(decision)
-        if is_rest(scope):
-            return rest_rate_limited_response(decision)
-        return graphql_rate_limited_response(decision)
+    async def _admitted(
+        self, decision: Decision, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Run `app` with the RateLimit fields added, or answer 429."""
+        if not decision.allowed:
+            RATE_LIMITED.inc()
+            if self.limited is not None:
+                limited = self.limited(decision)
+            else:
+                limited = rate_limited_response(decision, rest=is_rest(scope))
+            await limited(scope, receive, send)
+            return
+        fields = rate_limit_fields(decision)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *fields]
+            await send(message)
+
+        await app(scope, receive, sending)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the door; an exception that escapes it before the response started is
@@ -205,13 +205,3 @@ class KeyRequired:
             if started:
                 raise
             await failure_response(error, scope, str(scope["path"]))(scope, receive, send)
-
-
-def _replaying(read: list[Message], receive: Receive) -> Receive:
-    """`receive` that first gives back the messages already read."""
-    pending = list(read)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replay

@@ -1,9 +1,7 @@
 """GraphiQL, pre-filled for sessiongraph, served with its own files so it works offline.
 
-The files ship inside the package (graph/http/static/graphiql/, see graph/http/graphiql_assets.py)
-and are served from /graphiql/assets; `SESSIONGRAPH_GRAPHIQL_ASSETS=cdn` loads them from
-unpkg.com instead, and `SESSIONGRAPH_GRAPHIQL_ASSETS_DIR` from another folder built with
-`sessiongraph graphiql-assets DIR`. Either way each file carries its integrity hash.
+The files (graph/http/graphiql_assets.py) are served from /graphiql/assets, or loaded from
+unpkg.com with `SESSIONGRAPH_GRAPHIQL_ASSETS=cdn`; each tag carries its integrity hash.
 """
 
 from __future__ import annotations
@@ -58,11 +56,11 @@ query RecentSessions {
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
 
 _LOCAL_HELP = (
-    "GraphiQL's files could not be loaded from this server ({ASSETS_ROUTE}/…). They ship "
+    f"GraphiQL's files could not be loaded from this server ({ASSETS_ROUTE}/…). They ship "
     "with sessiongraph in graph/http/static/graphiql/: reinstall the package, or rebuild them "
     "with <code>sessiongraph graphiql-assets DIR</code> and set "
     "<code>SESSIONGRAPH_GRAPHIQL_ASSETS_DIR=DIR</code>, then reload."
-).replace("{ASSETS_ROUTE}", ASSETS_ROUTE)
+)
 _CDN_HELP = (
     "GraphiQL's files could not be loaded from the CDN (unpkg.com): this machine may be "
     "offline or the CDN blocked. Unset <code>SESSIONGRAPH_GRAPHIQL_ASSETS</code> (or set it "
@@ -102,11 +100,8 @@ def render_page(*, source: Source = "local") -> str:
 
 
 def asset_routes(folder: Path | None = None) -> list[Route]:
-    """Routes serving the pinned files from `folder` (default: the shipped copies).
-
-    The folder is checked once here, so a broken or partial copy stops the server at
-    start-up with the command that fixes it, rather than leaving a blank page.
-    """
+    """Routes serving the pinned files from `folder` (default: the shipped copies), checked
+    here so a broken copy stops start-up with the command that fixes it, not a blank page."""
     folder = folder or SHIPPED
     found = problems(folder)
     if found:

@@ -1,11 +1,9 @@
 """GraphiQL's browser files: pinned npm packages, shipped in graph/http/static/graphiql/.
 
-The folder is built, never edited: `sessiongraph graphiql-assets graph/http/static/graphiql`
-(or `python -m graph.http.graphiql_assets DIR`) downloads each pinned tarball from the npm
-registry, checks it against the registry's `dist.integrity` pinned here, takes the files
-the page needs plus each package's licence, checks their SRI hashes and writes them with
-`manifest.json`. The same pins always give the same bytes, so a rebuild is a no-op unless
-the pins change; tests compare the shipped folder with the pins without any network.
+The folder is built, never edited: `sessiongraph graphiql-assets DIR` downloads each pinned
+tarball, checks it against its pinned `dist.integrity`, and writes the files the page needs
+plus each licence, each checked against its SRI hash, with `manifest.json`. The same pins
+always give the same bytes; the server and the tests check a folder against them offline.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,18 +218,3 @@ def problems(folder: Path) -> list[str]:
         elif sri(path.read_bytes()) != pinned.integrity:
             found.append(f"{name} does not match its integrity hash")
     return found
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m graph.http.graphiql_assets DIR` is `sessiongraph graphiql-assets DIR`."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m graph.http.graphiql_assets DIR", file=sys.stderr)
-        return 2
-    for path in build(Path(args[0])):
-        print(f"sessiongraph: wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

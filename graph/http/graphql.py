@@ -1,28 +1,14 @@
 """`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it.
 
-- The response media type follows `Accept`: `application/graphql-response+json` when the
-  client names it, else `application/json` (also for a missing Accept or `*/*`); 406 when
-  it accepts neither.
-- A request that is not a well-formed GraphQL request is 400; a body over the size limit
-  413; a POST body that is not `application/json` 415; a mutation over GET 405 with
-  `Allow: POST`.
-- Under `application/graphql-response+json`, a request that fails before execution
-  (syntax, validation, variable coercion) is 400 without a `data` entry; under
-  `application/json` it is 200, for clients of the legacy watershed.
-- A request may name a persisted document instead of sending it (graph/plan/persisted.py):
-  an unknown one is a request error `PersistedQueryNotFound`, so the status follows the
-  rule above (Apollo Client and urql retry with the full text either way); a request the
-  store refuses (hash mismatch, version, untrusted document) is 400.
-- CSRF: a page on another site can make a browser send only "simple" requests without a
-  CORS preflight: GET, or POST with a form or `text/plain` body. GET never runs mutations
-  and POST demands `application/json`, so no state can be changed cross-site; and keys
-  travel in `Authorization`, which a browser adds to no cross-site request by itself.
+docs/graphql-over-http.md gives the statuses, media types and why the rules keep
+cross-site requests out (GET never mutates, POST must be `application/json`). A named
+persisted document that is unknown is a request error (`PersistedQueryNotFound`), one the
+store refuses (hash mismatch, version, untrusted) a 400 (graph/plan/persisted.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import orjson
 from graphql import GraphQLError
@@ -38,7 +24,6 @@ from db.store import read_sql
 from db.store.engine import Database
 from graph.framework import CannotGetOperationTypeError, InvalidOperationTypeError, OperationType
 from graph.http.auth import KeyRequired, PublicPage, principal_of
-from graph.http.jsonio import JSONResponse
 from graph.http.request import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -52,18 +37,13 @@ from graph.plan.persisted import DocumentNotFound, DocumentRefused, PersistedDoc
 from graph.plan.runner import OperationRunner, is_request_error, response_body
 from graph.schema.build import Schema
 from graph.schema.context import Context
-from graph.schema.errors import with_codes
+from graph.schema.errors import door_error_response, with_codes
 from graph.settings import MAX_BODY_BYTES
 
-DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 QUERIES_ONLY = (OperationType.QUERY,)
 PARSED = "graphql_params"
 Parsed = tuple[GraphQLParams | list[GraphQLParams], tuple[OperationType, ...]]
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
-
-
-def refusal_body(message: str, code: str = "BAD_USER_INPUT") -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 class GraphQLEndpoint:
@@ -75,7 +55,7 @@ class GraphQLEndpoint:
         *,
         db: Database,
         session_ttl_seconds: int,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
         documents: PersistedDocuments | None = None,
     ) -> None:
         self.schema = schema
@@ -87,14 +67,22 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        media_type = response_media_type(request.headers.get("accept")) or JSON
+        accepted = response_media_type(request.headers.get("accept"))
+        media_type = accepted or JSON
         try:
+            if accepted is None:
+                raise RequestRefused(
+                    406,
+                    f"this endpoint answers with {GRAPHQL_RESPONSE} or {JSON}; Accept allows "
+                    "neither",
+                )
             response = await self._respond(request, media_type)
         except ClientDisconnect:
             return  # the client left before sending its whole body: nobody to answer
         except RequestRefused as refused:
+            error = {"message": refused.message, "extensions": {"code": refused.code}}
             response = Response(
-                orjson.dumps(refusal_body(refused.message, refused.code)),
+                orjson.dumps({"errors": [error]}),
                 status_code=refused.status,
                 headers=refused.headers,
                 media_type=media_type,
@@ -129,11 +117,6 @@ class GraphQLEndpoint:
         return principal, Response(body, media_type=media_type)
 
     async def _respond(self, request: Request, media_type: str) -> Response:
-        if response_media_type(request.headers.get("accept")) is None:
-            raise RequestRefused(
-                406,
-                f"this endpoint answers with {GRAPHQL_RESPONSE} or {JSON}; Accept allows neither",
-            )
         params, allowed = await self._params(request)
         context = Context(
             db=self.db,
@@ -212,11 +195,7 @@ class GraphQLEndpoint:
 
 def unauthenticated_response(error: Unauthenticated) -> Response:
     """A GraphQL-shaped 401, so GraphQL clients show the reason like any other error."""
-    return JSONResponse(
-        {"errors": [{"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    return door_error_response(error, rest=False, headers={"WWW-Authenticate": "Bearer"})
 
 
 def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> KeyRequired:

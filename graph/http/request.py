@@ -1,7 +1,7 @@
 """Reading a GraphQL-over-HTTP request: media types, size limits and the request parameters.
 
-Each rule here answers a request the specification calls malformed with the status the
-specification names, before any GraphQL work is done.
+Each rule answers a request the specification calls malformed with the status it names,
+before any GraphQL work is done (docs/graphql-over-http.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,24 @@ class GraphQLParams:
     document_id: str | None = None
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
+def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
+    """The quality of the most specific range matching `media_type` (RFC 9110 §12.5.1)."""
+    candidates = (media_type, media_type.split("/")[0] + "/*", "*/*")
+    best: tuple[int, float] = (-1, 0.0)
+    for media, quality in ranges:
+        if media in candidates:
+            specificity = 2 - candidates.index(media)
+            if specificity > best[0]:
+                best = (specificity, quality)
+    return best[1]
+
+
+def response_media_type(accept: str | None) -> str | None:
+    """`application/graphql-response+json` when asked for by name, else `application/json`
+    (also for a missing Accept or a wildcard, which legacy clients send); None when the
+    client accepts neither (406)."""
+    if not accept or not accept.strip():
+        return JSON
     ranges: list[tuple[str, float]] = []
     for part in accept.split(","):
         media, *params = (piece.strip() for piece in part.split(";"))
@@ -59,36 +76,6 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
                 except ValueError:
                     quality = 0.0
         ranges.append((media.lower(), quality))
-    return ranges
-
-
-def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
-    """The quality of the most specific range matching `media_type` (RFC 9110 §12.5.1)."""
-    kind = media_type.split("/")[0]
-    best: tuple[int, float] = (-1, 0.0)
-    for media, quality in ranges:
-        if media == media_type:
-            specificity = 2
-        elif media == f"{kind}/*":
-            specificity = 1
-        elif media == "*/*":
-            specificity = 0
-        else:
-            continue
-        if specificity > best[0]:
-            best = (specificity, quality)
-    return best[1]
-
-
-def response_media_type(accept: str | None) -> str | None:
-    """`application/graphql-response+json` when asked for by name, else `application/json`.
-
-    A missing Accept header, or a wildcard, gets `application/json`, which every client of
-    the legacy watershed understands. None means the client accepts neither (406).
-    """
-    if not accept or not accept.strip():
-        return JSON
-    ranges = _media_ranges(accept)
     explicit = any(media == GRAPHQL_RESPONSE for media, _ in ranges)
     response_quality = _quality(ranges, GRAPHQL_RESPONSE)
     json_quality = _quality(ranges, JSON)
@@ -102,9 +89,7 @@ def response_media_type(accept: str | None) -> str | None:
 
 
 def _json_object(raw: Any, name: str) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
+    if raw is not None and not isinstance(raw, dict):
         raise RequestRefused(400, f"'{name}' must be a JSON object")
     return raw
 
@@ -133,13 +118,6 @@ def _params(data: dict[str, Any]) -> GraphQLParams:
     )
 
 
-def _decoded_json(text: str, name: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise RequestRefused(400, f"'{name}' is not valid JSON") from None
-
-
 def params_from_query_string(request: Request) -> GraphQLParams:
     """GET: `query` (or `documentId`), `operationName`, JSON-encoded `variables` / `extensions`."""
     args = request.query_params
@@ -148,16 +126,16 @@ def params_from_query_string(request: Request) -> GraphQLParams:
     }
     for name in ("variables", "extensions"):
         if args.get(name):
-            data[name] = _decoded_json(args[name], name)
+            try:
+                data[name] = orjson.loads(args[name])
+            except orjson.JSONDecodeError:
+                raise RequestRefused(400, f"'{name}' is not valid JSON") from None
     return _params(data)
 
 
 def _is_json_content_type(value: str | None) -> bool:
-    """Only `application/json` (UTF-8): a browser cannot send it cross-site without asking.
-
-    Forms and `text/plain` bodies are what a cross-site page can post without a CORS
-    preflight, so refusing them is the CSRF protection.
-    """
+    """Only `application/json` (UTF-8): forms and `text/plain` bodies are what a cross-site
+    page can post without a CORS preflight, so refusing them is the CSRF protection."""
     if value is None:
         return False
     media, *params = (piece.strip() for piece in value.split(";"))
@@ -191,11 +169,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def params_from_body(
     request: Request, limit: int, *, max_operations: int = 1
 ) -> GraphQLParams | list[GraphQLParams]:
-    """POST: a JSON object body sent as `application/json`; anything else is refused.
-
-    A JSON array is a batch of requests, accepted only when batching is on
-    (`max_operations` above 1) and holding at most that many.
-    """
+    """POST: a JSON object sent as `application/json`, or a JSON array of them: a batch,
+    accepted only when batching is on (`max_operations` above 1) and up to that many."""
     if not _is_json_content_type(request.headers.get("content-type")):
         raise RequestRefused(415, "send the request as 'Content-Type: application/json'")
     body = await read_body(request, limit)
@@ -205,24 +180,20 @@ async def params_from_body(
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise RequestRefused(400, "the request body is not valid JSON") from None
-    if isinstance(data, list):
-        return _batch(data, max_operations)
-    if not isinstance(data, dict):
+    if isinstance(data, dict):
+        return _params(data)
+    if not isinstance(data, list):
         raise RequestRefused(400, "the request body must be a JSON object")
-    return _params(data)
-
-
-def _batch(items: list[Any], max_operations: int) -> list[GraphQLParams]:
     if max_operations <= 1:
         raise RequestRefused(
             400, "batching is off: send one operation per request, as a JSON object"
         )
-    if not items:
+    if not data:
         raise RequestRefused(400, "the batch is empty")
-    if len(items) > max_operations:
+    if len(data) > max_operations:
         raise RequestRefused(
             400, f"Too many operations in the batch: at most {max_operations} per request"
         )
-    if not all(isinstance(item, dict) for item in items):
+    if not all(isinstance(item, dict) for item in data):
         raise RequestRefused(400, "every request in a batch must be a JSON object")
-    return [_params(item) for item in items]
+    return [_params(item) for item in data]

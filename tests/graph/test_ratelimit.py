@@ -15,7 +15,7 @@ from db.errors import RateLimited
 from db.keys import authenticate
 from db.plans import set_plan
 from db.store.engine import Database
-from graph.http.ratelimit import spend_operation
+from graph.http.ratelimit import admit, refusal
 from graph.schema.errors import graphql_error
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
@@ -108,19 +108,21 @@ async def test_limit_is_shared_by_two_server_processes(
 
 
 async def test_websocket_operations_spend_the_same_budget(gql: GraphQLClient, db: Database) -> None:
-    """`spend_operation` is what a long-lived connection calls per operation; it shares the
-    HTTP budget and its refusal maps to RATE_LIMITED like any domain error."""
+    """`admit` is what a long-lived connection calls per operation; it shares the HTTP
+    budget and its refusal maps to RATE_LIMITED like any domain error."""
     first, key = await new_key(db)
     await set_plan(db, first.organization_id, max_requests_per_minute=2)
     principal = await authenticate(db, key)  # a connection resolves its key when it opens
     await away_from_minute_end()
-    assert (await spend_operation(db, principal)).allowed
+    assert (await admit(db, principal)).allowed
     assert (await gql.post(QUERY, key=key)).status_code == 200
-    with pytest.raises(RateLimited) as refused:
-        await spend_operation(db, principal)
+    decision = await admit(db, principal)
+    assert not decision.allowed
+    refused = refusal(decision)
+    assert isinstance(refused, RateLimited)
     assert (await gql.post(QUERY, key=key)).status_code == 429
-    mapped = graphql_error(GraphQLError("x", original_error=refused.value), production=True)
+    mapped = graphql_error(GraphQLError("x", original_error=refused), production=True)
     assert mapped.extensions == {
         "code": "RATE_LIMITED",
-        "retryAfter": refused.value.retry_after_seconds,
+        "retryAfter": refused.retry_after_seconds,
     }
