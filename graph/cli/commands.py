@@ -1,26 +1,28 @@
-"""The `sessiongraph` command: serve, migrate, export-schema and key management."""
+"""The `sessiongraph` command: serve, migrate, export-schema, keys, plans, demo, assets."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from db.errors import NotFound
+from db.errors import DomainError, NotFound
 from db.keys import create_key, has_keys, list_keys, revoke_key
 from db.plans import list_plans, set_plan
 from db.records import Plan
 from db.store.engine import Database
 from db.store.migrate import upgrade_to_head
 from graph.app import open_database
-from graph.cli.server import run, server_config
+from graph.cli.server import run
 from graph.ops.logs import configure_logging
 from graph.settings import Settings
 
 DEV_ORG = "org_dev"
 DEV_USER = "user_dev"
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,28 +88,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _with_db(settings: Settings, action: object) -> object:
-    db = open_database(settings)
-    try:
-        return await action(db)  # type: ignore[operator]
-    finally:
-        await db.dispose()
+def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `action` on a database opened for it alone."""
 
+    async def run_action() -> T:
+        db = open_database(settings)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
 
-async def _prepare(db: Database, settings: Settings) -> str | None:
-    """Migrate, and on an empty development database mint a key so the API works at once."""
-    if settings.auto_migrate:
-        await upgrade_to_head(db)
-    if settings.env == "development" and not await has_keys(db):
-        _, secret = await create_key(db, DEV_ORG, DEV_USER)
-        return secret
-    return None
+    return asyncio.run(run_action())
 
 
 def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
     host = host or settings.host
     port = settings.port if port is None else port
-    dev_key = asyncio.run(_with_db(settings, lambda db: _prepare(db, settings)))
+
+    async def prepare(db: Database) -> str | None:
+        """Migrate, and on an empty development database mint a key so the API works at once."""
+        if settings.auto_migrate:
+            await upgrade_to_head(db)
+        if settings.env == "development" and not await has_keys(db):
+            return (await create_key(db, DEV_ORG, DEV_USER))[1]
+        return None
+
+    dev_key = _with_db(settings, prepare)
     print(f"sessiongraph: database {settings.database_url}")
     print(f"sessiongraph: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)")
     if dev_key is not None:
@@ -115,7 +121,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         print(f"    Authorization: Bearer {dev_key}")
     sys.stdout.flush()
     configure_logging(settings.log_level, settings.log_format)
-    run(server_config(settings, host=host, port=port, workers=workers))
+    run(settings, host=host, port=port, workers=workers)
     return 0
 
 
@@ -129,24 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
-        asyncio.run(_with_db(settings, upgrade_to_head))
+        _with_db(settings, upgrade_to_head)
         print("sessiongraph: database is at the newest migration")
-        return 0
-    if args.command == "export-schema":
+    elif args.command == "export-schema":
         from graph.schema.build import printed_schema
 
         Path(args.path).write_text(printed_schema(federation=args.federation))
         print(f"sessiongraph: schema written to {args.path}")
-        return 0
-    if args.command == "plans":
-        return _plans(settings, args)
-    if args.command == "demo":
-        return _demo(settings, args)
-    if args.command == "graphiql-assets":
-        from graph.http.graphiql_assets import main as build_assets
+    elif args.command == "graphiql-assets":
+        from graph.http.graphiql_assets import build
 
-        return build_assets([args.path])
-    return _keys(settings, args)
+        for path in build(Path(args.path)):
+            print(f"sessiongraph: wrote {path}")
+    elif args.command == "demo":
+        return _demo(settings, args)
+    else:
+        try:
+            (_plans if args.command == "plans" else _keys)(settings, args)
+        except DomainError as error:
+            print(f"sessiongraph: {error.message}", file=sys.stderr)
+            return 1
+    return 0
 
 
 def _plan_line(organization_id: str, plan: Plan) -> str:
@@ -156,63 +165,46 @@ def _plan_line(organization_id: str, plan: Plan) -> str:
     )
 
 
-def _plans(settings: Settings, args: argparse.Namespace) -> int:
+def _plans(settings: Settings, args: argparse.Namespace) -> None:
     """`plans set` and `plans show`; sessions keep the plan snapshot they were created with."""
-    from db.errors import DomainError
-
-    try:
-        if args.plans_command == "set":
-            plan = asyncio.run(
-                _with_db(
-                    settings,
-                    lambda db: set_plan(
-                        db,
-                        args.org,
-                        name=args.name,
-                        max_sessions=args.max_sessions,
-                        max_requests_per_minute=args.max_requests_per_minute,
-                    ),
-                )
-            )
-            print(_plan_line(args.org, plan))  # type: ignore[arg-type]
-        else:
-            plans = asyncio.run(_with_db(settings, lambda db: list_plans(db, args.org)))
-            if args.org is not None and not plans:
-                raise NotFound(f"organisation {args.org} not found")
-            for organization_id, plan in plans:  # type: ignore[attr-defined]
-                print(_plan_line(organization_id, plan))
-    except DomainError as error:
-        print(f"sessiongraph: {error.message}", file=sys.stderr)
-        return 1
-    return 0
+    if args.plans_command == "set":
+        plan = _with_db(
+            settings,
+            lambda db: set_plan(
+                db,
+                args.org,
+                name=args.name,
+                max_sessions=args.max_sessions,
+                max_requests_per_minute=args.max_requests_per_minute,
+            ),
+        )
+        print(_plan_line(args.org, plan))
+        return
+    plans = _with_db(settings, lambda db: list_plans(db, args.org))
+    if args.org is not None and not plans:
+        raise NotFound(f"organisation {args.org} not found")
+    for organization_id, plan in plans:
+        print(_plan_line(organization_id, plan))
 
 
-def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    from db.errors import DomainError
+def _keys(settings: Settings, args: argparse.Namespace) -> None:
+    if args.keys_command == "create":
 
-    try:
-        if args.keys_command == "create":
+        async def create(db: Database) -> str:
+            if settings.auto_migrate:
+                await upgrade_to_head(db)
+            record, secret = await create_key(db, args.org, args.user)
+            print(f"created key {record.id} ({record.prefix}…) for {args.org}/{args.user}")
+            print("store it now; it is not shown again:")
+            return secret
 
-            async def create(db: Database) -> str:
-                await upgrade_to_head(db) if settings.auto_migrate else None
-                record, secret = await create_key(db, args.org, args.user)
-                print(f"created key {record.id} ({record.prefix}…) for {args.org}/{args.user}")
-                print("store it now; it is not shown again:")
-                return secret
-
-            print(asyncio.run(_with_db(settings, create)))
-        elif args.keys_command == "list":
-            records = asyncio.run(_with_db(settings, list_keys))
-            for r in records:  # type: ignore[attr-defined]
-                state = f"revoked {r.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if r.revoked_at else "active"
-                print(f"{r.id}  {r.prefix}…  {r.organization_id}  {r.user_id}  {state}")
-        else:
-            record = asyncio.run(_with_db(settings, lambda db: revoke_key(db, args.id)))
-            print(f"revoked key {record.id}")  # type: ignore[attr-defined]
-    except DomainError as error:
-        print(f"sessiongraph: {error.message}", file=sys.stderr)
-        return 1
-    return 0
+        print(_with_db(settings, create))
+    elif args.keys_command == "list":
+        for r in _with_db(settings, list_keys):
+            state = f"revoked {r.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if r.revoked_at else "active"
+            print(f"{r.id}  {r.prefix}…  {r.organization_id}  {r.user_id}  {state}")
+    else:
+        print(f"revoked key {_with_db(settings, lambda db: revoke_key(db, args.id)).id}")
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -221,9 +213,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     url = args.url or f"http://{settings.host}:{settings.port}"
     key = args.key
     if key is None:
-        _, key = asyncio.run(
-            _with_db(settings, lambda db: create_key(db, DEV_ORG, "user_demo"))  # type: ignore[misc]
-        )
+        _, key = _with_db(settings, lambda db: create_key(db, DEV_ORG, "user_demo"))
         print(f"sessiongraph demo: created a key for {DEV_ORG}/user_demo (use it in /monitor):")
         print(f"    {key}")
     print(f"sessiongraph demo: playing against {url} — watch {url}/monitor")

@@ -30,6 +30,11 @@ PRODUCTS = [
     ("Meeting Summariser", "summarisation", {"maxWords": 200, "language": "en"}),
 ]
 COMPONENTS = ["prompt template", "safety filter", "retrieval index", "output schema", "eval suite"]
+# The trouble a run meets before assembling its n-th component: type, message, payload.
+TROUBLE: dict[int, tuple[str, str, dict[str, Any]]] = {
+    3: ("WARNING", "Retrying {}: slow upstream", {"attempt": 2}),
+    4: ("ERROR", "{} check failed once; recovered", {"recovered": True}),
+}
 
 
 class DemoError(Exception):
@@ -58,19 +63,15 @@ class Demo:
 
     async def create(self, index: int, status: str = "PENDING") -> str:
         name = PRODUCTS[index % len(PRODUCTS)][0]
-        data = await self.call(
-            CREATE,
-            {
-                "i": {
-                    "status": status,
-                    "catalogVersion": "v2.4.1",
-                    "schemaVersion": "1.0.0",
-                    "prd": {"productId": f"prod_demo{index:04d}", "name": name, "version": "1.0.0"},
-                    "assemblyState": {"step": "queued", "progress": 0},
-                }
-            },
-        )
-        return str(data["createSession"]["id"])
+        prd = {"productId": f"prod_demo{index:04d}", "name": name, "version": "1.0.0"}
+        session = {
+            "status": status,
+            "catalogVersion": "v2.4.1",
+            "schemaVersion": "1.0.0",
+            "prd": prd,
+            "assemblyState": {"step": "queued", "progress": 0},
+        }
+        return str((await self.call(CREATE, {"i": session}))["createSession"]["id"])
 
     async def event(
         self, session_id: str, kind: str, stage: str, message: str, **payload: Any
@@ -78,9 +79,8 @@ class Demo:
         input: dict[str, Any] = {"type": kind, "stage": stage, "message": message}
         if payload:
             input["payload"] = payload
-        sequence = (await self.call(APPEND, {"id": session_id, "i": input}))["appendEvent"][
-            "sequence"
-        ]
+        data = await self.call(APPEND, {"id": session_id, "i": input})
+        sequence = data["appendEvent"]["sequence"]
         self.say(f"  {session_id}  #{sequence:<3} {kind.lower():<7} {stage:<10} {message}")
 
     async def update(self, session_id: str, **input: Any) -> None:
@@ -95,61 +95,35 @@ class Demo:
         session_id = await self.create(index)
         name, kind, config = PRODUCTS[index % len(PRODUCTS)]
         self.say(f"{session_id}: generating '{name}'")
-        await self.update(
-            session_id, status="GENERATING", assemblyState={"step": "generating", "progress": 5}
-        )
+        state = {"step": "generating", "progress": 5}
+        await self.update(session_id, status="GENERATING", assemblyState=state)
+        model = {"model": "runtype-v1", "temperature": 0.7}
         await self.event(
-            session_id,
-            "INFO",
-            "generating",
-            "Generation started",
-            inputParameters={"model": "runtype-v1", "temperature": 0.7},
+            session_id, "INFO", "generating", "Generation started", inputParameters=model
         )
         await self.pause()
-        await self.event(
-            session_id, "DEBUG", "generating", "Prompt assembled", tokens=random.randint(300, 900)
-        )
+        tokens = random.randint(300, 900)
+        await self.event(session_id, "DEBUG", "generating", "Prompt assembled", tokens=tokens)
         await self.update(session_id, productObject={"type": kind, "config": config})
         await self.pause()
-        await self.update(
-            session_id, status="ASSEMBLING", assemblyState={"step": "assembling", "progress": 20}
-        )
+        state = {"step": "assembling", "progress": 20}
+        await self.update(session_id, status="ASSEMBLING", assemblyState=state)
         for done, component in enumerate(COMPONENTS, start=1):
             await self.pause()
-            if done == 3:
+            if done in TROUBLE:
+                level, message, payload = TROUBLE[done]
                 await self.event(
-                    session_id,
-                    "WARNING",
-                    "assembling",
-                    f"Retrying {component}: slow upstream",
-                    attempt=2,
-                )
-            if done == 4:
-                await self.event(
-                    session_id,
-                    "ERROR",
-                    "assembling",
-                    f"{component} check failed once; recovered",
-                    recovered=True,
+                    session_id, level, "assembling", message.format(component), **payload
                 )
             progress = 20 + int(80 * done / len(COMPONENTS))
-            await self.update(
-                session_id,
-                assemblyState={
-                    "step": "assembling",
-                    "progress": progress,
-                    "details": {
-                        "componentsCompleted": done,
-                        "componentsPending": len(COMPONENTS) - done,
-                    },
-                },
-            )
+            details = {"componentsCompleted": done, "componentsPending": len(COMPONENTS) - done}
+            state = {"step": "assembling", "progress": progress, "details": details}
+            await self.update(session_id, assemblyState=state)
             await self.event(
                 session_id, "INFO", "assembling", f"Assembled {component} ({progress}%)"
             )
-        await self.update(
-            session_id, status="COMPLETED", assemblyState={"step": "done", "progress": 100}
-        )
+        state = {"step": "done", "progress": 100}
+        await self.update(session_id, status="COMPLETED", assemblyState=state)
         self.say(f"{session_id}: completed")
         return session_id
 
@@ -173,16 +147,12 @@ async def run_demo(
             session_id = await demo.create(index, "PENDING" if final == "PENDING" else "GENERATING")
             await demo.event(session_id, "INFO", "generating", "Generation started")
             if final == "COMPLETED":
-                await demo.update(
-                    session_id, status=final, assemblyState={"step": "done", "progress": 100}
-                )
+                done = {"step": "done", "progress": 100}
+                await demo.update(session_id, status=final, assemblyState=done)
             elif final == "FAILED":
                 await demo.event(session_id, "ERROR", "generating", "Model quota exhausted")
                 await demo.update(session_id, status=final)
-        played = []
-        for index in range(runs):
-            played.append(await demo.run(seed + index))
-        return played
+        return [await demo.run(seed + index) for index in range(runs)]
 
 
 def main(base_url: str, key: str, *, seed: int, runs: int, delay: float) -> int:

@@ -1,15 +1,12 @@
 """uvicorn, configured once for every way the server runs, with two things added.
 
-- Graceful shutdown: uvicorn closes open WebSockets itself with 1012 before the ASGI
-  lifespan shutdown runs, so the app could not choose its close code there.
-  `GracefulServer` first calls the app's `state.drain()` (WebSockets closed with 1001
-  "going away", SSE streams ended cleanly), then lets uvicorn shut down as usual.
-- Bounded request heads: uvicorn (httptools) waits forever for a request's headers and
-  accepts headers of any size, so a client trickling bytes, or sending none at all,
-  holds a socket (and a file descriptor) for as long as it likes. `BoundedHttpProtocol`
-  closes a connection whose headers are not complete within `header_timeout` seconds of
-  the connection opening or the request starting, and answers 431 to headers larger
-  than `MAX_HEADER_BYTES`.
+- Graceful shutdown: uvicorn closes open WebSockets with 1012 before the lifespan shutdown
+  runs; `GracefulServer` first calls the app's `state.drain()` (WebSockets closed with 1001
+  "going away", SSE streams ended cleanly).
+- Bounded request heads: uvicorn waits forever for a request's headers, of any size, so a
+  client trickling bytes (or none) holds a socket as long as it likes.
+  `BoundedHttpProtocol` closes a connection whose headers are not complete `header_timeout`
+  seconds after it opened or its request began, and answers 431 past `MAX_HEADER_BYTES`.
 """
 
 from __future__ import annotations
@@ -46,8 +43,7 @@ _TOO_LARGE = (
 
 
 class ServerConfig(uvicorn.Config):
-    """`uvicorn.Config` plus the header deadline `BoundedHttpProtocol` reads; a class of
-    its own so it survives being pickled into `--workers` children."""
+    """`uvicorn.Config` plus the header deadline, pickled into `--workers` children."""
 
     def __init__(self, app: Any, *, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
@@ -102,8 +98,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.transport.write(_TOO_LARGE)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._disarm()
-        self.head_deadline = self.loop.call_later(self.header_timeout, self._head_timed_out)
+        self._arm()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -123,20 +118,48 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def server_config(
-    settings: Settings,
-    app: Any = "graph.app:app_factory",
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    workers: int = 1,
-) -> ServerConfig:
-    """The one uvicorn configuration `serve` runs with (tests start servers with it too)."""
-    return ServerConfig(
-        app,
-        factory=isinstance(app, str),
-        host=host or settings.host,
-        port=settings.port if port is None else port,
+def raise_open_file_limit() -> None:
+    """Every socket is a file descriptor; the soft limit (often 1,024) would refuse
+    connections long before memory runs out, so raise it to the hard limit allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as error:  # e.g. macOS caps below its reported hard limit
+        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, error)
+
+
+class GracefulServer(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.loaded_app
+        for _ in range(10):  # down through uvicorn's middleware to the app that can drain
+            drain = getattr(getattr(app, "state", None), "drain", None)
+            if drain is not None:
+                with contextlib.suppress(Exception):
+                    await drain()
+                break
+            app = getattr(app, "app", None)
+        await super().shutdown(sockets)
+
+
+class GracefulProcess(multiprocess.Process):
+    """A `--workers` child that runs `GracefulServer` (the object is pickled into the child)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = GracefulServer(config=self.config)
+        return self._server
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve with the one uvicorn configuration: one process, or `workers` sharing one socket."""
+    config = ServerConfig(
+        "graph.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
         workers=workers,
         log_level=settings.log_level,
         log_config=uvicorn_log_config(),
@@ -152,54 +175,6 @@ def server_config(
         # connection costs more CPU and memory (a zlib context per socket) than it saves.
         ws_per_message_deflate=False,
     )
-
-
-def raise_open_file_limit() -> tuple[int, int]:
-    """Every socket is a file descriptor; the soft limit (often 1,024) would refuse
-    connections long before memory runs out, so raise it to the hard limit the operator
-    allows. Returns the (soft, hard) limits now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft >= hard:
-        return soft, hard
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError) as error:  # e.g. macOS caps below its reported hard limit
-        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, error)
-        return soft, hard
-    return hard, hard
-
-
-async def drain_app(app: Any) -> None:
-    """Find the Starlette app under uvicorn's middleware and run its `drain`, if any."""
-    seen = 0
-    while app is not None and seen < 10:
-        drain = getattr(getattr(app, "state", None), "drain", None)
-        if drain is not None:
-            await drain()
-            return
-        app = getattr(app, "app", None)
-        seen += 1
-
-
-class GracefulServer(uvicorn.Server):
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        with contextlib.suppress(Exception):
-            await drain_app(self.config.loaded_app)
-        await super().shutdown(sockets)
-
-
-class GracefulProcess(multiprocess.Process):
-    """A `--workers` child that runs `GracefulServer` (the object is pickled into the child)."""
-
-    @property
-    def server(self) -> uvicorn.Server:
-        if self._server is None:
-            self._server = GracefulServer(config=self.config)
-        return self._server
-
-
-def run(config: uvicorn.Config) -> None:
-    """`uvicorn.run` for our server class: one process, or `workers` sharing one socket."""
     raise_open_file_limit()  # before the workers start: they inherit it
     if config.workers > 1:
         sock = config.bind_socket()
