@@ -17,18 +17,16 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock
 from db.errors import IdempotencyKeyReused, InvalidInput
-from db.models import idempotency_keys
 from db.records import Principal
+from db.store import idempotency as store
 from db.store.engine import Database
 
 MAX_KEY_LENGTH = 255
@@ -55,14 +53,10 @@ class Claim:
 
     conn: AsyncConnection
     replay: StoredResponse | None
-    _recorded: StoredResponse | None = field(default=None)
+    recorded: StoredResponse | None = None
 
     async def record(self, response: StoredResponse) -> None:
-        self._recorded = response
-
-    @property
-    def recorded(self) -> StoredResponse | None:
-        return self._recorded
+        self.recorded = response
 
 
 def check_key(key: str) -> str:
@@ -98,39 +92,21 @@ async def claim(
     """
     check_key(key)
     now = clock.now()
-    scope = (
-        idempotency_keys.c.organization_id == principal.organization_id,
-        idempotency_keys.c.key == key,
-    )
+    organization_id = principal.organization_id
     async with db.write() as conn:
-        await conn.execute(
-            idempotency_keys.delete().where(*scope, idempotency_keys.c.expires_at <= now)
-        )
+        await store.drop_expired_claim(conn, organization_id, key, now)
         if secrets.randbelow(_PURGE_ONE_IN) == 0:
-            await _purge(conn, now)
-        row = {
-            "organization_id": principal.organization_id,
-            "key": key,
-            "fingerprint": request_fingerprint,
-            "status_code": 0,
-            "headers": {},
-            "body": "",
-            "created_at": now,
-            "expires_at": now + retention,
-        }
-        if await _insert_if_absent(conn, db.dialect, row):
+            await store.purge_expired(conn, now)
+        if await store.insert_claim(
+            conn, organization_id, key, request_fingerprint, now, retention
+        ):
             fresh = Claim(conn=conn, replay=None)
             yield fresh
-            stored = fresh.recorded
-            if stored is None:
+            if fresh.recorded is None:
                 raise RuntimeError("an idempotency claim was left without a recorded response")
-            await conn.execute(
-                idempotency_keys.update()
-                .where(*scope)
-                .values(status_code=stored.status_code, headers=stored.headers, body=stored.body)
-            )
+            await store.record_response(conn, organization_id, key, asdict(fresh.recorded))
             return
-        first = (await conn.execute(sa.select(idempotency_keys).where(*scope))).one()
+        first = await store.claimed(conn, organization_id, key)
         if first.fingerprint != request_fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used for a different request; "
@@ -143,57 +119,3 @@ async def claim(
                 status_code=first.status_code, headers=dict(first.headers), body=first.body
             ),
         )
-
-
-async def _insert_if_absent(conn: AsyncConnection, dialect: str, row: dict[str, Any]) -> bool:
-    """Insert the claim unless the key exists; waits for a concurrent claim to finish first."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(idempotency_keys)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
-        .returning(idempotency_keys.c.key)
-    )
-    return (await conn.execute(statement)).first() is not None
-
-
-async def _purge(conn: AsyncConnection, now: datetime, *, batch: int = 1000) -> int:
-    """Delete up to `batch` expired rows; rows another sweep holds are skipped, not waited on
-    (so two sweeps never deadlock on PostgreSQL; SQLite has one writer anyway)."""
-    key = sa.tuple_(idempotency_keys.c.organization_id, idempotency_keys.c.key)
-    expired = (
-        sa.select(idempotency_keys.c.organization_id, idempotency_keys.c.key)
-        .where(idempotency_keys.c.expires_at <= now)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    result = await conn.execute(idempotency_keys.delete().where(key.in_(expired)))
-    return int(result.rowcount or 0)
-
-
-async def purge_expired(db: Database, now: datetime | None = None) -> int:
-    """Delete every record past its retention, a batch per transaction; returns how many."""
-    total = 0
-    while True:
-        async with db.write() as conn:
-            deleted = await _purge(conn, now or clock.now())
-        total += deleted
-        if deleted == 0:
-            return total
-
-
-async def find_record(db: Database, principal: Principal, key: str) -> StoredResponse | None:
-    """The live record of a key (for tests and operators); expired ones count as absent."""
-    async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(idempotency_keys).where(
-                    idempotency_keys.c.organization_id == principal.organization_id,
-                    idempotency_keys.c.key == key,
-                    idempotency_keys.c.expires_at > clock.now(),
-                )
-            )
-        ).first()
-    if row is None:
-        return None
-    return StoredResponse(status_code=row.status_code, headers=dict(row.headers), body=row.body)

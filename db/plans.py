@@ -6,13 +6,10 @@ sessions created afterwards; sessions keep the snapshot they were created with.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from db import clock
 from db.errors import InvalidInput, NotFound
 from db.keys import DEFAULT_PLAN, check_name
-from db.models import organizations
 from db.records import Plan
+from db.store import keys as store
 from db.store.engine import Database
 
 MAX_LIMIT = 1_000_000_000
@@ -45,22 +42,7 @@ async def set_plan(
             max_requests_per_minute, "maxRequestsPerMinute"
         )
     async with db.write() as conn:
-        exists = await conn.scalar(
-            sa.select(organizations.c.id).where(organizations.c.id == organization_id)
-        )
-        if exists is None:
-            row = {
-                "id": organization_id,
-                "plan_name": DEFAULT_PLAN.name,
-                "max_sessions": DEFAULT_PLAN.max_sessions,
-                "max_requests_per_minute": DEFAULT_PLAN.max_requests_per_minute,
-                "created_at": clock.now(),
-            }
-            await conn.execute(organizations.insert().values({**row, **changes}))
-        elif changes:
-            await conn.execute(
-                organizations.update().where(organizations.c.id == organization_id).values(changes)
-            )
+        await store.put_organization(conn, organization_id, DEFAULT_PLAN, changes)
     return await get_plan(db, organization_id)
 
 
@@ -72,14 +54,4 @@ async def get_plan(db: Database, organization_id: str) -> Plan:
 
 
 async def list_plans(db: Database, organization_id: str | None = None) -> list[tuple[str, Plan]]:
-    query = sa.select(
-        organizations.c.id,
-        organizations.c.plan_name,
-        organizations.c.max_sessions,
-        organizations.c.max_requests_per_minute,
-    ).order_by(organizations.c.id)
-    if organization_id is not None:
-        query = query.where(organizations.c.id == organization_id)
-    async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    return [(r.id, Plan(r.plan_name, r.max_sessions, r.max_requests_per_minute)) for r in rows]
+    return await store.plans(db, organization_id)

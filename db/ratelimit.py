@@ -2,15 +2,12 @@
 
 Counting every request in the database would add a write to every request. Instead each
 process *leases* a slice of the minute's budget (`rate_windows.used` grows by the slice in
-one short write transaction) and spends it locally; it asks for another slice only when
-its own runs out. The database never grants more than the limit, so the service as a
-whole never admits more than `maxRequestsPerMinute` in a minute: there is no
-over-admission. The price is the opposite error: slices leased by one process and not yet
-spent cannot be spent by another, so near the end of a budget a process may refuse while
-another still holds unspent requests. Slices shrink as the budget runs out (an eighth of
-what is left, at most a fiftieth of the limit), which bounds that under-admission to
-fewer than `processes * limit / 50` requests per minute and in practice far less. With
-a limit of 50 or less every slice is one request, and the count is exact.
+one short write transaction), spends it locally and leases again only when it runs out.
+The database never grants more than the limit, so the service never over-admits. The price
+is the opposite error: a slice one process has not spent cannot be spent by another. Slices
+shrink as the budget runs out (an eighth of what is left, at most a fiftieth of the limit),
+which bounds that under-admission to fewer than `processes * limit / 50` requests a minute;
+with a limit of 50 or less every slice is one request and the count is exact.
 
 Windows are fixed, aligned to the UTC minute of the processes' clocks.
 """
@@ -23,12 +20,9 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from db.models import rate_windows
+from db.store import ratelimit as store
 from db.store.engine import Database
 
 WINDOW_SECONDS = 60
@@ -70,57 +64,6 @@ def slice_size(limit: int, used: int) -> int:
     return max(1, min(math.ceil(limit / SLICES_PER_LIMIT), left // SLICE_OF_REMAINDER))
 
 
-async def lease(db: Database, organization_id: str, minute: int, limit: int) -> tuple[int, int]:
-    """Take a slice of the organisation's budget for `minute`: (granted, shared count after).
-
-    One write transaction of three statements; the row lock (PostgreSQL) or the write lock
-    (SQLite) makes concurrent leases from any process add up exactly.
-    """
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-    key = (rate_windows.c.organization_id == organization_id) & (rate_windows.c.minute == minute)
-    async with db.write() as conn:
-        await conn.execute(
-            insert(rate_windows)
-            .values(organization_id=organization_id, minute=minute, used=0)
-            .on_conflict_do_nothing()
-        )
-        used = await conn.scalar(sa.select(rate_windows.c.used).where(key).with_for_update())
-        granted = slice_size(limit, used or 0)
-        if granted:
-            await conn.execute(
-                rate_windows.update().where(key).values(used=rate_windows.c.used + granted)
-            )
-    return granted, (used or 0) + granted
-
-
-class _RollBack(Exception):
-    """Raised inside the probe's transaction so `Database.write` rolls it back."""
-
-
-async def probe_lease(db: Database) -> None:
-    """Do what a lease does (an upsert into `rate_windows`, in a write transaction) and roll
-    it back. A database that answers reads but refuses writes (a read-only file or
-    filesystem, a standby after failover, a full disk) fails every authenticated request
-    at its lease; this lets readiness find that out without changing anything."""
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-    try:
-        async with db.write() as conn:
-            await conn.execute(
-                insert(rate_windows)
-                .values(organization_id="", minute=-1, used=0)
-                .on_conflict_do_nothing()
-            )
-            raise _RollBack
-    except _RollBack:
-        pass
-
-
-async def forget_old_windows(db: Database, before_minute: int) -> None:
-    """Rows of past minutes are never read again."""
-    async with db.write() as conn:
-        await conn.execute(rate_windows.delete().where(rate_windows.c.minute < before_minute))
-
-
 class RateLimiter:
     """Admits requests per organisation; one per process and database (`limiter_for`)."""
 
@@ -144,7 +87,8 @@ class RateLimiter:
             async with budget.lock:
                 # Another request may have leased while this one waited for the lock.
                 if budget.available <= 0 and budget.seen < limit:
-                    granted, seen = await lease(self.db, organization_id, minute, limit)
+                    grant = partial(slice_size, limit)
+                    granted, seen = await store.lease(self.db, organization_id, minute, grant)
                     budget.available += granted
                     budget.seen = max(budget.seen, seen)
         if budget.available > 0:
@@ -157,7 +101,7 @@ class RateLimiter:
         previous, self.current_minute = self.current_minute, minute
         self.budgets = {o: b for o, b in self.budgets.items() if b.minute >= minute}
         if previous:
-            await forget_old_windows(self.db, minute - 1)
+            await store.forget_windows_before(self.db, minute - 1)
 
 
 _limiters: weakref.WeakKeyDictionary[Database, RateLimiter] = weakref.WeakKeyDictionary()

@@ -1,13 +1,10 @@
 """The raw driver, for the statements every request runs: the key check and planned reads.
 
 Through SQLAlchemy's asyncio layer a statement costs 0.6-1.1 ms (pool checkout, greenlet
-switches, an explicit BEGIN/ROLLBACK, row processing); on the driver itself 0.1-0.2 ms.
-Each is one read-only statement, so running it on its own in autocommit mode sees one
-consistent snapshot. Appends without an idempotency claim share its PostgreSQL pool
-(`db/store/appends.py`).
-
-Writes and the rules' own reads stay on SQLAlchemy in the operations modules. Statements
-run here are reported to `Database.statement_listeners`, so counts stay observable.
+switches, BEGIN/ROLLBACK, row processing); on the driver itself 0.1-0.2 ms. Each is one
+read-only statement in autocommit mode, so it sees one consistent snapshot. Appends without
+an idempotency claim share its PostgreSQL pool (`db/store/appends.py`). Statements run here
+are reported to `listeners`, so counts stay observable.
 """
 
 from __future__ import annotations
@@ -18,20 +15,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 
 from db.cursors import session_cursor
 
 
 class LeanReader:
-    """A few raw driver connections for read-only statements, opened on first use.
-
-    SQL is written with `?` placeholders; for PostgreSQL they become `$1, $2, …`.
-    """
+    """A few raw driver connections for read-only statements, opened on first use."""
 
     def __init__(
         self,
-        url: Any,
+        url: URL,
         *,
         is_sqlite: bool,
         pool_size: int,
@@ -56,9 +50,8 @@ class LeanReader:
             if self.is_sqlite:
                 import aiosqlite
 
-                path = make_url(self.url).database or ""
                 for _ in range(self.pool_size):
-                    conn = await aiosqlite.connect(path, isolation_level=None)
+                    conn = await aiosqlite.connect(self.url.database or "", isolation_level=None)
                     await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
                     await conn.create_function(
                         "session_cursor", 2, session_cursor, deterministic=True
@@ -67,13 +60,12 @@ class LeanReader:
             else:
                 import asyncpg
 
-                plain = make_url(self.url).set(drivername="postgresql")
                 # Behind PgBouncer (transaction mode) statements are unnamed and re-parsed
                 # with each execution: a named one would stay on a server connection that
                 # other clients get next.
                 cache = {"statement_cache_size": 0} if self.pgbouncer else {}
                 self._pool = await asyncpg.create_pool(
-                    plain.render_as_string(hide_password=False),
+                    self.url.set(drivername="postgresql").render_as_string(hide_password=False),
                     min_size=1,
                     max_size=self.pool_size,
                     init=_pg_codecs,
@@ -117,6 +109,12 @@ class LeanReader:
             self._pool = None
 
 
+def json_text(value: Any) -> str:
+    """JSON as stored by either driver: orjson's compact text, so reads that splice stored
+    JSON into an answer (db/store/read_sql.py) give exactly what orjson would write."""
+    return orjson.dumps(value).decode()
+
+
 async def _nothing_to_reset(_conn: Any) -> None:
     """Statements on this pool are single reads and single-statement appends in autocommit
     that change no session state, so a released connection needs no `RESET ALL; UNLISTEN *;
@@ -130,6 +128,6 @@ async def _pg_codecs(conn: Any) -> None:
         await conn.set_type_codec(
             name,
             schema="pg_catalog",
-            encoder=lambda v: orjson.dumps(v).decode(),
+            encoder=json_text,
             decoder=orjson.loads,
         )

@@ -1,18 +1,15 @@
 """The async engines behind every operation, tuned per database.
 
-SQLite allows one writer at a time. Writes therefore go through a one-connection engine
-whose transactions open with `BEGIN IMMEDIATE`: concurrent writers in this process queue
-for the connection instead of racing for the lock, and other processes wait on
-`busy_timeout`. Appends without an idempotency claim have their own writer
-(`db.store.appends`, group commit); it and this engine take turns on `sqlite_writer_turn`.
-Reads use a small pool and never block the writer (WAL).
+SQLite allows one writer at a time, so writes go through a one-connection engine whose
+transactions open with `BEGIN IMMEDIATE`: writers in this process queue for it (and take
+turns with the appender, `db.store.appends`, on `sqlite_writer_turn`) instead of racing
+for the lock; other processes wait on `busy_timeout`. Reads use a small pool (WAL).
 PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
 
-On PostgreSQL a process holds at most `max_connections` server connections, split by
-`ConnectionBudget`: one for the bus's LISTEN (when the bus is LISTEN/NOTIFY), the rest
-shared between SQLAlchemy's pool and the raw driver's pool. Neither pool overflows, so
-the sum is a bound, not an average. Behind PgBouncer in transaction mode (`pgbouncer=true`
-in the URL) both drivers keep no prepared statement by name on a server connection.
+One URL query parameter is sessiongraph's own and reaches no driver: `pgbouncer=true` says
+the URL points at PgBouncer in transaction mode (as Prisma spells it), where consecutive
+transactions may run on different server connections, so nothing may outlive one there:
+no prepared statement kept by name, no session `SET`, no `LISTEN`.
 """
 
 from __future__ import annotations
@@ -24,13 +21,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from db.live.bus import Bus, Hint, PostgresBus, bus_for
 from db.store.appends import Appender
-from db.store.driver import LeanReader
-from db.store.urls import async_url, behind_pgbouncer, is_sqlite
+from db.store.driver import LeanReader, json_text
 
 # A write transaction a caller holds open across operations (`Database.write`); the doors
 # pass it along without knowing what it is made of.
@@ -41,16 +39,47 @@ DEFAULT_MAX_CONNECTIONS = 20
 # Behind PgBouncer in transaction mode: asyncpg prepares unnamed statements (re-parsed with
 # each execution, so no name outlives the transaction) and SQLAlchemy caches none of them.
 PGBOUNCER_CONNECT_ARGS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+PGBOUNCER = "pgbouncer"
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def async_url(url: str | URL) -> URL:
+    """`postgresql://…` and `sqlite:///…` get the async driver; other schemes are refused.
+    `pgbouncer=…` is dropped from the result (read it with `behind_pgbouncer`)."""
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: "
+            "use sqlite:///path/to/file.db or postgresql://user@host/dbname"
+        )
+    behind_pgbouncer(parsed)  # refuses a value that is neither true nor false
+    return parsed.set(drivername=driver).difference_update_query([PGBOUNCER])
+
+
+def behind_pgbouncer(url: str | URL) -> bool:
+    value = make_url(url).query.get(PGBOUNCER, "false")
+    text = (value[-1] if isinstance(value, tuple) else value).strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise ValueError(f"database URL: {PGBOUNCER}={text!r} must be true or false")
+    return text in _TRUE
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionBudget:
-    """A process's PostgreSQL connections: `orm + raw + listen == total`, each pool capped.
+    """A process's PostgreSQL connections: `orm + raw + listen == total`, no pool overflows.
 
-    The LISTEN connection is one, held for the process's life. The rest is halved, the
-    odd one to SQLAlchemy's pool (writes, rate-limit leases, rarer reads: it holds a
-    connection for a whole transaction) and the other half to the raw driver's pool (hot
-    reads and appends: one statement per checkout, so fewer connections go further).
+    LISTEN (when the bus uses it) holds one for the process's life. The rest is halved, the
+    odd one to SQLAlchemy's pool (it holds a connection for a whole transaction), the other
+    half to the raw driver's (one statement per checkout, so fewer go further).
     """
 
     total: int
@@ -85,7 +114,7 @@ class Database:
         bus_poll_seconds: float = 1.0,
     ) -> None:
         self.url = async_url(url)
-        self.is_sqlite = is_sqlite(self.url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
         # Operations publish a hint here after each commit; live streams listen.
@@ -112,6 +141,7 @@ class Database:
             )
             self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", pool_size=4)
             self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", pool_size=1)
+            self.engines: tuple[AsyncEngine, ...] = (self.engine, self.write_engine)
         else:
             self.budget = ConnectionBudget.split(
                 max_connections, listen=1 if isinstance(self.bus, PostgresBus) else 0
@@ -125,6 +155,7 @@ class Database:
                 **JSON_CODEC,
             )
             self.write_engine = self.engine
+            self.engines = (self.engine,)
         self.lean = LeanReader(
             self.url,
             is_sqlite=self.is_sqlite,
@@ -151,10 +182,7 @@ class Database:
     @asynccontextmanager
     async def write(self, within: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed on success, rolled back on error.
-
-        `within` joins a transaction the caller already holds (e.g. an idempotency claim), so
-        an operation and its bookkeeping commit together.
-        """
+        `within` joins a transaction the caller already holds (e.g. an idempotency claim)."""
         if within is not None:
             yield within
             return
@@ -167,18 +195,9 @@ class Database:
             self.bus.publish(hint)
 
     def announce(self, conn: AsyncConnection, hint: Hint) -> None:
-        """Publish `hint` when the transaction `conn` belongs to commits; never if it rolls back.
-
-        An operation joined to a caller's transaction (`within`) must not be announced
-        before that transaction commits, or a reader would look before the rows exist.
-        """
+        """Publish `hint` when the transaction `conn` belongs to commits (even one joined with
+        `within`), never before, so no reader looks before the rows exist."""
         conn.info[_PENDING_HINTS].append(hint)
-
-    @property
-    def engines(self) -> tuple[AsyncEngine, ...]:
-        return (
-            (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
-        )
 
     def connections(self) -> dict[str, tuple[int, int]]:
         """PostgreSQL connections open now, `{pool: (in_use, idle)}`; empty on SQLite."""
@@ -192,11 +211,6 @@ class Database:
             "listen": (listening, 0),
         }
 
-    @property
-    def statement_listeners(self) -> list[Any]:
-        """Called with the SQL of each statement the lean reader runs (SQLAlchemy has events)."""
-        return self.lean.listeners
-
     async def dispose(self) -> None:
         await self.appends.close()
         await self.lean.close()
@@ -204,13 +218,12 @@ class Database:
             await engine.dispose()
 
 
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def upsert(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT that takes `ON CONFLICT`, in the connection's dialect."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-# JSON columns hold orjson's compact text, whichever path wrote them: reads that splice
-# stored JSON into an answer (db/store/read_sql.py) then give exactly what orjson would write.
-JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
 
 
 def _sqlite_engine(

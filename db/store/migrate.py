@@ -43,7 +43,3 @@ async def current_revision(db: Database) -> str | None:
 
     async with db.read() as conn:
         return await conn.run_sync(read)
-
-
-async def is_at_head(db: Database) -> bool:
-    return await current_revision(db) == head_revision()

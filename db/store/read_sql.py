@@ -23,9 +23,9 @@ from db import clock
 from db import status as status_rules
 from db.clock import to_rfc3339
 from db.fields import EVENTS, SESSIONS, Field
-from db.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
 from db.records import Principal
 from db.store.engine import Database
+from db.store.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
 from db.store.read_plan import (
     Entries,
     EventById,
@@ -411,7 +411,7 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
 
     `keyed`: the statement also checks the caller's key (`KEY`, its hash): it returns no
     row for a key that is unknown or revoked, else the caller's columns
-    (`keys.PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
+    (`PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
     """
     renderer = Renderer(
         SQLITE if sqlite else POSTGRES,

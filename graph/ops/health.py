@@ -8,10 +8,10 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from db.keys import principal_for_hash
-from db.ratelimit import probe_lease
 from db.store.engine import Database
+from db.store.keys import principal_for_hash
 from db.store.migrate import current_revision, head_revision
+from db.store.ratelimit import probe_lease
 from graph.http.jsonio import JSONResponse
 from graph.schema.errors import UNREACHABLE, unavailable
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,20 +11,42 @@ import sqlalchemy as sa
 from db import clock
 from db import sessions as session_ops
 from db.errors import IdempotencyKeyReused, InvalidInput
-from db.idempotency import (
-    StoredResponse,
-    check_key,
-    claim,
-    find_record,
-    fingerprint,
-    purge_expired,
-)
+from db.idempotency import StoredResponse, check_key, claim, fingerprint
 from db.models import idempotency_keys, sessions
 from db.records import Principal
+from db.store import idempotency as store
 from db.store.engine import Database
 from tests.conftest import new_key
 
 RESPONSE = StoredResponse(status_code=201, headers={"Location": "/x"}, body='{"ok":true}')
+
+
+async def find_record(db: Database, principal: Principal, key: str) -> StoredResponse | None:
+    """The live record of a key; expired ones count as absent."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(idempotency_keys).where(
+                    idempotency_keys.c.organization_id == principal.organization_id,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.expires_at > clock.now(),
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    return StoredResponse(status_code=row.status_code, headers=dict(row.headers), body=row.body)
+
+
+async def purge_expired(db: Database, now: datetime) -> int:
+    """Every expired record deleted, a batch per transaction, as claims sweep them."""
+    total = 0
+    while True:
+        async with db.write() as conn:
+            deleted = await store.purge_expired(conn, now)
+        total += deleted
+        if deleted == 0:
+            return total
 
 
 def test_fingerprint_ignores_key_order_but_not_values() -> None:

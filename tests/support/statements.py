@@ -36,10 +36,10 @@ def count_statements(db: Database, *, leases: bool = True) -> Iterator[Statement
     engines = [e.sync_engine for e in db.engines]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_execute)
-    db.statement_listeners.append(counter.statements.append)  # reads on the raw driver
+    db.lean.listeners.append(counter.statements.append)  # reads on the raw driver
     try:
         yield counter
     finally:
-        db.statement_listeners.remove(counter.statements.append)
+        db.lean.listeners.remove(counter.statements.append)
         for engine in engines:
             event.remove(engine, "before_cursor_execute", on_execute)

@@ -1,0 +1,120 @@
+"""Statements on API keys and their organisations, whose columns are the plan.
+
+Every request checks its key, so that statement runs on the raw driver; planned reads join
+the same tables and conditions (db/store/read_sql.py), so for them the key check and the
+answer are one statement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import clock
+from db.models import api_keys, organizations
+from db.records import KeyRecord, Plan, Principal
+from db.store.engine import Database, upsert
+
+PRINCIPAL_COLUMNS = (
+    "k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions, o.max_requests_per_minute"
+)
+KEY_SOURCE = "api_keys k JOIN organizations o ON o.id = k.organization_id"
+
+
+def live_key(placeholder: str) -> str:
+    return f"k.key_hash = {placeholder} AND k.revoked_at IS NULL"
+
+
+# By engine (is it SQLite?): the placeholders are numbered in each engine's own way.
+AUTHENTICATE = {
+    sqlite: f"SELECT {PRINCIPAL_COLUMNS} FROM {KEY_SOURCE} WHERE {live_key(mark)}"
+    for sqlite, mark in ((True, "?1"), (False, "$1"))
+}
+
+
+def principal_from_row(row: Sequence[Any]) -> Principal:
+    """A row that starts with `PRINCIPAL_COLUMNS`."""
+    key_id, organization_id, user_id, plan_name, max_sessions, max_requests = row[:6]
+    return Principal(key_id, organization_id, user_id, Plan(plan_name, max_sessions, max_requests))
+
+
+async def principal_for_hash(db: Database, key_hash: str) -> Principal | None:
+    row = await db.lean.fetch_row(AUTHENTICATE[db.is_sqlite], (key_hash,))
+    return principal_from_row(row) if row is not None else None
+
+
+async def put_organization(
+    conn: AsyncConnection, organization_id: str, plan: Plan, changes: dict[str, object]
+) -> None:
+    """Create the organisation with `plan` unless it exists; then set `changes` (columns)."""
+    insert = upsert(conn, organizations).values(
+        id=organization_id,
+        plan_name=plan.name,
+        max_sessions=plan.max_sessions,
+        max_requests_per_minute=plan.max_requests_per_minute,
+        created_at=clock.now(),
+    )
+    if changes:
+        await conn.execute(
+            insert.values(changes).on_conflict_do_update(index_elements=["id"], set_=changes)
+        )
+    else:
+        await conn.execute(insert.on_conflict_do_nothing())
+
+
+async def plans(db: Database, organization_id: str | None) -> list[tuple[str, Plan]]:
+    """Every organisation's plan by id, or only `organization_id`'s."""
+    o = organizations.c
+    query = sa.select(o.id, o.plan_name, o.max_sessions, o.max_requests_per_minute).order_by(o.id)
+    if organization_id is not None:
+        query = query.where(o.id == organization_id)
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [(r.id, Plan(r.plan_name, r.max_sessions, r.max_requests_per_minute)) for r in rows]
+
+
+async def add_key(conn: AsyncConnection, record: KeyRecord, key_hash: str) -> None:
+    await conn.execute(
+        api_keys.insert().values({**dataclasses.asdict(record), "key_hash": key_hash})
+    )
+
+
+async def all_keys(db: Database) -> list[KeyRecord]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+        return [KeyRecord.from_row(r) for r in rows]
+
+
+async def any_key(db: Database) -> bool:
+    async with db.read() as conn:
+        return (await conn.scalar(sa.select(api_keys.c.id).limit(1))) is not None
+
+
+async def revoke(db: Database, key_id: str, at: datetime) -> KeyRecord | None:
+    """A second revocation keeps the first one's time."""
+    async with db.write() as conn:
+        await conn.execute(
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        row = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).first()
+    return KeyRecord.from_row(row) if row is not None else None
+
+
+async def live_among(db: Database, key_ids: set[str]) -> set[str]:
+    """Which of `key_ids` exist and are not revoked, in one indexed read."""
+    async with db.read() as conn:
+        found = await conn.scalars(
+            sa.select(api_keys.c.id).where(
+                api_keys.c.id.in_(sorted(key_ids)), api_keys.c.revoked_at.is_(None)
+            )
+        )
+        return set(found)

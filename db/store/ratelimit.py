@@ -1,0 +1,56 @@
+"""Statements on `rate_windows`: each organisation's count of requests leased per minute."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.models import rate_windows
+from db.store.engine import Database, upsert
+
+
+async def _open_window(conn: AsyncConnection, organization_id: str, minute: int) -> None:
+    await conn.execute(
+        upsert(conn, rate_windows)
+        .values(organization_id=organization_id, minute=minute, used=0)
+        .on_conflict_do_nothing()
+    )
+
+
+async def lease(
+    db: Database, organization_id: str, minute: int, grant: Callable[[int], int]
+) -> tuple[int, int]:
+    """Add `grant(used)` to the minute's count: (granted, count after). The row lock
+    (PostgreSQL) or the write lock (SQLite) makes concurrent leases add up exactly."""
+    key = (rate_windows.c.organization_id == organization_id) & (rate_windows.c.minute == minute)
+    async with db.write() as conn:
+        await _open_window(conn, organization_id, minute)
+        used = await conn.scalar(sa.select(rate_windows.c.used).where(key).with_for_update()) or 0
+        granted = grant(used)
+        if granted:
+            await conn.execute(
+                rate_windows.update().where(key).values(used=rate_windows.c.used + granted)
+            )
+    return granted, used + granted
+
+
+class _RollBack(Exception):
+    """Raised inside the probe's transaction so `Database.write` rolls it back."""
+
+
+async def probe_lease(db: Database) -> None:
+    """A lease's first write, rolled back. A database that answers reads but refuses writes
+    (read-only file, standby after failover, full disk) fails every authenticated request
+    at its lease; this lets readiness find out without changing anything."""
+    with contextlib.suppress(_RollBack):
+        async with db.write() as conn:
+            await _open_window(conn, "", -1)
+            raise _RollBack
+
+
+async def forget_windows_before(db: Database, minute: int) -> None:
+    async with db.write() as conn:
+        await conn.execute(rate_windows.delete().where(rate_windows.c.minute < minute))
