@@ -135,22 +135,16 @@ class BrokerBus(Bus):
     """
 
     kind = "broker"  # names the backend in logs and /readyz
+    max_reconnect_delay = 5.0
+    keepalive_interval = 10.0  # idle seconds before the link is probed
 
     def __init__(
-        self,
-        url: str,
-        *,
-        reconnect_delay: float = 0.2,
-        max_reconnect_delay: float = 5.0,
-        keepalive_interval: float = 10.0,
-        poll_interval: float = 1.0,
+        self, url: str, *, reconnect_delay: float = 0.2, poll_interval: float = 1.0
     ) -> None:
         super().__init__()
         self.url = url
         self.origin = secrets.token_hex(8)
         self.reconnect_delay = reconnect_delay
-        self.max_reconnect_delay = max_reconnect_delay
-        self.keepalive_interval = keepalive_interval
         self.poll_interval = poll_interval
         self.reconnects = 0
         self.polls = 0
@@ -223,7 +217,14 @@ class BrokerBus(Bus):
                 if not first:
                     self.reconnects += 1
                 if self.degraded:
-                    self._recover()
+                    self.degraded = False
+                    poller, self._poller = self._poller, None
+                    if poller is not None:
+                        poller.cancel()
+                    log.info(
+                        "bus: %s is back; live hints resume, readers catch up once more", self.kind
+                    )
+                    self._resync(self.alive_at)
                 elif not first:
                     log.info("bus: %s reconnected; readers catch up from the database", self.kind)
                     self._resync(self.alive_at)
@@ -257,14 +258,6 @@ class BrokerBus(Bus):
             self.poll_interval,
         )
         self._poller = asyncio.create_task(self._poll(), name=f"sessiongraph-bus-poll-{self.kind}")
-
-    def _recover(self) -> None:
-        self.degraded = False
-        poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
-        log.info("bus: %s is back; live hints resume, readers catch up once more", self.kind)
-        self._resync(self.alive_at)
 
     async def _poll(self) -> None:
         """While degraded, listeners read after their positions as if a hint had come."""
@@ -350,7 +343,7 @@ class PostgresBus(BrokerBus):
         )
         self._conn = conn
         conn.add_termination_listener(lambda _c: self._lost.set())
-        await conn.add_listener(self.CHANNEL, self._on_notify)
+        await conn.add_listener(self.CHANNEL, lambda _c, _pid, _ch, text: self._received(text))
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
@@ -368,23 +361,14 @@ class PostgresBus(BrokerBus):
     async def _probe(self) -> None:
         await self._conn.execute("SELECT 1")
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._received(payload)
-
 
 def bus_for(
-    url: Any,
-    *,
-    listen_url: Any = None,
-    bus_url: str | None = None,
-    poll_interval: float = 1.0,
+    url: Any, *, listen_url: Any = None, bus_url: str | None = None, poll_interval: float = 1.0
 ) -> Bus:
     """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`, see `bus_kind`) names, for the database
-    at `url`; unset, LISTEN/NOTIFY on PostgreSQL and in-memory on SQLite.
-
-    `listen_url` is where LISTEN goes when it must bypass a pooler (PgBouncer in transaction
-    mode hands the server connection to another client after each transaction).
-    """
+    at `url`; unset, LISTEN/NOTIFY on PostgreSQL and in-memory on SQLite. `listen_url` is
+    where LISTEN goes when it must bypass a pooler (PgBouncer in transaction mode hands the
+    server connection to another client after each transaction)."""
     sqlite = url.get_backend_name() == "sqlite"
     choice = bus_kind(bus_url) if bus_url else ("memory" if sqlite else "postgres")
     if choice == "memory":

@@ -140,11 +140,9 @@ class SessionChange:
 
 
 class UpdateReader(Reader[SessionChange]):
-    """Changes to one session, or to every session of one organisation.
-
-    A one-session reader remembers the `(revision, status)` its consumer last saw, so a
-    catch-up after missed hints sends the session only when it really changed.
-    """
+    """Changes to one session, or to every session of one organisation. A one-session
+    reader remembers the `(revision, status)` its consumer last saw, so a catch-up after
+    missed hints sends the session only when it really changed."""
 
     __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
 
@@ -219,7 +217,8 @@ class SessionFeed:
         with contextlib.suppress(ValueError):
             self.readers.remove(reader)
         if not self.readers:
-            self.feeds._drop(self)
+            if self.feeds._feeds.get(self.session_id) is self:
+                del self.feeds._feeds[self.session_id]
             self.stop()
 
     def poke(self) -> None:
@@ -285,8 +284,11 @@ class SessionFeed:
             for reader in self.readers:
                 if reader.position >= row.last_sequence:
                     reader.finish()
-        else:
-            self._wake_at(expires_at)
+        else:  # expiry changes the status without any write: read again when it happens
+            if self._timer is not None:
+                self._timer.cancel()
+            delay = max((expires_at - clock.now()).total_seconds(), 0.0) + 0.01
+            self._timer = asyncio.get_running_loop().call_later(delay, self.poke)
         behind = [r for r in self.readers if not r.finished and r.position < row.last_sequence]
         if any(not r.paused for r in behind):
             if progressed:
@@ -294,13 +296,6 @@ class SessionFeed:
                 await asyncio.sleep(0)  # let consumers run between pages
             else:  # the log is not readable up to its head yet: try again shortly
                 asyncio.get_running_loop().call_later(RETRY_DELAY, self.poke)
-
-    def _wake_at(self, expires_at: datetime) -> None:
-        """Expiry changes the status without any write: read again when it happens."""
-        if self._timer is not None:
-            self._timer.cancel()
-        delay = max((expires_at - clock.now()).total_seconds(), 0.0) + 0.01
-        self._timer = asyncio.get_running_loop().call_later(delay, self.poke)
 
 
 class Feeds:
@@ -320,10 +315,8 @@ class Feeds:
         db.bus.add_listener(self._on_hint, self._on_resync)
 
     def events(self, session_id: str, after: int) -> EventReader:
-        """A reader of the session's events with a sequence above `after`.
-
-        The caller has already checked that the session is the principal's to read.
-        """
+        """A reader of the session's events above `after` (the caller has checked that the
+        session is the principal's to read)."""
         feed = self._feeds.get(session_id)
         if feed is None:
             feed = self._feeds[session_id] = SessionFeed(self, session_id)
@@ -333,19 +326,12 @@ class Feeds:
         return reader
 
     def updates(
-        self,
-        organization_id: str,
-        session_id: str | None,
-        known: tuple[int, str] | None = None,
+        self, organization_id: str, session_id: str | None, known: tuple[int, str] | None = None
     ) -> UpdateReader:
         """`known`: the one session's `(revision, status)` as the caller last read it."""
         reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)
         return reader
-
-    def _drop(self, feed: SessionFeed) -> None:
-        if self._feeds.get(feed.session_id) is feed:
-            del self._feeds[feed.session_id]
 
     def stats(self) -> dict[str, int]:
         """Counts a test or an operator can hold against a baseline."""
@@ -370,11 +356,8 @@ class Feeds:
 
     def _on_resync(self, since: datetime) -> None:
         """Hints since `since` may have been missed: event feeds read after their readers'
-        positions, and update readers get what changed meanwhile (`_catch_up`).
-
-        A reconnecting bus calls this once; a degraded one every poll interval, so a
-        catch-up still waiting in the queue absorbs the next one.
-        """
+        positions, update readers get what changed meanwhile (`_catch_up`). A degraded bus
+        calls this every poll, so a catch-up still waiting in the queue absorbs the next."""
         for feed in list(self._feeds.values()):
             feed.poke()
         if not self._updates:
@@ -415,12 +398,10 @@ class Feeds:
 
     async def _catch_up(self, since: datetime) -> bool:
         """Give update readers what changed from `since` on; False when the read failed.
-
         A one-session reader gets the session when its revision or status differs from
-        what it last had, or `DELETED` when it is gone. An organisation-wide reader gets
+        what it last had, or `DELETED` when it is gone; an organisation-wide one gets
         `changes_since`, less what it was already sent. The window starts at the later of
-        `since` and the previous catch-up, minus CLOCK_SKEW; none is missed.
-        """
+        `since` and the previous catch-up, minus CLOCK_SKEW; none is missed."""
         readers = [r for r in self._updates if not r.finished]
         if not readers:
             return True

@@ -1,18 +1,13 @@
 """Execute a subscription event once per process, not once per subscriber.
 
-For an `Event` payload the result of a selection depends only on the document, the
-variables the selection itself uses, and the event (immutable; its fields need no
-context), so `SharedEventExecutor` keeps recent results keyed by exactly that. Arguments
-of the root field (`sessionId`, `afterSequence`) are consumed by the resolver, not the
-selection, so resumed subscribers with different positions still share.
-
-At 1,000 subscribers Strawberry's per-result machinery (executor copy, extension hooks,
-error mapping, message dict, JSON encoding) still costs too much per subscriber. So an
-`EventStream` that runs on a WebSocket lane (`open_lane`) writes each event itself: the
-payload is executed and encoded once per event and selection, and each socket gets the
-same text with its operation id spliced in: exactly the bytes Strawberry would have sent.
-An event whose result has errors, or a schema whose extensions add to results, takes
-Strawberry's own path.
+An `Event` result depends only on the document, the variables its selection uses and the
+event (immutable, context-free), so results are shared under exactly that key; the root
+field's arguments (`sessionId`, `afterSequence`) are the resolver's, so resumed
+subscribers share too. Strawberry's per-result machinery still costs too much at 1,000
+subscribers, so an `EventStream` on a WebSocket lane (`open_lane`) writes each event
+itself: encoded once per event and selection, each socket gets the same text with its
+operation id spliced in, exactly the bytes Strawberry would have sent. A result with
+errors, or a schema whose extensions add to results, takes Strawberry's own path.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -45,15 +40,8 @@ T = TypeVar("T")
 SendText = Callable[[str], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class SharingCounts:
-    """How often payloads were encoded and written by the shared path (tests hold these)."""
-
-    encodings: int = 0
-    writes: int = 0
-
-
-COUNTS = SharingCounts()
+# How often the shared path encoded and wrote payloads (tests hold these).
+COUNTS = SimpleNamespace(encodings=0, writes=0)
 
 # Set by a WebSocket handler in the task that runs one operation (so it is that operation's
 # only): how to send an encoded message, and the message up to its payload, e.g.
@@ -175,12 +163,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 class EventStream(AsyncIterable[Event]):
-    """`sessionEvents`' source stream: Strawberry's path, or its own writes on a lane.
-
-    The reader is opened on first iteration, so a stream closed before it starts leaves
-    nothing behind. Events go out in the reader's order either way; a `next` written here
-    and one yielded to Strawberry are sent by the same task, one after the other.
-    """
+    """`sessionEvents`' source stream: Strawberry's path, or its own writes on a lane. The
+    reader is opened on first iteration, so a stream closed before it starts leaves nothing
+    behind. Events go out in the reader's order either way (one task sends both kinds)."""
 
     def __init__(self, open_reader: Callable[[], Reader[EventRecord]]) -> None:
         self._open_reader = open_reader

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
@@ -88,15 +87,6 @@ class KeyRevoked(Exception):
     """The connection's key no longer works: the socket must close with 4403."""
 
 
-class DatabaseUnavailable(Exception):
-    """The key check at `connection_init` met a database outage: close with 1013, not 4403,
-    so a client that gives up on a refused key retries this one."""
-
-    def __init__(self, error: ServiceUnavailable) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 class FrameTooDeep(json.JSONDecodeError):
     """A frame nested past `MAX_FRAME_DEPTH`: malformed for this server, with its own reason."""
 
@@ -109,13 +99,12 @@ class SocketContext:
 
     principal: Principal
 
-    def __init__(self, db: Database, session_ttl_seconds: int, upgrade_key: str | None) -> None:
+    def __init__(self, db: Database, session_ttl_seconds: int, websocket: WebSocket) -> None:
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
-        self.upgrade_key = upgrade_key
+        self.websocket = websocket
         self.connection_params: dict[str, Any] | None = None
         self.key: str | None = None  # as sent, so each new operation can re-check it
-        self.close_revoked: Callable[[], Awaitable[None]] | None = None
         self.stop_watching: Callable[[], None] = lambda: None
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
             load_fn=self._load_events, cache=False
@@ -124,12 +113,10 @@ class SocketContext:
     async def admit_operation(
         self, operation_id: str, running: Mapping[str, object], limit: int | None
     ) -> dict[str, Any] | None:
-        """None when a new operation may start, else the GraphQL error that answers it.
-
-        Raises `KeyRevoked` when the key stopped working (it may be revoked since init).
-        Each operation spends one request of the organisation's per-minute budget. A
-        database outage refuses only this operation (SERVICE_UNAVAILABLE, `retryAfter`).
-        """
+        """None when a new operation may start, else the GraphQL error that answers it;
+        `KeyRevoked` when the key stopped working since init. Each operation spends one
+        request of the organisation's per-minute budget; a database outage refuses only
+        this operation (SERVICE_UNAVAILABLE, `retryAfter`)."""
         if limit is not None and operation_id not in running and len(running) >= limit:
             return {
                 "message": f"at most {limit} operations may run at once on one connection",
@@ -147,6 +134,11 @@ class SocketContext:
             log_unavailable(error, "a WebSocket operation's key check")
             return graphql_error_body(down)
         return None if decision.allowed else graphql_error_body(refusal(decision))
+
+    async def close_revoked(self) -> None:
+        """What `KeyWatch` does to the socket once its key is revoked."""
+        with contextlib.suppress(Exception):
+            await self.websocket.close(4403, REVOKED)
 
     async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
         found = await events_in_windows(self.db, keys)
@@ -198,15 +190,6 @@ def message_problem(message: object, shapes: Mapping[str, str]) -> str | None:
     if not _is_object_or_null(payload.get("extensions")):
         return "extensions must be an object or null"
     return None
-
-
-def close_reason(reason: str) -> str:
-    """`reason` cut to the 123 bytes a close frame can carry (RFC 6455, section 5.5): it may
-    quote the client's input, and a longer one would drop the connection without a code."""
-    encoded = reason.encode()
-    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
-        return reason
-    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 async def _screened(
@@ -262,8 +245,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)
-        except DatabaseUnavailable as outage:
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.error.message)
+        except ServiceUnavailable as outage:
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
 
     async def run_operation(self, operation: Any) -> None:
         _open_lane(self, transport_prefix(operation.id))
@@ -275,11 +258,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
 
 
 class _AnyOperation:
-    """The legacy protocol's `start` carries queries and mutations too, as its clients send.
-
-    A document that does not parse or names no operation of its own closes the socket with
-    4400, as on graphql-transport-ws (Strawberry's legacy handler would answer `error`).
-    """
+    """The legacy protocol's `start` carries queries and mutations too, as its clients send;
+    a document that does not parse or names no operation of its own closes the socket with
+    4400, as on graphql-transport-ws (Strawberry's legacy handler would answer `error`)."""
 
     def __init__(self, schema: Any, refuse: Callable[[str], Awaitable[None]]) -> None:
         self.schema = schema
@@ -302,9 +283,8 @@ class _AnyOperation:
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
-    """Strawberry's legacy handler, as strict as graphql-transport-ws: Strawberry ignores
-    frames that are not JSON and closes a binary one with 1002; here both close with 4400
-    and a reason, so a broken client learns why instead of waiting for an answer."""
+    """Strawberry's legacy handler, as strict as graphql-transport-ws, with its 4408 init
+    timeout too (the legacy protocol has none of its own)."""
 
     OPERATION = "start"
     MESSAGES = LEGACY_MESSAGES
@@ -312,49 +292,30 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = _AnyOperation(self.schema, self.handle_invalid_message)  # type: ignore[assignment]
-        self.refused = False
+        self.init_deadline = asyncio.create_task(self._init_deadline())
 
     @staticmethod
     def error(operation_id: str, error: object) -> dict[str, Any]:
         return {"type": "error", "id": operation_id, "payload": error}
 
     async def handle_invalid_message(self, reason: str) -> None:
-        """Close with 4400; messages a running task would still send go nowhere."""
-        self.refused = True
         await self.websocket.close(code=BAD_REQUEST, reason=reason)
 
     async def send_message(self, message: Any) -> None:
-        if not self.refused:
+        if not cast("SocketAdapter", self.websocket).refused:
             await super().send_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)
-        except DatabaseUnavailable as outage:
-            payload = graphql_error_body(outage.error)
+        except ServiceUnavailable as outage:
+            payload = graphql_error_body(outage)
             await self.send_message({"type": "connection_error", "payload": payload})
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.error.message)
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
 
-    async def handle(self) -> None:
-        """Strawberry's loop, with 4400 for frames that are not JSON text and the 4408
-        init timeout graphql-transport-ws has (the legacy protocol has none of its own)."""
-        deadline = asyncio.create_task(self._init_deadline())
-        try:
-            async for message in self.websocket.iter_json():
-                await self.handle_message(message)
-        except NonTextMessageReceived:
-            await self.handle_invalid_message(NOT_TEXT)
-        except NonJsonMessageReceived:
-            await self.handle_invalid_message(NOT_JSON)
-        except WebSocketDisconnected:
-            pass
-        finally:
-            deadline.cancel()
-            if self.keep_alive_task:
-                self.keep_alive_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await self.keep_alive_task
-            await self.cleanup()
+    async def cleanup(self) -> None:
+        self.init_deadline.cancel()
+        await super().cleanup()
 
     async def _init_deadline(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
@@ -377,26 +338,25 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
-async def _close_revoked(websocket: WebSocket) -> None:
-    """What `KeyWatch` does to a socket whose key was revoked while it was open."""
-    with contextlib.suppress(Exception):
-        await websocket.close(4403, REVOKED)
-
-
 class SocketAdapter(ASGIWebSocketAdapter):
-    """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash; a
-    frame nested too deep closes with 4400 on either protocol."""
+    """Sending after the socket closed (e.g. at shutdown) is a disconnect, not a crash."""
+
+    refused = False  # closed with 4400: what a legacy task would still send goes nowhere
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
+        """Strict on both protocols: a frame that is not JSON text closes with 4400 and says
+        why (Strawberry's legacy handler ignores non-JSON and closes a binary one with 1002),
+        so a broken client learns why instead of waiting for an answer."""
         try:
-            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            async for message in super().iter_json():
                 yield message
+        except NonTextMessageReceived:
+            await self.close(BAD_REQUEST, NOT_TEXT)
         except NonJsonMessageReceived as error:
-            if not isinstance(error.__cause__, FrameTooDeep):
-                raise
-            await self.close(BAD_REQUEST, TOO_DEEP)
+            too_deep = isinstance(error.__cause__, FrameTooDeep)
+            await self.close(BAD_REQUEST, TOO_DEEP if too_deep else NOT_JSON)
 
     async def send_text(self, text: str) -> None:
         """A message already encoded (shared fan-out writes), with `send_json`'s errors."""
@@ -406,14 +366,17 @@ class SocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from error
 
     async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await super().send_json(message)
-        except RuntimeError as error:
-            raise WebSocketDisconnected from error
+        await self.send_text(cast("str", self.view.encode_json(message)))
 
     async def close(self, code: int, reason: str) -> None:
+        """The reason is cut to the 123 bytes a close frame carries (RFC 6455, 5.5): it may
+        quote the client's input, and a longer one would drop the connection without a code."""
+        self.refused = self.refused or code == BAD_REQUEST
+        encoded = reason.encode()
+        if len(encoded) > MAX_CLOSE_REASON_BYTES:
+            reason = encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
         with contextlib.suppress(RuntimeError):
-            await super().close(code, close_reason(reason))
+            await super().close(code, reason)
 
 
 class GraphQLWebSocket(GraphQL[SocketContext, None]):
@@ -475,18 +438,15 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             raise
 
     async def get_context(self, request: Any, response: Any) -> SocketContext:
-        context = SocketContext(
-            self.db, self.session_ttl_seconds, request.headers.get("authorization")
-        )
-        if request in self.sockets:
-            self.sockets[request] = context
-            context.close_revoked = functools.partial(_close_revoked, request)
+        context = self.sockets[request] = SocketContext(self.db, self.session_ttl_seconds, request)
         return context
 
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
         """The key from the init payload, else from the upgrade request; 4403 when bad,
-        `DatabaseUnavailable` when the database cannot check it now."""
-        value = key_from_params(context.connection_params) or context.upgrade_key
+        `ServiceUnavailable` (1013, so a client that gives up on a refused key retries)
+        when the database cannot check it now."""
+        value = key_from_params(context.connection_params)
+        value = value or context.websocket.headers.get("authorization")
         context.key = value
         try:
             context.principal = await principal_from_header(self.db, value)
@@ -499,12 +459,11 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             if down is None:
                 raise
             log_unavailable(error, "the WebSocket key check")
-            raise DatabaseUnavailable(down) from error
-        if context.close_revoked is not None:
-            context.stop_watching()
-            context.stop_watching = self.revocations.watch(
-                context.principal.key_id, context.close_revoked
-            )
+            raise down from error
+        context.stop_watching()
+        context.stop_watching = self.revocations.watch(
+            context.principal.key_id, context.close_revoked
+        )
         return cast("UnsetType", UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
