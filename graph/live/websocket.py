@@ -1,15 +1,12 @@
 """`/graphql` over WebSocket: graphql-transport-ws and legacy graphql-ws, on Strawberry's handlers.
 
-Strawberry runs both protocols (init timeout 4408, 4401, 4409, 4429, ping/pong, the
-per-connection limit). On top, alike on both: the API key from `connection_init` or the
-upgrade request; a strict check of every message (a malformed, non-JSON, binary or too
-deeply nested frame closes with 4400 and a reason, never a crashed handler or a silently
-dropped frame); 4400 for a document that does not parse or names an unknown operation;
-coded errors; 4403 once the key is revoked; 1001 for every socket at shutdown.
-
-A database outage is not a bad key: at `connection_init` it closes with 1013 (the legacy
-protocol sends `connection_error` first); at `subscribe` / `start` it answers that
-operation with SERVICE_UNAVAILABLE and the connection stays open.
+Strawberry runs both protocols (4408, 4401, 4409, 4429, ping/pong, the per-connection
+limit). On top, alike on both: the API key from `connection_init` or the upgrade request;
+4400 with a reason for any malformed message or frame (never a crashed handler or a
+silently dropped frame) and for a document that does not parse or names an unknown
+operation; coded errors; 4403 once the key is revoked; 1001 for every socket at shutdown.
+A database outage is not a bad key: at `connection_init` it closes with 1013, at an
+operation it answers SERVICE_UNAVAILABLE and the connection stays open.
 """
 
 from __future__ import annotations
