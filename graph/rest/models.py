@@ -1,9 +1,7 @@
-"""The REST wire format as pydantic models: handlers validate with them, and `/openapi.json`
-is generated from them, so the document cannot drift from what the server accepts.
-
-Response fields are declared in alphabetical order of their JSON names, which is the order
-of the reference page; pydantic writes them in declaration order.
-"""
+"""The REST wire format as pydantic models: handlers validate with them and `/openapi.json`
+is made from them. Response fields are declared in the reference page's order, alphabetical
+by JSON name, since pydantic writes them in declaration order (docstrings and descriptions
+here are the document's)."""
 
 from __future__ import annotations
 
@@ -48,9 +46,8 @@ JsonObject = Annotated[dict[str, Any], WithJsonSchema(JSON_OBJECT_REF)]
 
 
 def _shallow_enough(value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-    """The depth rule (db.validation) before the handler touches the body: the idempotency
-    fingerprint writes it with a recursive encoder, which a body nested a few hundred
-    levels deep would overflow before the operation could refuse it."""
+    """The depth rule (db.validation) before the idempotency fingerprint's recursive encoder
+    sees the body: nested a few hundred levels deep, it would overflow first."""
     check_json_depth(value, api_name(info.field_name or "body"))
     return value
 
@@ -65,27 +62,19 @@ def _timestamp(value: Any) -> datetime:
     return parse_rfc3339(value)
 
 
+def _time(description: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "format": "date-time", "description": description})
+
+
 Instant = Annotated[
     datetime,
     PlainSerializer(to_rfc3339, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339 in UTC with milliseconds, e.g. `2024-06-10T09:15:30.000Z`.",
-        }
-    ),
+    _time("RFC 3339 in UTC with milliseconds, e.g. `2024-06-10T09:15:30.000Z`."),
 ]
 FutureInstant = Annotated[
     datetime,
     BeforeValidator(_timestamp),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339 with a time zone (`Z` or an offset); must lie in the future.",
-        }
-    ),
+    _time("RFC 3339 with a time zone (`Z` or an offset); must lie in the future."),
 ]
 
 
@@ -182,6 +171,11 @@ class _Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def _stored(model: type[_Out], record: SessionRecord | EventRecord) -> dict[str, Any]:
+    """The record's values of the model's fields: a field is named as its stored column."""
+    return {name: getattr(record, name) for name in model.model_fields if name != "events"}
+
+
 class Event(_Out):
     """One entry of a session's log, as on the reference page plus its `sequence`."""
 
@@ -198,18 +192,7 @@ class Event(_Out):
 
     @classmethod
     def of(cls, record: EventRecord) -> Event:
-        return cls(
-            created_at=record.created_at,
-            id=record.id,
-            message=record.message,
-            organization_id=record.organization_id,
-            payload=record.payload,
-            sequence=record.sequence,
-            session_id=record.session_id,
-            stage=record.stage,
-            type=record.type,
-            user_id=record.user_id,
-        )
+        return cls(**_stored(cls, record))
 
 
 class SessionSummary(_Out):
@@ -232,7 +215,7 @@ class SessionSummary(_Out):
 
     @classmethod
     def of(cls, record: SessionRecord) -> SessionSummary:
-        return cls(**_session_fields(record))
+        return cls(**_stored(cls, record))
 
 
 class Session(_Out):
@@ -256,26 +239,7 @@ class Session(_Out):
 
     @classmethod
     def of(cls, record: SessionRecord, events: list[EventRecord]) -> Session:
-        return cls(**_session_fields(record), events=[Event.of(e) for e in events])
-
-
-def _session_fields(record: SessionRecord) -> dict[str, Any]:
-    return {
-        "assembly_state": record.assembly_state,
-        "catalog_version": record.catalog_version,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "id": record.id,
-        "organization_id": record.organization_id,
-        "plan": record.plan,
-        "prd": record.prd,
-        "product_object": record.product_object,
-        "product_object_hash": record.product_object_hash,
-        "schema_version": record.schema_version,
-        "status": record.status,
-        "updated_at": record.updated_at,
-        "user_id": record.user_id,
-    }
+        return cls(**_stored(cls, record), events=[Event.of(e) for e in events])
 
 
 class SessionList(_Out):

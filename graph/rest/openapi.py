@@ -1,24 +1,35 @@
-"""`/openapi.json`: OpenAPI 3.1, generated from the operation list and the pydantic models
-the handlers validate with. Nothing here restates a field; it only arranges the schemas
-pydantic prints and says which status carries which one.
+"""`/openapi.json`, OpenAPI 3.1 made from the operation list and the pydantic models the
+handlers validate with (this only arranges the schemas pydantic prints and says which
+status carries which one), and `/docs`, Swagger UI over it from an installed package's
+assets: no CDN, no validator badge, so the page works without the internet.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
+from db.idempotency import MAX_KEY_LENGTH
 from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
+from graph.http.jsonio import JSONResponse
 from graph.live.sse import RETRY_MS, STREAM_PATH
 from graph.rest.handlers import REPLAYED_HEADER
 from graph.rest.models import NO_NUL, ErrorBody, Event
-from graph.rest.operations import ERROR_MEANINGS, OPERATIONS, Operation
+from graph.rest.operations import OPERATIONS, Operation
 from graph.rest.wire import IDEMPOTENCY_HEADER
 
 REF = "#/components/schemas/{model}"
+_STRING = {"type": "string"}
+_SEQUENCE = {"type": "integer", "minimum": 0}
 
 # The free JSON objects (prd, payload, …): any JSON, except what no engine can store — a
 # NUL character in a key or string, or a number beyond the 64-bit integers' range.
@@ -41,37 +52,106 @@ JSON_SCHEMAS: dict[str, Any] = {
     },
 }
 
-_SESSION_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "Session id (`sess_` + 16 lowercase hex).",
-    "schema": {"type": "string", "pattern": r"^sess_[0-9a-f]{16}$"},
+# What each error status means on these paths (the body is always the Error shape).
+ERROR_MEANINGS = {
+    400: "The body is not valid JSON or not a JSON object, or the Idempotency-Key is invalid.",
+    401: "The API key is missing, unknown or revoked.",
+    404: "No such session for this key (other organisations' sessions look the same).",
+    405: "The method is not allowed on this path (see `Allow`).",
+    409: "The session's state forbids it (illegal transition, terminal session, plan limit).",
+    412: "`If-Match` names a version the session no longer has; nothing was changed.",
+    413: "The body is larger than the server's limit.",
+    415: "The body is not sent as `application/json`.",
+    422: "A field or parameter is invalid, unknown or missing; `error.field` names it.",
+    429: "The organisation's plan allows no more requests this minute; see `Retry-After`.",
+    500: "Unexpected; `error.errorId` is logged with the detail.",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": _STRING}},
+    405: {"Allow": {"required": True, "schema": _STRING}},
+    429: {
+        name: {"required": True, "schema": _STRING}
+        for name in ("Retry-After", "RateLimit-Policy", "RateLimit")
+    },
+}
+
+
+def _param(
+    where: str, name: str, description: str, schema: dict[str, Any], required: bool = False
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_SESSION_ID = _param(
+    "path",
+    "id",
+    "Session id (`sess_` + 16 lowercase hex).",
+    {"type": "string", "pattern": r"^sess_[0-9a-f]{16}$"},
+    required=True,
+)
+# The headers an operation may take, and those a success may carry, by `Operation.headers`.
+_REQUEST_HEADERS = {
+    IDEMPOTENCY_HEADER: _param(
+        "header",
+        IDEMPOTENCY_HEADER,
+        "Makes the request safe to retry: a repeat with the same key and body gets the "
+        "first response back and creates nothing; the same key with another body is "
+        "422. Keys are kept 24 hours per organisation.",
+        {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    ),
+    "If-Match": _param(
+        "header",
+        "If-Match",
+        "Apply only if the session still has this ETag (else 412, nothing changed).",
+        _STRING,
+    ),
+    "If-None-Match": _param(
+        "header",
+        "If-None-Match",
+        "Answer 304 without a body if the session still has this ETag.",
+        _STRING,
+    ),
 }
 _ETAG = {
     "description": "Strong validator of the session and its log; changes with either.",
     "required": True,
-    "schema": {"type": "string"},
+    "schema": _STRING,
 }
-
-
-def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "header",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
+_RESPONSE_HEADERS = {
+    "Location": (
+        "Location",
+        {"description": "Path of the new session.", "required": True, "schema": _STRING},
+    ),
+    "ETag": ("ETag", _ETAG),
+    IDEMPOTENCY_HEADER: (
+        REPLAYED_HEADER,
+        {
+            "description": "`true` when this is the stored response to an earlier request.",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    ),
+}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _error(status: int, error_ref: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": ERROR_MEANINGS[status], "content": _json(error_ref)}
+    if status in _ERROR_HEADERS:
+        response["headers"] = _ERROR_HEADERS[status]
+    return response
+
+
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(mode="validation")
-    required = set(schema.get("required", []))
     parameters = []
     for name, prop in schema["properties"].items():
         prop = dict(prop)
@@ -83,116 +163,80 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             prop.update(branches[0])
         if prop.get("default", 0) is None:
             del prop["default"]
-        parameters.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": name in required,
-                "description": description,
-                "schema": prop,
-            }
-        )
+        required = name in schema.get("required", [])
+        parameters.append(_param("query", name, description, prop, required))
     return parameters
 
 
-def _parameters(operation: Operation) -> list[dict[str, Any]]:
-    parameters: list[dict[str, Any]] = []
-    if "{id}" in operation.path:
-        parameters.append(_SESSION_ID)
+def _operation(
+    operation: Operation, refs: dict[Any, Any], error_ref: dict[str, Any]
+) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": operation.success_description}
+    headers = dict(h for name, h in _RESPONSE_HEADERS.items() if name in operation.headers)
+    if headers:
+        success["headers"] = headers
+    if operation.success_model is not None:
+        success["content"] = _json(refs[(operation.success_model, "serialization")])
+    responses: dict[str, Any] = {str(operation.success_status): success}
+    if "If-None-Match" in operation.headers:
+        responses["304"] = {
+            "description": "Not modified: the session still has the ETag you sent.",
+            "headers": {"ETag": _ETAG},
+        }
+    responses.update({str(status): _error(status, error_ref) for status in operation.statuses})
+    parameters = [_SESSION_ID] if "{id}" in operation.path else []
     if operation.query is not None:
         parameters += _query_parameters(operation.query)
-    if operation.idempotency_key:
-        parameters.append(
-            _header(
-                IDEMPOTENCY_HEADER,
-                "Makes the request safe to retry: a repeat with the same key and body gets the "
-                "first response back and creates nothing; the same key with another body is "
-                "422. Keys are kept 24 hours per organisation.",
-                {"type": "string", "minLength": 1, "maxLength": 255},
-            )
-        )
-    if operation.if_match:
-        parameters.append(
-            _header(
-                "If-Match",
-                "Apply only if the session still has this ETag (else 412, nothing changed).",
-                {"type": "string"},
-            )
-        )
-    if operation.if_none_match:
-        parameters.append(
-            _header(
-                "If-None-Match",
-                "Answer 304 without a body if the session still has this ETag.",
-                {"type": "string"},
-            )
-        )
-    return parameters
+    parameters += [h for name, h in _REQUEST_HEADERS.items() if name in operation.headers]
+    entry: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+        "tags": ["sessions"],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if operation.body is not None:
+        body = _json(refs[(operation.body, "validation")])
+        entry["requestBody"] = {"required": True, "content": body}
+    return entry
 
 
-# The SSE path is served by graph/live/sse.py, not by an `Operation`: its answer is a stream, so
-# none of the JSON operations' machinery applies. Its path parameter is spelled `{id}`
-# here like on every other path.
+# The SSE path is served by graph/live/sse.py, not by an `Operation`: its answer is a
+# stream, so none of the JSON operations' machinery applies. Its path parameter is
+# spelled `{id}` here like on every other path.
 EVENT_STREAM_PATH = STREAM_PATH.replace("{session_id}", "{id}")
 STREAM_STATUSES = (401, 404, 422, 429, 500)
-_SEQUENCE = {"type": "integer", "minimum": 0}
-
-
-def _stream_parameters() -> list[dict[str, Any]]:
-    """Where a client resumes: a browser's `EventSource` sends `Last-Event-ID` by itself on
-    reconnect; `after` is the same for clients that cannot set headers."""
-    return [
-        _SESSION_ID,
-        _header(
-            "Last-Event-ID",
-            "Resume after this sequence (the `id:` of the last event received); wins over "
-            "`after`. Blank means from the start.",
-            {"type": "string", "pattern": r"^\s*[0-9]*\s*$"},
-        ),
-        {
-            "name": "after",
-            "in": "query",
-            "required": False,
-            "description": "Resume after this sequence, for clients that cannot send "
-            "`Last-Event-ID`. Default 0: every stored event, then new ones.",
-            "schema": _SEQUENCE,
-        },
-    ]
 
 
 def _frame(kind: str, data: dict[str, Any], *, with_id: bool = False) -> dict[str, Any]:
     """One Server-Sent Event as `{event, data, id}`; `data` is a JSON text of `data`."""
     properties: dict[str, Any] = {
         "event": {"const": kind},
-        "data": {
-            "type": "string",
-            "contentMediaType": "application/json",
-            "contentSchema": data,
-        },
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
         "id": {"type": "string", "pattern": "^[0-9]+$"},
     }
     required = ["event", "data", *(["id"] if with_id else [])]
     return {"type": "object", "required": required, "properties": properties}
 
 
-def _stream_response(refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event."""
+def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event.
+    A browser's `EventSource` sends `Last-Event-ID` by itself on reconnect; `after` is the
+    same for clients that cannot set headers."""
+    end = {
+        "type": "object",
+        "required": ["lastSequence"],
+        "properties": {"lastSequence": _SEQUENCE},
+    }
     events = {
         "description": "One Server-Sent Event.",
         "oneOf": [
-            _frame("event", refs[(Event, "serialization")], with_id=True),
-            _frame(
-                "end",
-                {
-                    "type": "object",
-                    "required": ["lastSequence"],
-                    "properties": {"lastSequence": _SEQUENCE},
-                },
-            ),
+            _frame("event", event_ref, with_id=True),
+            _frame("end", end),
             _frame("error", error_ref),
         ],
     }
-    return {
+    stream = {
         "description": "`text/event-stream`, opened with `retry: "
         f"{RETRY_MS}`. Each stored event after the resume point, then each new one, as "
         "`event: event` with `id:` its sequence and `data:` the event as JSON. The stream "
@@ -202,64 +246,37 @@ def _stream_response(refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[st
         "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-cache"}}},
         "content": {"text/event-stream": {"schema": events}},
     }
-
-
-def _stream_operation(refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        "200": _stream_response(refs, error_ref),
+        "200": stream,
         "204": {
             "description": "The session is terminal and every event after the resume point "
             "was delivered: nothing to stream, and `EventSource` stops reconnecting."
         },
     }
-    for status in STREAM_STATUSES:
-        responses[str(status)] = _error(status, error_ref)
+    responses.update({str(status): _error(status, error_ref) for status in STREAM_STATUSES})
+    after = _param(
+        "query",
+        "after",
+        "Resume after this sequence, for clients that cannot send `Last-Event-ID`. "
+        "Default 0: every stored event, then new ones.",
+        _SEQUENCE,
+    )
+    last_event_id = _param(
+        "header",
+        "Last-Event-ID",
+        "Resume after this sequence (the `id:` of the last event received); wins over "
+        "`after`. Blank means from the start.",
+        {"type": "string", "pattern": r"^\s*[0-9]*\s*$"},
+    )
     return {
         "operationId": "streamEvents",
         "summary": "Stream a session's events (Server-Sent Events)",
         "description": "The same feed as the GraphQL `sessionEvents` subscription: no gap, "
         "no duplicate, in sequence order.",
         "tags": ["sessions"],
-        "parameters": _stream_parameters(),
+        "parameters": [_SESSION_ID, last_event_id, after],
         "responses": responses,
     }
-
-
-def _success(operation: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": operation.success_description}
-    headers: dict[str, Any] = {}
-    if operation.location_header:
-        headers["Location"] = {
-            "description": "Path of the new session.",
-            "required": True,
-            "schema": {"type": "string"},
-        }
-    if operation.etag_header:
-        headers["ETag"] = _ETAG
-    if operation.idempotency_key:
-        headers[REPLAYED_HEADER] = {
-            "description": "`true` when this is the stored response to an earlier request.",
-            "schema": {"type": "string", "enum": ["true"]},
-        }
-    if headers:
-        response["headers"] = headers
-    if operation.success_model is not None:
-        response["content"] = _json(refs[(operation.success_model, "serialization")])
-    return response
-
-
-def _error(status: int, error_ref: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": ERROR_MEANINGS[status], "content": _json(error_ref)}
-    if status == 401:
-        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-    if status == 405:
-        response["headers"] = {"Allow": {"required": True, "schema": {"type": "string"}}}
-    if status == 429:
-        response["headers"] = {
-            name: {"required": True, "schema": {"type": "string"}}
-            for name in ("Retry-After", "RateLimit-Policy", "RateLimit")
-        }
-    return response
 
 
 @cache
@@ -274,34 +291,13 @@ def openapi_document() -> dict[str, Any]:
         if operation.success_model is not None:
             wanted.append((operation.success_model, "serialization"))
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
-    schemas = {**definitions.get("$defs", {}), **JSON_SCHEMAS}
     error_ref = refs[(ErrorBody, "serialization")]
-
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
-        responses: dict[str, Any] = {str(operation.success_status): _success(operation, refs)}
-        if operation.if_none_match:
-            responses["304"] = {
-                "description": "Not modified: the session still has the ETag you sent.",
-                "headers": {"ETag": _ETAG},
-            }
-        for status in operation.statuses:
-            responses[str(status)] = _error(status, error_ref)
-        entry: dict[str, Any] = {
-            "operationId": operation.operation_id,
-            "summary": operation.summary,
-            "tags": ["sessions"],
-            "parameters": _parameters(operation),
-            "responses": responses,
-        }
-        if operation.body is not None:
-            entry["requestBody"] = {
-                "required": True,
-                "content": _json(refs[(operation.body, "validation")]),
-            }
-        paths.setdefault(operation.path, {})[operation.method.lower()] = entry
-    paths[EVENT_STREAM_PATH] = {"get": _stream_operation(refs, error_ref)}
-
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
+            operation, refs, error_ref
+        )
+    paths[EVENT_STREAM_PATH] = {"get": _stream_operation(refs[(Event, "serialization")], error_ref)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -312,7 +308,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": {**definitions.get("$defs", {}), **JSON_SCHEMAS},
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
@@ -323,3 +319,49 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"apiKey": []}],
     }
+
+
+ASSETS = "/docs/assets"
+
+PAGE = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>sessiongraph REST API</title>
+  <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{ASSETS}/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{ASSETS}/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{
+      url: "/openapi.json",
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      persistAuthorization: true,
+      validatorUrl: null,
+      presets: [SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout"
+    }});
+  </script>
+</body>
+</html>
+"""
+
+
+async def openapi_json(_: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def docs_page(_: Request) -> Response:
+    return HTMLResponse(PAGE)
+
+
+def docs_routes() -> list[BaseRoute]:
+    """Public: the document and the page describe the API and need no key."""
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
+        Mount(ASSETS, app=StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets"),
+    ]

@@ -1,4 +1,4 @@
-"""Routes for the REST operations: key check first, then method dispatch with JSON errors.
+"""The REST routes: the key check first, then method dispatch with JSON errors.
 
 Each path is one ASGI `Resource` behind `KeyRequired`, so a request without a valid key is
 a 401 whatever it asks for, and an unknown method is a JSON 405 carrying `Allow`.
@@ -7,6 +7,7 @@ a 401 whatever it asks for, and an unknown method is a JSON 405 carrying `Allow`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
@@ -15,40 +16,19 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from db.errors import DomainError
-from graph.http.auth import KeyRequired
-from graph.http.ratelimit import rest_rate_limited_response
+from db.store.engine import Database
+from graph.http.auth import KeyRequired, failure_response
 from graph.rest import handlers
 from graph.rest.errors import (
     RequestRejected,
     domain_error_response,
     error_response,
-    internal_error_response,
-    rejected_response,
-    unauthenticated_response,
     validation_error_response,
 )
 from graph.rest.handlers import COLLECTION, RestContext
+from graph.rest.openapi import docs_routes
 from graph.rest.operations import OPERATIONS, Operation
-
-
-async def run_operation(operation: Operation, request: Request, ctx: RestContext) -> Response:
-    """Every way a handler can fail ends as a JSON error; nothing escapes as a bare 500."""
-    try:
-        return await operation.handler(request, ctx)
-    except RequestRejected as error:
-        return rejected_response(error)
-    except ValidationError as error:
-        return validation_error_response(error)
-    except DomainError as error:
-        return domain_error_response(error)
-    except ClientDisconnect:
-        # The client left before its body arrived: no one reads an answer, nothing to log.
-        return Response(status_code=499)
-    except Exception as error:
-        return internal_error_response(error, f"{operation.method} {operation.path}")
-
-
-_METHOD_ORDER = ("GET", "POST", "PATCH", "DELETE")
+from graph.settings import Settings
 
 
 class Resource:
@@ -57,10 +37,8 @@ class Resource:
     def __init__(self, operations: Sequence[Operation], ctx: RestContext) -> None:
         self.operations = {op.method: op for op in operations}
         self.ctx = ctx
-        methods = [m for m in _METHOD_ORDER if m in self.operations]
-        if "GET" in methods:
-            methods.append("HEAD")
-        self.allow = ", ".join([*methods, "OPTIONS"])
+        methods = [m for m in ("GET", "POST", "PATCH", "DELETE") if m in self.operations]
+        self.allow = ", ".join([*methods, *(["HEAD"] if "GET" in methods else []), "OPTIONS"])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -69,48 +47,53 @@ class Resource:
         if method == "OPTIONS":
             response = Response(status_code=204, headers={"Allow": self.allow})
         elif operation is None:
+            message = f"{method} is not allowed here; allowed: {self.allow}"
             response = error_response(
-                405,
-                "method_not_allowed",
-                f"{method} is not allowed here; allowed: {self.allow}",
-                headers={"Allow": self.allow},
+                405, "method_not_allowed", message, headers={"Allow": self.allow}
             )
         else:
-            response = await run_operation(operation, request, self.ctx)
+            response = await self.run(operation, request)
         await response(scope, receive, send)
 
+    async def run(self, operation: Operation, request: Request) -> Response:
+        """Every way a handler can fail ends as a JSON error; nothing escapes as a bare 500."""
+        try:
+            return await operation.handler(request, self.ctx)
+        except RequestRejected as error:
+            return error.response
+        except ValidationError as error:
+            return validation_error_response(error)
+        except DomainError as error:
+            return domain_error_response(error)
+        except ClientDisconnect:
+            # The client left before its body arrived: no one reads an answer, nothing to log.
+            return Response(status_code=499)
+        except Exception as error:
+            return failure_response(error, request.scope, f"{operation.method} {operation.path}")
 
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(404, "not_found", "no such path in the REST API")
-    await response(scope, receive, send)
 
-
-def rest_routes(ctx: RestContext) -> list[BaseRoute]:
-    """The REST paths, with the collection also answering with a trailing slash."""
+def rest_api_routes(settings: Settings, db: Database) -> list[BaseRoute]:
+    """The REST paths (the collection also with a trailing slash), `/openapi.json` and
+    `/docs`, then a JSON 404 for any other path under `/v1`: list them after the others."""
+    ctx = RestContext(
+        db=db,
+        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        max_body_bytes=settings.rest_max_body_bytes,
+        idempotency_retention=timedelta(seconds=settings.idempotency_retention_seconds),
+    )
     by_path: dict[str, list[Operation]] = {}
     for operation in OPERATIONS:
         by_path.setdefault(operation.path, []).append(operation)
     routes: list[BaseRoute] = []
     for path, operations in by_path.items():
         reads_one_session = any(op.handler is handlers.get_session for op in operations)
+        folded = handlers.folded_get_session(ctx) if reads_one_session else None
         guarded = KeyRequired(
-            Resource(operations, ctx),
-            ctx.db,
-            refuse=unauthenticated_response,
-            limited=rest_rate_limited_response,
-            folded=handlers.folded_get_session(ctx) if reads_one_session else None,
+            Resource(operations, ctx), db, refuse=domain_error_response, folded=folded
         )
         routes.append(Route(path, guarded))
         if path == COLLECTION:
             routes.append(Route(path + "/", guarded))
-    return routes
-
-
-def rest_fallback_route(ctx: RestContext) -> BaseRoute:
-    """Any other path under `/v1` answers 404 in the REST error shape; list it last."""
-    return Route(
-        "/v1/{rest:path}",
-        KeyRequired(
-            _not_found, ctx.db, refuse=unauthenticated_response, limited=rest_rate_limited_response
-        ),
-    )
+    not_found = error_response(404, "not_found", "no such path in the REST API")  # an ASGI app
+    fallback = KeyRequired(not_found, db, refuse=domain_error_response)
+    return [*routes, *docs_routes(), Route("/v1/{rest:path}", fallback)]

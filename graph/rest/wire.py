@@ -1,47 +1,38 @@
-"""Reading a REST request: content type, size, JSON, and the conditional headers.
+"""Reading a REST request: its query string, body (content type, size, JSON) and headers.
 
-Each failure is a `RequestRejected` with the status a client expects for it: 415 for a
-body that is not `application/json`, 413 past the size limit (checked while reading, so a
-huge body is never held in memory), 400 for text that is not a JSON object.
+A body that is not `application/json` is a 415, one past the size limit a 413 (read as
+GraphQL's, never held whole in memory), text that is not a JSON object a 400.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeVar, get_args, get_origin
 
+from pydantic import BaseModel
 from starlette.requests import Request
 
 from db.idempotency import MAX_KEY_LENGTH
+from graph.http.request import RequestRefused, read_body
 from graph.rest.errors import RequestRejected
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+M = TypeVar("M", bound=BaseModel)
 
 
-def _content_type_is_json(value: str | None) -> bool:
-    media_type = (value or "").split(";", 1)[0].strip().lower()
-    return media_type == "application/json"
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> RequestRejected:
-    return RequestRejected(
-        413, "payload_too_large", f"the request body is larger than {limit} bytes"
-    )
+def parse_query(model: type[M], request: Request) -> M:
+    """Repeatable parameters (lists) take every value; others the last one given."""
+    params = request.query_params
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        if alias in params:
+            repeats = any(
+                get_origin(a) is list for a in (info.annotation, *get_args(info.annotation))
+            )
+            values[alias] = params.getlist(alias) if repeats else params[alias]
+    return model.model_validate(values)
 
 
 def _finite(text: str) -> float:
@@ -57,13 +48,17 @@ def _no_constant(name: str) -> Any:
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or the 4xx that says why it is not one."""
-    if not _content_type_is_json(request.headers.get("content-type")):
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
         raise RequestRejected(
             415,
             "unsupported_media_type",
             "send the body as JSON with 'Content-Type: application/json'",
         )
-    raw = await read_body(request, limit)
+    try:
+        raw = await read_body(request, limit)
+    except RequestRefused as refused:  # only ever past the size limit
+        raise RequestRejected(413, "payload_too_large", refused.message) from None
     try:
         value = json.loads(raw.decode("utf-8"), parse_float=_finite, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -77,14 +72,12 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 def idempotency_key(request: Request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if key is not None and (not key or len(key) > MAX_KEY_LENGTH):
         raise RequestRejected(
             400,
             "invalid_idempotency_key",
             f"{IDEMPOTENCY_HEADER} must be 1-{MAX_KEY_LENGTH} characters",
-            field=IDEMPOTENCY_HEADER,
+            IDEMPOTENCY_HEADER,
         )
     return key
 
