@@ -1,8 +1,5 @@
-"""`/monitor`: a live view of an organisation's sessions and one session's events.
-
-One static page, no framework and no CDN, so it works wherever the server runs; it asks
-for an API key and talks to `/graphql` like any other client.
-"""
+"""`/monitor`: a live view of an organisation's sessions and one session's events; one
+static page (no framework, no CDN) that asks for a key and talks to `/graphql`."""
 
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
 """The garbage collector of a serving process: rare full collections over a small heap.
 
-A process holding 1,000 WebSockets tracks millions of long-lived objects (connections,
-protocol state, readers). With CPython's default thresholds (700, 10, 10) it ran a full
-collection every second or so while subscribers came and events flowed, each walking all
-of them: pauses of 60-290 ms measured at 1,000 subscribers, every one a latency spike
-for every subscriber at once. What exists once the app is built (modules, the schema) is
-frozen out of collection, and young collections run every 50,000 allocations instead of
-700, so short-lived objects die before they are ever promoted and the old generation
-grows, and is walked, far more rarely. Reference cycles are still collected.
+With 1,000 WebSockets, default thresholds ran full collections over millions of
+long-lived objects every second or so, pausing every subscriber at once (60-290 ms).
+What exists once the app is built is frozen out of collection and young collections run
+every 50,000 allocations instead of 700 (docs/decisions.md). Cycles are still collected.
 """
 
 from __future__ import annotations

@@ -28,43 +28,28 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _can_serve(db: Database) -> str | None:
-    """The schema revision, once the database has done what every authenticated request
-    does: a key lookup (the lean reader) and a rate-limit lease write (rolled back)."""
-    revision = await current_revision(db)
-    if revision == head_revision():
-        await principal_for_hash(db, _NO_SUCH_KEY)
-        await probe_lease(db)
-    return revision
-
-
-async def readiness(db: Database) -> tuple[bool, dict[str, object]]:
-    """Ready when requests can succeed: the database answers reads and takes writes, and
-    its schema is at the newest migration. `database` names what is wrong:
-    `unreachable`, `busy` or `read_only` (see `graph.schema.errors.unavailable`). When ready,
-    `bus` is `ok`, or `degraded (polling)` while the hint bus's broker is unreachable."""
+async def readyz(request: Request) -> Response:
+    """200 when requests can succeed: the database does what every authenticated request
+    does (a key lookup, a rate-limit lease write rolled back) and its schema is at the
+    newest migration. Else 503, `database` naming what is wrong: `unreachable`, `busy` or
+    `read_only` (`graph.schema.errors.unavailable`), or the migration state."""
+    db: Database = request.app.state.db
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
-            revision = await _can_serve(db)
+            head = head_revision()
+            revision = await current_revision(db)
+            if revision == head:
+                await principal_for_hash(db, _NO_SUCH_KEY)
+                await probe_lease(db)
     except Exception as error:  # any failure to use the database means "not ready"
         down = unavailable(error)
         reason = down.reason if down is not None else UNREACHABLE
         log.warning("readiness check failed (%s): %s: %s", reason, type(error).__name__, error)
-        return False, {"status": "unavailable", "database": reason}
-    head = head_revision()
+        return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
     if revision != head:
-        body: dict[str, object] = {
-            "status": "unavailable",
-            "database": "ok",
-            "migration": revision,
-            "head": head,
-        }
-        return False, body
-    # The bus never makes the process unready: while its broker is down, live streams
-    # read the database every few seconds instead, so every request still succeeds.
-    return True, {"status": "ok", "database": "ok", "migration": revision, "bus": db.bus.state}
-
-
-async def readyz(request: Request) -> Response:
-    ready, body = await readiness(request.app.state.db)
-    return JSONResponse(body, status_code=200 if ready else 503)
+        body = {"status": "unavailable", "database": "ok", "migration": revision, "head": head}
+        return JSONResponse(body, status_code=503)
+    # The bus never makes the process unready: while its broker is down, live streams read
+    # the database every few seconds instead (`bus` says `degraded (polling)`).
+    body = {"status": "ok", "database": "ok", "migration": revision, "bus": db.bus.state}
+    return JSONResponse(body)
