@@ -1,10 +1,8 @@
 """API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
 
-`KeyRequired` guards every API door (GraphQL, REST, streams) the same way, so a rule about
-callers (revocation, per-organisation limits) is enforced in one place. It is also the
-last place a failure can still be answered in the door's shape: a database outage is a 503
-with `Retry-After`, anything else unexpected a JSON 500 with an error id, never
-Starlette's plain-text page.
+`KeyRequired` guards every door (GraphQL, REST, streams) alike, so rules about callers
+(revocation, rate limits) live in one place. It is the last place a failure can still be
+answered in the door's shape: 503 with `Retry-After` for an outage, else a JSON 500.
 """
 
 from __future__ import annotations
@@ -30,10 +28,9 @@ from graph.schema.errors import (
     unavailable,
 )
 
-# A door that can check the key inside the statement that answers: given the request and
-# the hash of the key it presents, the caller and the answer, or None to take the usual
-# path (key check, then the door), e.g. for a request it cannot answer in one statement
-# or a key that was not found (the usual path then says why).
+# A door that checks the key inside the statement that answers: (request, key hash) ->
+# (caller, answer), or None for the usual path (a request it cannot answer in one
+# statement, or a key not found: the usual path then says why).
 Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
@@ -46,8 +43,7 @@ def is_rest(scope: Scope) -> bool:
 
 
 def failure_response(error: Exception, scope: Scope, where: str) -> Response:
-    """503 when the database is unavailable, else a 500 whose id is also in the log, next
-    to the traceback."""
+    """503 for an outage, else a 500 whose id is in the log next to the traceback."""
     down = unavailable(error)
     if down is not None:
         log_unavailable(error, where)
@@ -90,11 +86,9 @@ def principal_of(scope: Scope) -> Principal:
 class KeyRequired:
     """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
 
-    `public` may answer a request without a key (e.g. the GraphiQL page); None sends the
-    request through the key check. A known caller then spends one request of its
-    organisation's `maxRequestsPerMinute`; over the limit it gets `limited(decision)` (by
-    default a 429 in the path's shape, see `is_rest`). Every answer carries the RateLimit
-    header fields.
+    `public` may answer without a key (the GraphiQL page). A known caller spends one request
+    of its organisation's budget; over it, `limited(decision)` answers (by default a 429 in
+    the path's shape). Every answer carries the RateLimit fields.
     """
 
     def __init__(

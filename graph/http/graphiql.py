@@ -68,19 +68,16 @@ _CDN_HELP = (
 )
 
 
-def _url(file: str, source: Source) -> str:
+def _attributes(file: str, source: Source) -> str:
+    """A tag's URL (ours names the file's hash) and integrity attributes."""
     package, pinned = pinned_files()[file]
     if source == "cdn":
-        return package.cdn_url(pinned)
-    version = pinned.integrity.removeprefix("sha384-")[:16].replace("+", "-").replace("/", "_")
-    return f"{ASSETS_ROUTE}/{file}?v={version}"
-
-
-def _attributes(file: str, source: Source) -> str:
+        url, cross = package.cdn_url(pinned), ' crossorigin="anonymous"'
+    else:
+        version = pinned.integrity.removeprefix("sha384-")[:16].replace("+", "-").replace("/", "_")
+        url, cross = f"{ASSETS_ROUTE}/{file}?v={version}", ""
     attribute = "href" if file.endswith(".css") else "src"
-    integrity = pinned_files()[file][1].integrity
-    cross = ' crossorigin="anonymous"' if source == "cdn" else ""
-    return f'{attribute}="{html.escape(_url(file, source))}" integrity="{integrity}"{cross}'
+    return f'{attribute}="{html.escape(url)}" integrity="{pinned.integrity}"{cross}'
 
 
 def _script_json(value: str) -> str:

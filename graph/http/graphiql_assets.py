@@ -186,23 +186,18 @@ def download(package: Package, registry: str = REGISTRY) -> bytes:
     return response.content
 
 
-def build(target: Path, registry: str | None = None) -> list[Path]:
-    """Fill `target` with the pinned files and manifest; everything is checked first.
-
-    `NPM_CONFIG_REGISTRY` points at a mirror, as it does for npm; the pins still decide.
-    """
-    registry = registry or os.environ.get("NPM_CONFIG_REGISTRY") or REGISTRY
+def build(target: Path) -> list[Path]:
+    """Fill `target` with the pinned files and manifest, all checked before any is written.
+    `NPM_CONFIG_REGISTRY` names a mirror, as for npm; the pins still decide."""
+    registry = os.environ.get("NPM_CONFIG_REGISTRY") or REGISTRY
     files: dict[str, bytes] = {}
     for package in PACKAGES:
         files.update(unpack(package, download(package, registry)))
     files[MANIFEST] = manifest_bytes()
     target.mkdir(parents=True, exist_ok=True)
-    written = []
     for name, data in files.items():
-        path = target / name
-        path.write_bytes(data)
-        written.append(path)
-    return written
+        (target / name).write_bytes(data)
+    return [target / name for name in files]
 
 
 def problems(folder: Path) -> list[str]:

@@ -135,18 +135,15 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})
         parsed: Parsed | None = state.pop(PARSED, None)
         if parsed is None:
-            parsed = await self._read_params(request)
-            state[PARSED] = parsed
+            parsed = state[PARSED] = await self._read_params(request)
         return parsed
 
     async def _read_params(self, request: Request) -> Parsed:
         if request.method == "GET":
             return params_from_query_string(request), QUERIES_ONLY
         if request.method == "POST":
-            params = await params_from_body(
-                request, self.max_body_bytes, max_operations=self.schema.limits.max_operations
-            )
-            return params, ALL_OPERATIONS
+            limit, most = self.max_body_bytes, self.schema.limits.max_operations
+            return await params_from_body(request, limit, max_operations=most), ALL_OPERATIONS
         raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
 
     async def _answer(
@@ -156,30 +153,16 @@ class GraphQLEndpoint:
         try:
             query = self.documents.resolve(params.query, params.extensions, params.document_id)
         except DocumentNotFound as missing:
-            query = None
             result = ExecutionResult(data=None, errors=[missing.error()])
+            return orjson.dumps(response_body(result)), is_request_error(result)
         except DocumentRefused as refused:
             raise RequestRefused(refused.status, refused.message, code=refused.code) from None
-        if query is not None:
-            planned = await self.runner.planned(
-                query, params.variables, context, params.operation_name
-            )
-            if isinstance(planned, bytes):
-                return planned, False
-            result = planned or await self._execute(query, params, context, allowed)
-        return orjson.dumps(response_body(result)), is_request_error(result)
-
-    async def _execute(
-        self,
-        query: str,
-        params: GraphQLParams,
-        context: Context,
-        allowed: tuple[OperationType, ...],
-    ) -> ExecutionResult:
+        variables, name = params.variables, params.operation_name
+        planned = await self.runner.planned(query, variables, context, name)
+        if isinstance(planned, bytes):
+            return planned, False
         try:
-            return await self.runner.execute(
-                query, params.variables, context, params.operation_name, allowed
-            )
+            result = planned or await self.runner.execute(query, variables, context, name, allowed)
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:
                 raise RequestRefused(
@@ -190,7 +173,8 @@ class GraphQLEndpoint:
             raise RequestRefused(400, "the request needs a 'query' string") from None
         except CannotGetOperationTypeError as error:
             failed = ExecutionResult(data=None, errors=[GraphQLError(error.as_http_error_reason())])
-            return with_codes(failed, production=self.schema.production)
+            result = with_codes(failed, production=self.schema.production)
+        return orjson.dumps(response_body(result)), is_request_error(result)
 
 
 def unauthenticated_response(error: Unauthenticated) -> Response:

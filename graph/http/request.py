@@ -6,7 +6,7 @@ before any GraphQL work is done (docs/graphql-over-http.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -16,21 +16,14 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 
 
+@dataclass(eq=False)
 class RequestRefused(Exception):
     """The HTTP request cannot be a GraphQL request; `status` says why (400, 405, 406, …)."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        headers: dict[str, str] | None = None,
-        code: str = "BAD_USER_INPUT",
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.code = code
+    status: int
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    code: str = "BAD_USER_INPUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,19 +129,13 @@ def params_from_query_string(request: Request) -> GraphQLParams:
 def _is_json_content_type(value: str | None) -> bool:
     """Only `application/json` (UTF-8): forms and `text/plain` bodies are what a cross-site
     page can post without a CORS preflight, so refusing them is the CSRF protection."""
-    if value is None:
-        return False
-    media, *params = (piece.strip() for piece in value.split(";"))
-    if media.lower() != JSON:
-        return False
-    for param in params:
-        name, _, charset = param.partition("=")
-        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
-    return True
+    media, *params = (piece.strip() for piece in (value or "").split(";"))
+    charsets = [
+        text.strip().strip('"').lower()
+        for name, _, text in (param.partition("=") for param in params)
+        if name.strip().lower() == "charset"
+    ]
+    return media.lower() == JSON and all(charset in ("utf-8", "utf8") for charset in charsets)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
