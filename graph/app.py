@@ -133,7 +133,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         middleware=[Middleware(Observed, access_log=settings.access_log)],
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.state.db = db
     app.state.sockets = sockets
     app.state.streams = streams

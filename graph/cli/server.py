@@ -27,8 +27,8 @@ from graph.settings import Settings
 
 log = logging.getLogger("sessiongraph.server")
 
-# Request line plus headers. Keys and ids are short; this leaves room for proxies'
-# forwarding headers and large cookies of a shared domain (h11 allows 16 KiB by default).
+# Request line plus headers: room for proxies' forwarding headers and a shared domain's
+# large cookies (h11 allows 16 KiB by default).
 MAX_HEADER_BYTES = 64 * 1024
 
 _TOO_LARGE_BODY = (
@@ -91,9 +91,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def _refuse(self) -> None:
-        """Answer 431, then keep reading (and dropping) what the client still sends until
-        the deadline: closing with unread bytes would reset the connection, and the
-        client could lose the answer."""
+        """Answer 431, then drop what the client still sends until the deadline: closing
+        with unread bytes would reset the connection and could lose the answer."""
         self.refused = True
         self.transport.write(_TOO_LARGE)
         if self.transport.can_write_eof():
@@ -119,8 +118,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 
 def raise_open_file_limit() -> None:
-    """Every socket is a file descriptor; the soft limit (often 1,024) would refuse
-    connections long before memory runs out, so raise it to the hard limit allowed."""
+    """Every socket is a file descriptor: raise the soft limit (often 1,024) to the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft >= hard:
         return
