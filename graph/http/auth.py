@@ -87,8 +87,8 @@ class KeyRequired:
     """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
 
     `public` may answer without a key (the GraphiQL page). A known caller spends one request
-    of its organisation's budget; over it, `limited(decision)` answers (by default a 429 in
-    the path's shape). Every answer carries the RateLimit fields.
+    of its organisation's budget; over it, a 429 in the path's shape answers. Every answer
+    carries the RateLimit fields.
     """
 
     def __init__(
@@ -98,14 +98,12 @@ class KeyRequired:
         *,
         refuse: Callable[[Unauthenticated], Response],
         public: PublicPage | None = None,
-        limited: Callable[[Decision], Response] | None = None,
         folded: Folded | None = None,
     ) -> None:
         self.app = app
         self.db = db
         self.refuse = refuse
         self.public = public
-        self.limited = limited
         self.folded = folded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -168,10 +166,7 @@ class KeyRequired:
         """Run `app` with the RateLimit fields added, or answer 429."""
         if not decision.allowed:
             RATE_LIMITED.inc()
-            if self.limited is not None:
-                limited = self.limited(decision)
-            else:
-                limited = rate_limited_response(decision, rest=is_rest(scope))
+            limited = rate_limited_response(decision, rest=is_rest(scope))
             await limited(scope, receive, send)
             return
         fields = rate_limit_fields(decision)

@@ -66,8 +66,3 @@ def rate_limited_response(decision: Decision, *, rest: bool) -> Response:
     """The 429 in the door's shape, with the RateLimit fields and `Retry-After`."""
     fields = {name.decode(): value.decode() for name, value in rate_limit_fields(decision)}
     return door_error_response(refusal(decision), rest=rest, headers=fields)
-
-
-def rest_rate_limited_response(decision: Decision) -> Response:
-    """The REST doors' 429, in API.md's error shape."""
-    return rate_limited_response(decision, rest=True)
