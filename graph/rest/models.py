@@ -35,14 +35,13 @@ EventType = Literal["debug", "info", "warning", "error"]
 
 # PostgreSQL stores no NUL character, so no text field takes one (db.validation agrees).
 NO_NUL = r"^[^\x00]*$"
-JSON_OBJECT_REF = {"$ref": "#/components/schemas/JsonObject"}
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=NO_NUL)]
 MessageText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_LENGTH, pattern=NO_NUL)
 ]
 # A free JSON object; its schema (no NUL anywhere, 64-bit integers) is a shared component.
-JsonObject = Annotated[dict[str, Any], WithJsonSchema(JSON_OBJECT_REF)]
+JsonObject = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/JsonObject"})]
 
 
 def _shallow_enough(value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:

@@ -284,12 +284,9 @@ def openapi_document() -> dict[str, Any]:
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (ErrorBody, "serialization"),
         (Event, "serialization"),
+        *((op.body, "validation") for op in OPERATIONS if op.body is not None),
+        *((op.success_model, "serialization") for op in OPERATIONS if op.success_model),
     ]
-    for operation in OPERATIONS:
-        if operation.body is not None:
-            wanted.append((operation.body, "validation"))
-        if operation.success_model is not None:
-            wanted.append((operation.success_model, "serialization"))
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     error_ref = refs[(ErrorBody, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
