@@ -1,9 +1,11 @@
 """GraphiQL's browser files: pinned npm packages, shipped in graph/http/static/graphiql/.
 
-The folder is built, never edited: `sessiongraph graphiql-assets DIR` downloads each pinned
-tarball, checks it against its pinned `dist.integrity`, and writes the files the page needs
-plus each licence, each checked against its SRI hash, with `manifest.json`. The same pins
-always give the same bytes; the server and the tests check a folder against them offline.
+The shipped `manifest.json` is the record of the pins (versions, tarball `dist.integrity`,
+each file's SRI hash). `sessiongraph graphiql-assets DIR` downloads each tarball, checks it
+and every file against the pins, and writes them with the manifest: the same pins always
+give the same bytes; the server and the tests check a folder against them offline. To move
+to another version, edit the manifest's versions and integrities, then run the command on
+graph/http/static/graphiql.
 """
 
 from __future__ import annotations
@@ -52,68 +54,17 @@ class Package:
 
 
 # GraphiQL 3.9 is the last line with a UMD build (4.x and later need a bundler or an ESM
-# CDN); its bundle includes the graphql-ws client, so subscriptions need no extra file.
-# React 18.3 is the last React with UMD builds.
-PACKAGES: tuple[Package, ...] = (
+# CDN); its bundle includes the graphql-ws client. React 18.3 is the last with UMD builds.
+_PINS = json.loads((SHIPPED / MANIFEST).read_text())
+PACKAGES: tuple[Package, ...] = tuple(
     Package(
-        "react",
-        "18.3.1",
-        "sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ==",
-        "MIT",
-        (
-            PinnedFile(
-                "umd/react.production.min.js",
-                "react.production.min.js",
-                "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z",
-            ),
-            PinnedFile(
-                "LICENSE",
-                "react.LICENSE",
-                "sha384-dIN5gxuW3odCH42AKpxql36fRQlrVsjCi4EJgGC2Ty8Ihkcq9cdrChEZpKhSAfks",
-            ),
-        ),
-    ),
-    Package(
-        "react-dom",
-        "18.3.1",
-        "sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw==",
-        "MIT",
-        (
-            PinnedFile(
-                "umd/react-dom.production.min.js",
-                "react-dom.production.min.js",
-                "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1",
-            ),
-            PinnedFile(
-                "LICENSE",
-                "react-dom.LICENSE",
-                "sha384-dIN5gxuW3odCH42AKpxql36fRQlrVsjCi4EJgGC2Ty8Ihkcq9cdrChEZpKhSAfks",
-            ),
-        ),
-    ),
-    Package(
-        "graphiql",
-        "3.9.0",
-        "sha512-rJYFlHdBbug9+YbFSwRVvgfPjCayC7wHecZkx/qB4XLuQPFQZw/yB9pmHFtOJV6RiNBBHro3u1GdocKa3YcGRA==",
-        "MIT",
-        (
-            PinnedFile(
-                "graphiql.min.js",
-                "graphiql.min.js",
-                "sha384-8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO",
-            ),
-            PinnedFile(
-                "graphiql.min.css",
-                "graphiql.min.css",
-                "sha384-QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2",
-            ),
-            PinnedFile(
-                "LICENSE",
-                "graphiql.LICENSE",
-                "sha384-9JPX1agGTIUB7wtQt2kO3PUO7clmCJp+9e50VMjw1yd8briI77AZnMDBz5VcerBH",
-            ),
-        ),
-    ),
+        p["name"],
+        p["version"],
+        p["integrity"],
+        p["license"],
+        tuple(PinnedFile(f["source"], f["file"], f["integrity"]) for f in p["files"]),
+    )
+    for p in _PINS["packages"]
 )
 
 
@@ -133,10 +84,9 @@ def pinned_files() -> dict[str, tuple[Package, PinnedFile]]:
 
 
 def manifest_bytes() -> bytes:
-    """manifest.json exactly as the build writes it: a pure function of the pins."""
+    """manifest.json exactly as the build writes it (tarball URLs derived from the pins)."""
     document = {
-        "about": "GraphiQL's browser files, built from the npm registry by "
-        "`sessiongraph graphiql-assets DIR` (graph/http/graphiql_assets.py); do not edit.",
+        "about": _PINS["about"],
         "packages": [
             {
                 "name": package.name,
@@ -155,24 +105,20 @@ def manifest_bytes() -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def _member(archive: tarfile.TarFile, source: str) -> bytes:
-    """A file by its path inside the package (npm tarballs nest it under one top folder)."""
-    for member in archive.getmembers():
-        if member.isfile() and member.name.split("/", 1)[-1] == source:
-            extracted = archive.extractfile(member)
-            if extracted is not None:
-                return extracted.read()
-    raise AssetError(f"the tarball has no {source}")
-
-
 def unpack(package: Package, tarball: bytes) -> dict[str, bytes]:
     """The package's pinned files from its tarball, each one checked against its pin."""
     if sri(tarball, "sha512") != package.integrity:
         raise AssetError(f"{package.name}@{package.version}: tarball integrity mismatch")
     files = {}
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+        # npm tarballs nest every file under one top folder
+        members = {m.name.split("/", 1)[-1]: m for m in archive.getmembers() if m.isfile()}
         for pinned in package.files:
-            data = _member(archive, pinned.source)
+            member = members.get(pinned.source)
+            extracted = archive.extractfile(member) if member is not None else None
+            if extracted is None:
+                raise AssetError(f"the tarball has no {pinned.source}")
+            data = extracted.read()
             if sri(data) != pinned.integrity:
                 raise AssetError(f"{package.name}@{package.version}/{pinned.source}: mismatch")
             files[pinned.file] = data
