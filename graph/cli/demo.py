@@ -47,9 +47,7 @@ class Demo:
     def __init__(
         self, http: httpx.AsyncClient, *, delay: float, say: Callable[[str], None]
     ) -> None:
-        self.http = http
-        self.delay = delay
-        self.say = say
+        self.http, self.delay, self.say = http, delay, say
 
     async def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         response = await self.http.post("/graphql", json={"query": query, "variables": variables})
@@ -62,13 +60,12 @@ class Demo:
         return data
 
     async def create(self, index: int, status: str = "PENDING") -> str:
-        name = PRODUCTS[index % len(PRODUCTS)][0]
-        prd = {"productId": f"prod_demo{index:04d}", "name": name, "version": "1.0.0"}
+        prd = {"productId": f"prod_demo{index:04d}", "name": PRODUCTS[index % len(PRODUCTS)][0]}
         session = {
             "status": status,
             "catalogVersion": "v2.4.1",
             "schemaVersion": "1.0.0",
-            "prd": prd,
+            "prd": {**prd, "version": "1.0.0"},
             "assemblyState": {"step": "queued", "progress": 0},
         }
         return str((await self.call(CREATE, {"i": session}))["createSession"]["id"])
@@ -83,7 +80,11 @@ class Demo:
         sequence = data["appendEvent"]["sequence"]
         self.say(f"  {session_id}  #{sequence:<3} {kind.lower():<7} {stage:<10} {message}")
 
-    async def update(self, session_id: str, **input: Any) -> None:
+    async def update(self, session_id: str, status: str | None = None, **state: Any) -> None:
+        """A new `status`, assembly state (`step`, `progress`, `details`), or both."""
+        input: dict[str, Any] = {"status": status} if status else {}
+        if state:
+            input["assemblyState"] = state
         await self.call(UPDATE, {"id": session_id, "i": input})
 
     async def pause(self) -> None:
@@ -95,8 +96,7 @@ class Demo:
         session_id = await self.create(index)
         name, kind, config = PRODUCTS[index % len(PRODUCTS)]
         self.say(f"{session_id}: generating '{name}'")
-        state = {"step": "generating", "progress": 5}
-        await self.update(session_id, status="GENERATING", assemblyState=state)
+        await self.update(session_id, "GENERATING", step="generating", progress=5)
         model = {"model": "runtype-v1", "temperature": 0.7}
         await self.event(
             session_id, "INFO", "generating", "Generation started", inputParameters=model
@@ -104,10 +104,10 @@ class Demo:
         await self.pause()
         tokens = random.randint(300, 900)
         await self.event(session_id, "DEBUG", "generating", "Prompt assembled", tokens=tokens)
-        await self.update(session_id, productObject={"type": kind, "config": config})
+        product = {"productObject": {"type": kind, "config": config}}
+        await self.call(UPDATE, {"id": session_id, "i": product})
         await self.pause()
-        state = {"step": "assembling", "progress": 20}
-        await self.update(session_id, status="ASSEMBLING", assemblyState=state)
+        await self.update(session_id, "ASSEMBLING", step="assembling", progress=20)
         for done, component in enumerate(COMPONENTS, start=1):
             await self.pause()
             if done in TROUBLE:
@@ -117,13 +117,11 @@ class Demo:
                 )
             progress = 20 + int(80 * done / len(COMPONENTS))
             details = {"componentsCompleted": done, "componentsPending": len(COMPONENTS) - done}
-            state = {"step": "assembling", "progress": progress, "details": details}
-            await self.update(session_id, assemblyState=state)
+            await self.update(session_id, step="assembling", progress=progress, details=details)
             await self.event(
                 session_id, "INFO", "assembling", f"Assembled {component} ({progress}%)"
             )
-        state = {"step": "done", "progress": 100}
-        await self.update(session_id, status="COMPLETED", assemblyState=state)
+        await self.update(session_id, "COMPLETED", step="done", progress=100)
         self.say(f"{session_id}: completed")
         return session_id
 
@@ -147,11 +145,10 @@ async def run_demo(
             session_id = await demo.create(index, "PENDING" if final == "PENDING" else "GENERATING")
             await demo.event(session_id, "INFO", "generating", "Generation started")
             if final == "COMPLETED":
-                done = {"step": "done", "progress": 100}
-                await demo.update(session_id, status=final, assemblyState=done)
+                await demo.update(session_id, final, step="done", progress=100)
             elif final == "FAILED":
                 await demo.event(session_id, "ERROR", "generating", "Model quota exhausted")
-                await demo.update(session_id, status=final)
+                await demo.update(session_id, final)
         return [await demo.run(seed + index) for index in range(runs)]
 
 
