@@ -1,13 +1,5 @@
-"""uvicorn, configured once for every way the server runs, with two things added.
-
-- Graceful shutdown: uvicorn closes open WebSockets with 1012 before the lifespan shutdown
-  runs; `GracefulServer` first calls the app's `state.drain()` (WebSockets closed with 1001
-  "going away", SSE streams ended cleanly).
-- Bounded request heads: uvicorn waits forever for a request's headers, of any size, so a
-  client trickling bytes (or none) holds a socket as long as it likes.
-  `BoundedHttpProtocol` closes a connection whose headers are not complete `header_timeout`
-  seconds after it opened or its request began, and answers 431 past `MAX_HEADER_BYTES`.
-"""
+"""uvicorn, configured once for every way the server runs, plus a graceful shutdown
+(`GracefulServer`) and bounded request heads (`BoundedHttpProtocol`)."""
 
 from __future__ import annotations
 
@@ -51,7 +43,9 @@ class ServerConfig(uvicorn.Config):
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline and a size limit on request heads."""
+    """uvicorn waits forever for a request's headers, so a client trickling bytes (or none)
+    holds a socket as long as it likes: close a connection whose headers are not complete
+    `header_timeout` seconds after it opened or its request began; 431 past MAX_HEADER_BYTES."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -129,6 +123,9 @@ def raise_open_file_limit() -> None:
 
 
 class GracefulServer(uvicorn.Server):
+    """uvicorn closes WebSockets with 1012 before the lifespan shutdown runs: first call the
+    app's `state.drain()` (WebSockets closed with 1001 "going away", SSE streams ended)."""
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.loaded_app
         for _ in range(10):  # down through uvicorn's middleware to the app that can drain

@@ -1,9 +1,6 @@
 """API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
-
-`KeyRequired` guards every door (GraphQL, REST, streams) alike, so rules about callers
-(revocation, rate limits) live in one place. It is the last place a failure can still be
-answered in the door's shape: 503 with `Retry-After` for an outage, else a JSON 500.
-"""
+`KeyRequired` guards every door alike, so rules about callers (revocation, rate limits) live
+in one place, the last where a failure can still be answered in the door's shape."""
 
 from __future__ import annotations
 
@@ -28,9 +25,8 @@ from graph.schema.errors import (
     unavailable,
 )
 
-# A door that checks the key inside the statement that answers: (request, key hash) ->
-# (caller, answer), or None for the usual path (a request it cannot answer in one
-# statement, or a key not found: the usual path then says why).
+# Checks the key inside the statement that answers: (caller, answer), or None for the usual
+# path (which then says why).
 Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
@@ -55,13 +51,10 @@ def failure_response(error: Exception, scope: Scope, where: str) -> Response:
 
 
 def key_from_header(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    scheme, _, rest = value.partition(" ")
+    scheme, _, rest = (value or "").strip().partition(" ")
     if scheme.lower() == "bearer":
         return rest.strip() or None
-    return value or None
+    return (value or "").strip() or None
 
 
 async def principal_from_header(db: Database, value: str | None) -> Principal:
@@ -84,12 +77,9 @@ def principal_of(scope: Scope) -> Principal:
 
 
 class KeyRequired:
-    """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`.
-
-    `public` may answer without a key (the GraphiQL page). A known caller spends one request
-    of its organisation's budget; over it, a 429 in the path's shape answers. Every answer
-    carries the RateLimit fields.
-    """
+    """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`;
+    `public` may answer without a key (the GraphiQL page). A caller spends one request of its
+    organisation's budget (429 past it); every answer carries the RateLimit fields."""
 
     def __init__(
         self,
@@ -166,8 +156,7 @@ class KeyRequired:
         """Run `app` with the RateLimit fields added, or answer 429."""
         if not decision.allowed:
             RATE_LIMITED.inc()
-            limited = rate_limited_response(decision, rest=is_rest(scope))
-            await limited(scope, receive, send)
+            await rate_limited_response(decision, rest=is_rest(scope))(scope, receive, send)
             return
         fields = rate_limit_fields(decision)
 

@@ -1,8 +1,5 @@
-"""GraphiQL, pre-filled for sessiongraph, served with its own files so it works offline.
-
-The files (graph/http/graphiql_assets.py) are served from /graphiql/assets, or loaded from
-unpkg.com with `SESSIONGRAPH_GRAPHIQL_ASSETS=cdn`; each tag carries its integrity hash.
-"""
+"""GraphiQL, pre-filled for sessiongraph, with its pinned files served from /graphiql/assets
+(works offline) or loaded from unpkg.com; each tag carries its integrity hash."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it.
-
-docs/graphql-over-http.md gives the statuses, media types and why the rules keep
-cross-site requests out (GET never mutates, POST must be `application/json`). A named
-persisted document that is unknown is a request error (`PersistedQueryNotFound`), one the
-store refuses (hash mismatch, version, untrusted) a 400 (graph/plan/persisted.py).
-"""
+"""`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it; its statuses,
+media types and cross-site rules are in docs/graphql-over-http.md."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Reading a GraphQL-over-HTTP request: media types, size limits and the request parameters.
-
-Each rule answers a request the specification calls malformed with the status it names,
-before any GraphQL work is done (docs/graphql-over-http.md).
-"""
+"""Reading a GraphQL-over-HTTP request: media types, size limits and the request parameters,
+each malformed request refused with the status the specification names, before any GraphQL."""
 
 from __future__ import annotations
 
