@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
@@ -24,15 +24,11 @@ from graph.schema.types import Event, Session
 
 
 class Schema(strawberry.Schema):
-    """Strawberry's schema, with every error given its `extensions.code` on the way out.
-
-    Mapping here rather than in an extension covers parse errors too, which Strawberry
-    reports before extension hooks can see the result.
-    """
+    """Strawberry's schema, every error given its `extensions.code` on the way out: here
+    rather than in an extension, which would not see parse errors."""
 
     production = False
     limits = Limits()
-    rules: tuple[type[ASTValidationRule], ...] = ()
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
@@ -51,11 +47,6 @@ class Schema(strawberry.Schema):
         """Callers' mistakes are not server errors; unexpected ones are logged by `with_codes`."""
 
 
-def validation_rules(limits: Limits, *, production: bool) -> tuple[type[ASTValidationRule], ...]:
-    """The rules the schema adds to graphql-core's; every execution path validates with them."""
-    return limit_rules(limits, introspection=not production)
-
-
 def timeout_error(limits: Limits) -> GraphQLError:
     return GraphQLError(
         f"the operation took longer than {limits.timeout_seconds:g} s (limit: timeout)",
@@ -66,14 +57,11 @@ def timeout_error(limits: Limits) -> GraphQLError:
 def build_schema(
     *, production: bool = False, limits: Limits | None = None, federation: bool = False
 ) -> Schema:
-    """Parse and validation results are cached: validation is half of a small query's cost.
-
-    The limits come first so a document over the token limit is never parsed. With
-    `federation`, the same schema is built as an Apollo Federation 2 subgraph (see
-    `graph/schema/federation.py`); everything else about it stays the same.
-    """
+    """Parses and validations are cached (validation is half a small query's cost); the
+    limits come first, so a document over the token limit is never parsed. `federation`
+    builds the same schema as a Federation 2 subgraph (graph/schema/federation.py)."""
     limits = limits or Limits()
-    rules = validation_rules(limits, production=production)
+    rules = limit_rules(limits, introspection=not production)
     arguments: dict[str, Any] = {
         "query": Query,
         "mutation": Mutation,
@@ -102,7 +90,6 @@ def build_schema(
         schema = Schema(**arguments)
     schema.production = production
     schema.limits = limits
-    schema.rules = rules
     return schema
 
 

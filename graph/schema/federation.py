@@ -1,25 +1,20 @@
 """The Apollo Federation 2 build of the schema, for `SESSIONGRAPH_FEDERATION=true`.
 
-`Session` and `Event` are declared once, in `graph/schema/types.py`, without federation
-directives: the plain schema (and `schema.graphql`) must not change when federation is
-off. Strawberry finds entities by the `@key` directives on a type's definition while the
-schema is built, and prints directives from the definition each time the SDL is printed;
-so the keys are put on the definitions only while the federated schema is being built,
-and the federated schema's own GraphQL types then point at keyed copies of the
-definitions, which only its printer (`_service { sdl }`) reads.
+`Session` and `Event` are declared without `@key` so `schema.graphql` stays the same with
+federation off. Strawberry finds entities by the `@key` on a type's definition while it
+builds the schema, and prints directives from the definition each time: so the keys are on
+the definitions only while the federated schema is built, and its types then point at
+keyed copies, which only its printer (`_service { sdl }`) reads.
 
-`_entities` answers like `Query.node`: the same scoped lookups, so an id of another
-organisation, a missing id and a malformed id all resolve to null. A representation that
-names no entity type, or has no string `id`, is the caller's mistake (`BAD_USER_INPUT`).
-Each representation is one node returned, so the operation's node budget is applied to
-all of them together, and at most a page's worth (100) are resolved per call.
+`_entities` answers like `Query.node` (another organisation's, missing and malformed ids
+are null); a representation without an entity `__typename` or a string `id` is
+`BAD_USER_INPUT`. Each representation is one node of the operation's budget.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,12 +28,11 @@ from db import sessions as session_ops
 from graph.framework import (
     DEFINITION_BACKREF,
     FederationAny,
-    StrawberryObjectDefinition,
     core_schema,
     get_object_definition,
     raw_info,
 )
-from graph.plan.limits import Limits, limit_error, node_count
+from graph.plan.limits import Limits, limit_error, over_error
 from graph.plan.shape import shape_of
 from graph.schema.build import Schema
 from graph.schema.context import Context
@@ -47,8 +41,7 @@ from graph.schema.types import Event, Session
 # The entity types and the one key each is referenced by.
 ENTITIES: dict[str, type[Session] | type[Event]] = {"Session": Session, "Event": Event}
 KEY_FIELDS = "id"
-# The federation spec version the subgraph links (`@link(url: ".../federation/v2.5")`):
-# the oldest one with everything used here, so older gateways compose it too.
+# The federation version linked: the oldest with everything used here, for older gateways.
 FEDERATION_VERSION: Final = "2.5"
 
 
@@ -97,29 +90,23 @@ def _bad_representation(index: int, problem: str) -> GraphQLError:
 
 
 def _check_budget(info: Info, count: int, limits: Limits) -> None:
-    """The validation-time budget counted one entity; here it is known how many there are.
-
-    The whole operation's count stands for each entity's (an upper bound), so a gateway's
-    `_entities` fetch costs what `sessions(first: N)` with the same selection would.
-    """
+    """Validation counted one entity; the whole operation's count stands for each one's
+    (an upper bound), so `_entities` costs what `sessions(first: N)` would."""
     if count > limits.max_page:
         raise limit_error(
             "pageSize",
             limits.max_page,
-            f"at most {limits.max_page} representations per request, got {count} (limit: pageSize)",
+            f"at most {limits.max_page} representations per request, got {count}",
             field="representations",
         )
     raw = raw_info(info)
     document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
     shape = shape_of(raw.schema, document, raw.operation)
-    per_entity = 1 + (node_count(shape, info.variable_values, literal_only=False) or 0)
-    total = count * per_entity
+    total = count * (1 + shape.node_count(info.variable_values))
     if total > limits.max_nodes:
-        raise limit_error(
-            "nodes",
-            limits.max_nodes,
-            f"the operation may return {total} nodes, more than the {limits.max_nodes} "
-            "allowed (limit: nodes); ask for fewer entities or smaller pages",
+        what = f"the operation may return {total} nodes"
+        raise over_error(
+            "nodes", limits.max_nodes, what, "; ask for fewer entities or smaller pages"
         )
 
 
@@ -144,42 +131,26 @@ async def resolve_references(
     return results
 
 
-@contextmanager
-def _keyed_definitions() -> Iterator[None]:
-    """The entity types carry `@key` while, and only while, the block runs."""
-    definitions = [_definition(cls) for cls in ENTITIES.values()]
+def federated_schema(**schema_arguments: Any) -> FederatedSchema:
+    """`FederatedSchema(**schema_arguments)`, built while the entity definitions carry
+    `@key`; its types then point at keyed copies of the restored definitions."""
+    definitions = [get_object_definition(cls, strict=True) for cls in ENTITIES.values()]
     saved = [definition.directives for definition in definitions]
     try:
         for definition in definitions:
             definition.directives = _with_key(definition.directives)
-        yield
+        schema = FederatedSchema(federation_version=FEDERATION_VERSION, **schema_arguments)
     finally:
         for definition, directives in zip(definitions, saved, strict=True):
             definition.directives = directives
-
-
-def _definition(cls: type) -> StrawberryObjectDefinition:
-    return get_object_definition(cls, strict=True)
+    for name in ENTITIES:
+        graphql_type = core_schema(schema).get_type(name)
+        assert graphql_type is not None
+        keyed = copy.copy(graphql_type.extensions[DEFINITION_BACKREF])
+        keyed.directives = _with_key(keyed.directives)
+        graphql_type.extensions = {**graphql_type.extensions, DEFINITION_BACKREF: keyed}
+    return schema
 
 
 def _with_key(directives: Sequence[object] | None) -> list[object]:
     return [*(directives or ()), Key(fields=KEY_FIELDS)]  # type: ignore[arg-type]
-
-
-def _print_keys(schema: FederatedSchema) -> None:
-    """Point the federated schema's entity types at keyed copies of their definitions."""
-    backref = DEFINITION_BACKREF
-    for name in ENTITIES:
-        graphql_type = core_schema(schema).get_type(name)
-        assert graphql_type is not None
-        keyed = copy.copy(graphql_type.extensions[backref])
-        keyed.directives = _with_key(keyed.directives)
-        graphql_type.extensions = {**graphql_type.extensions, backref: keyed}
-
-
-def federated_schema(**schema_arguments: Any) -> FederatedSchema:
-    """`FederatedSchema(**schema_arguments)`, built with the entities keyed."""
-    with _keyed_definitions():
-        schema = FederatedSchema(federation_version=FEDERATION_VERSION, **schema_arguments)
-    _print_keys(schema)
-    return schema
