@@ -1,26 +1,20 @@
-"""A validated query operation as a read plan (db/store/read_plan.py), for the database to answer.
+"""A validated query operation as a read plan (db/store/read_plan.py).
 
-Fields are collected as graphql-core collects them (selection order, fragments expanded
-in place, same response keys merged, `@skip`/`@include` applied), so the plan's keys are
-the answer's keys in the answer's order. What decides the plan's shape and what becomes a
-bound parameter are kept apart:
-
-- Shape: directive conditions, which window arguments are given, the kind of id asked
-  for (a session id, an event id, neither), the status filter and the order. Each is a
-  *probe*: an argument and the function that reduces it to the fact the plan depends on.
-- Parameters: ids, page sizes, cursors, the creator filter; read per request, checked as
-  the standard resolvers check them (an argument they would refuse raises `InvalidInput`,
-  and the request is answered by the standard path, which reports it exactly).
-
-An operation with anything else (introspection, a field the planner does not know)
-raises `Unplannable` and stays on the standard path.
+Fields are collected as graphql-core collects them, so the plan's keys are the answer's
+keys in its order. What decides the plan's shape (directive conditions, which window
+arguments are given, the kind of id, the status filter, the order) is a *probe*: an
+argument and the function reducing it to that fact. Ids, page sizes, cursors and the
+creator filter are bound parameters, checked as the resolvers check them: one they would
+refuse raises `InvalidInput`, and the standard path answers the request. Anything else
+(introspection, a field the planner does not know) raises `Unplannable`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -30,6 +24,7 @@ from graphql import (
     GraphQLBoolean,
     GraphQLSchema,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
@@ -70,6 +65,7 @@ PAGE_INFO = {
     "endCursor": "end_cursor",
 }
 DEFAULT_SESSIONS = 20
+MAX_SHAPES = 64
 Variables = Mapping[str, Any]
 
 
@@ -79,10 +75,8 @@ class Unplannable(Exception):
 
 @dataclass(frozen=True, eq=False)
 class Argument:
-    """Where an argument's value comes from: a literal, a variable, or the field's default.
-
-    Compared by identity: the document is parsed once and cached, so its nodes are stable.
-    """
+    """A literal, a variable, or the field's default; compared by identity (the document
+    is parsed once and cached, so its nodes are stable)."""
 
     node: ValueNode | None
     type: GraphQLInputType | None
@@ -98,6 +92,7 @@ class Argument:
         return value_from_ast(node, self.type, dict(variables))
 
 
+# An argument and what reads it: a probe's classifier, or a parameter's converter.
 Probe = tuple[Argument, Callable[[Any], Any]]
 
 
@@ -146,7 +141,7 @@ class PlannedRead:
     """A plan and how to read its parameters from a request's variables."""
 
     plan: ReadPlan
-    parameters: tuple[tuple[Argument, Callable[[Any], Any]], ...]
+    parameters: tuple[Probe, ...]
 
     def values(self, variables: Variables) -> list[Any]:
         """Raises `InvalidInput` for an argument the standard resolvers would refuse."""
@@ -162,7 +157,7 @@ class Planner:
     variables: Variables
     arguments: dict[tuple[int, str], Argument] = field(default_factory=dict)
     probes: list[Probe] = field(default_factory=list)
-    parameters: list[tuple[Argument, Callable[[Any], Any]]] = field(default_factory=list)
+    parameters: list[Probe] = field(default_factory=list)
 
     def probe(self, argument: Argument, classify: Callable[[Any], Any]) -> Any:
         self.probes.append((argument, classify))
@@ -178,42 +173,34 @@ class Planner:
     ) -> dict[str, list[FieldNode]]:
         grouped: dict[str, list[FieldNode]] = {}
         visited: set[str] = set()
+
+        def walk(selection_set: SelectionSetNode) -> None:
+            for selection in selection_set.selections:
+                if not self.included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    grouped.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    if self.applies(selection.type_condition, type_name):
+                        walk(selection.selection_set)
+                elif (
+                    isinstance(selection, FragmentSpreadNode)
+                    and selection.name.value not in visited
+                ):
+                    visited.add(selection.name.value)
+                    fragment = self.fragments.get(selection.name.value)
+                    if fragment is not None and self.applies(fragment.type_condition, type_name):
+                        walk(fragment.selection_set)
+
         for selection_set in selection_sets:
-            self._collect(selection_set, type_name, grouped, visited)
+            walk(selection_set)
         return grouped
 
-    def _collect(
-        self,
-        selection_set: SelectionSetNode,
-        type_name: str,
-        grouped: dict[str, list[FieldNode]],
-        visited: set[str],
-    ) -> None:
-        for selection in selection_set.selections:
-            if not self.included(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                key = selection.alias.value if selection.alias else selection.name.value
-                grouped.setdefault(key, []).append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                if condition is None or self.applies(condition.name.value, type_name):
-                    self._collect(selection.selection_set, type_name, grouped, visited)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in visited:
-                    continue
-                visited.add(name)
-                fragment = self.fragments.get(name)
-                if fragment is not None and self.applies(
-                    fragment.type_condition.name.value, type_name
-                ):
-                    self._collect(fragment.selection_set, type_name, grouped, visited)
-
-    def applies(self, condition: str, type_name: str) -> bool:
-        if condition == type_name:
+    def applies(self, condition: NamedTypeNode | None, type_name: str) -> bool:
+        if condition is None or condition.name.value == type_name:
             return True
-        abstract = self.schema.get_type(condition)
+        abstract = self.schema.get_type(condition.name.value)
         concrete = self.schema.get_type(type_name)
         return (
             abstract is not None
@@ -255,99 +242,71 @@ class Planner:
 
     # The plan ---------------------------------------------------------------------------
     def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
-        entries: list[tuple[str, Part]] = []
-        for key, nodes in self.collect([operation.selection_set], "Query").items():
-            entries.append((key, self.root(nodes)))
-        return ReadPlan(tuple(entries))
+        return ReadPlan(self.entries([operation], "Query", self.root))
 
-    def root(self, nodes: list[FieldNode]) -> Part:
-        name = nodes[0].name.value
-        if name == "__typename":
-            return Text("Query")
-        if name in ("session", "node"):
-            argument = self.argument(nodes[0], "Query", "id")
-            kind = self.probe(argument, _id_kind)
-            if kind == "null":
-                raise Unplannable(f"Query.{name}(id: null)")
-            if kind == "session":
-                return SessionById(self.parameter(argument, str), self.session(nodes))
-            if kind == "event" and name == "node":
-                return EventById(self.parameter(argument, str), self.event(nodes))
-            return Null()
-        if name == "sessions":
-            return self.sessions(nodes)
-        raise Unplannable(f"Query.{name}")
-
-    def subfields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
+    def subfields(
+        self, nodes: Sequence[FieldNode | OperationDefinitionNode], type_name: str
+    ) -> dict[str, list[FieldNode]]:
         return self.collect([n.selection_set for n in nodes if n.selection_set], type_name)
 
-    def session(self, nodes: list[FieldNode]) -> Entries:
+    def entries(
+        self,
+        nodes: Sequence[FieldNode | OperationDefinitionNode],
+        type_name: str,
+        part: Callable[[str, list[FieldNode]], Part | None],
+    ) -> Entries:
+        """An object's entries; `part` gives each field's, None for a field not planned."""
         entries: list[tuple[str, Part]] = []
-        for key, fields in self.subfields(nodes, "Session").items():
+        for key, fields in self.subfields(nodes, type_name).items():
             name = fields[0].name.value
-            if name == "events":
-                entries.append((key, self.events(fields)))
-            else:
-                entries.append((key, self.leaf(name, "Session", SESSION_BY_API)))
+            found = Text(type_name) if name == "__typename" else part(name, fields)
+            if found is None:
+                raise Unplannable(f"{type_name}.{name}")
+            entries.append((key, found))
         return tuple(entries)
 
-    def event(self, nodes: list[FieldNode]) -> Entries:
-        return tuple(
-            (key, self.leaf(fields[0].name.value, "Event", EVENT_BY_API))
-            for key, fields in self.subfields(nodes, "Event").items()
-        )
+    def root(self, name: str, nodes: list[FieldNode]) -> Part | None:
+        if name == "sessions":
+            return self.sessions(nodes)
+        if name not in ("session", "node"):
+            return None
+        argument = self.argument(nodes[0], "Query", "id")
+        kind = self.probe(argument, _id_kind)
+        if kind == "null":
+            raise Unplannable(f"Query.{name}(id: null)")
+        if kind == "session":
+            return SessionById(self.parameter(argument, str), self.session(nodes))
+        if kind == "event" and name == "node":
+            return EventById(self.parameter(argument, str), self.event(nodes))
+        return Null()
 
-    def leaf(self, name: str, type_name: str, known: Mapping[str, str]) -> Part:
-        if name == "__typename":
-            return Text(type_name)
-        if name not in known:
-            raise Unplannable(f"{type_name}.{name}")
-        return Field(known[name])
+    def session(self, nodes: list[FieldNode]) -> Entries:
+        def part(name: str, fields: list[FieldNode]) -> Part | None:
+            return self.events(fields) if name == "events" else _field(SESSION_BY_API, name)
+
+        return self.entries(nodes, "Session", part)
+
+    def event(self, nodes: list[FieldNode]) -> Entries:
+        return self.entries(nodes, "Event", lambda name, _: _field(EVENT_BY_API, name))
 
     def connection(
         self, nodes: list[FieldNode], kind: str, rows: Callable[[list[FieldNode]], Entries]
     ) -> Entries:
-        entries: list[tuple[str, Part]] = []
-        for key, fields in self.subfields(nodes, f"{kind}Connection").items():
-            name = fields[0].name.value
-            if name == "__typename":
-                entries.append((key, Text(f"{kind}Connection")))
-            elif name == "nodes":
-                entries.append((key, Rows(rows(fields))))
-            elif name == "edges":
-                entries.append((key, Rows(self.edge(fields, kind, rows))))
-            elif name == "pageInfo":
-                entries.append((key, Obj(self.page_info(fields))))
-            elif name == "totalCount":
-                entries.append((key, Field("total_count")))
-            else:
-                raise Unplannable(f"{kind}Connection.{name}")
-        return tuple(entries)
+        def part(name: str, fields: list[FieldNode]) -> Part | None:
+            if name == "nodes":
+                return Rows(rows(fields))
+            if name == "edges":
+                return Rows(self.entries(fields, f"{kind}Edge", edge))
+            if name == "pageInfo":
+                return Obj(self.entries(fields, "PageInfo", lambda n, _: _field(PAGE_INFO, n)))
+            return Field("total_count") if name == "totalCount" else None
 
-    def edge(
-        self, nodes: list[FieldNode], kind: str, rows: Callable[[list[FieldNode]], Entries]
-    ) -> Entries:
-        entries: list[tuple[str, Part]] = []
-        for key, fields in self.subfields(nodes, f"{kind}Edge").items():
-            name = fields[0].name.value
-            if name == "__typename":
-                entries.append((key, Text(f"{kind}Edge")))
-            elif name == "cursor":
-                entries.append((key, Field("cursor")))
-            elif name == "node":
-                entries.append((key, Obj(rows(fields))))
-            else:
-                raise Unplannable(f"{kind}Edge.{name}")
-        return tuple(entries)
+        def edge(name: str, fields: list[FieldNode]) -> Part | None:
+            if name == "node":
+                return Obj(rows(fields))
+            return Field("cursor") if name == "cursor" else None
 
-    def page_info(self, nodes: list[FieldNode]) -> Entries:
-        entries: list[tuple[str, Part]] = []
-        for key, fields in self.subfields(nodes, "PageInfo").items():
-            name = fields[0].name.value
-            entries.append(
-                (key, Text("PageInfo") if name == "__typename" else Field(PAGE_INFO[name]))
-            )
-        return tuple(entries)
+        return self.entries(nodes, f"{kind}Connection", part)
 
     def events(self, nodes: list[FieldNode]) -> Part:
         def window_argument(name: str, convert: Callable[[Any], Any]) -> int | None:
@@ -358,9 +317,9 @@ class Planner:
 
         window = Window(
             first=window_argument("first", _page_size("first")),
-            after=window_argument("after", _event_cursor("after")),
+            after=window_argument("after", partial(decode_event_cursor, field="after")),
             last=window_argument("last", _page_size("last")),
-            before=window_argument("before", _event_cursor("before")),
+            before=window_argument("before", partial(decode_event_cursor, field="before")),
         )
         return EventPage(window, self.connection(nodes, "Event", self.event))
 
@@ -370,22 +329,23 @@ class Planner:
         after_argument = self.argument(node, "Query", "after")
         after = None
         if self.probe(after_argument, _given):
+            cursor = partial(decode_session_cursor, field="after")  # (time, id)
             after = (
-                self.parameter(after_argument, _session_cursor_time),
-                self.parameter(after_argument, _session_cursor_id),
+                self.parameter(after_argument, lambda value: cursor(value)[0]),
+                self.parameter(after_argument, lambda value: cursor(value)[1]),
             )
         filter_argument = self.argument(node, "Query", "filter")
-        shape = self.probe(filter_argument, _filter_shape)
-        statuses, user_id = (None, None)
-        if shape is not None:
-            statuses = shape[0]
-            if shape[1]:
-                user_id = self.parameter(filter_argument, _user_id)
+        statuses, by_user = self.probe(filter_argument, _filter_shape) or (None, False)
+        user_id = self.parameter(filter_argument, _user_id) if by_user else None
         newest_first = self.probe(self.argument(node, "Query", "orderBy"), _newest_first)
         if newest_first is None:
             raise Unplannable("Query.sessions(orderBy: null)")
         query = SessionFilter(first, after, statuses, user_id, newest_first)
         return SessionPage(query, self.connection(nodes, "Session", self.session))
+
+
+def _field(known: Mapping[str, str], name: str) -> Field | None:
+    return Field(known[name]) if name in known else None
 
 
 def _page_size(name: str) -> Callable[[Any], Any]:
@@ -396,25 +356,8 @@ def _page_size(name: str) -> Callable[[Any], Any]:
     return convert
 
 
-def _event_cursor(name: str) -> Callable[[Any], Any]:
-    def convert(value: Any) -> int:
-        return decode_event_cursor(value, field=name)
-
-    return convert
-
-
 def _session_page_size(value: Any) -> int:
-    size = DEFAULT_SESSIONS if value is None else value
-    check_page_size(size, "first")
-    return int(size)
-
-
-def _session_cursor_time(value: Any) -> Any:
-    return decode_session_cursor(value, field="after")[0]
-
-
-def _session_cursor_id(value: Any) -> Any:
-    return decode_session_cursor(value, field="after")[1]
+    return int(_page_size("first")(DEFAULT_SESSIONS if value is None else value))
 
 
 def _user_id(value: Any) -> str:
@@ -422,11 +365,10 @@ def _user_id(value: Any) -> str:
 
 
 class OperationPlans:
-    """The plans of one operation, one per shape its variables can give it.
+    """The plans of one operation, one per shape: the tuple of its probes' answers.
 
-    A request's shape is the tuple of its probes' answers. Probes are learnt as plans are
-    built (a branch skipped today may be probed tomorrow); a plan built with a probe the
-    others lacked clears them, so every stored plan is keyed by every probe.
+    Probes are learnt as plans are built (a branch skipped today may be probed tomorrow);
+    a plan built with a new probe clears the others, so every plan is keyed by every probe.
     """
 
     def __init__(
@@ -465,6 +407,3 @@ class OperationPlans:
             self.plans.pop(next(iter(self.plans)))
         self.plans[key] = planned
         return planned
-
-
-MAX_SHAPES = 64

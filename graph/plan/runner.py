@@ -1,13 +1,10 @@
-"""Run a GraphQL request: reads the database can answer alone, else Strawberry.
+"""Run a GraphQL request: a read the database can answer alone, else Strawberry.
 
-The first request with a given document always takes Strawberry's standard path, which
-parses it and validates it with every rule the schema is configured with (graphql-core's,
-Strawberry's, the operation limits). Only a query that got through that path to data is
-planned (graph/plan/planner.py): later requests with the same text and operation name
-skip parsing, validation and execution, and the database returns the answer's JSON in
-one statement. A request the plan cannot answer exactly as the standard path would (a
-variable that does not coerce, an argument the resolvers refuse, a shape with
-introspection) takes the standard path, which reports it.
+A document's first request takes Strawberry's standard path (parsing, validation with
+every rule, execution). A query that got data through it is planned
+(graph/plan/planner.py): later requests with the same text and operation name are one
+statement. Whatever a plan cannot answer exactly as the standard path would (a variable
+that does not coerce, an argument the resolvers refuse) is left to the standard path.
 """
 
 from __future__ import annotations
@@ -17,14 +14,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from graphql import OperationDefinitionNode, OperationType, parse
+from graphql import OperationType, get_operation_ast, parse
 from graphql.execution import get_variable_values
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.types import ExecutionResult
 
 from db.errors import InvalidInput
@@ -76,20 +68,14 @@ class OperationRunner:
         # None marks an operation that stays on the standard path.
         self.plans: dict[PlanKey, OperationPlans | None] = {}
         # Strawberry's parser cache when configured: the document the standard path parsed.
-        self.parse = next(
-            (
-                e.cached_parse_document
-                for e in schema.get_extensions()
-                if isinstance(e, ParserCache)
-            ),
-            parse,
-        )
+        caches = [e for e in schema.get_extensions() if isinstance(e, ParserCache)]
+        self.parse = caches[0].cached_parse_document if caches else parse
 
     async def planned(
         self, query: str, variables: dict[str, Any] | None, context: Any, operation_name: str | None
     ) -> bytes | ExecutionResult | None:
-        """`{"data":…}` from one statement; the timeout error as a result, as the standard
-        path reports it; or None when the standard path must answer."""
+        """`{"data":…}` from one statement, the standard path's timeout error, or None when
+        the standard path must answer."""
         found = self.plan_of(query, variables, operation_name)
         if found is None:
             return None
@@ -107,8 +93,7 @@ class OperationRunner:
     def plan_of(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None
     ) -> tuple[ReadPlan, list[Any]] | None:
-        """The plan and its arguments for this request, or None when the standard path
-        must answer it (see the module's docstring). Runs no SQL."""
+        """The plan and its arguments, or None for the standard path. Runs no SQL."""
         plans = self.plans.get((query, operation_name))
         if plans is None:
             return None
@@ -147,25 +132,17 @@ class OperationRunner:
             allowed_operation_types=tuple(allowed),
         )
         if self.enabled and result.data is not None and key not in self.plans:
-            self._remember(key, self._plans(query, operation_name))
+            if len(self.plans) >= self.max_plans:
+                self.plans.pop(next(iter(self.plans)))
+            self.plans[key] = self._plans(query, operation_name)
         return result
 
     def _plans(self, query: str, operation_name: str | None) -> OperationPlans | None:
         document = self.parse(query)
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        chosen = [
-            o
-            for o in operations
-            if operation_name is None or (o.name is not None and o.name.value == operation_name)
-        ]
-        if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not OperationType.QUERY:
             return None
-        return OperationPlans(core_schema(self.schema), document, chosen[0])
-
-    def _remember(self, key: PlanKey, plans: OperationPlans | None) -> None:
-        if len(self.plans) >= self.max_plans:
-            self.plans.pop(next(iter(self.plans)))
-        self.plans[key] = plans
+        return OperationPlans(core_schema(self.schema), document, operation)
 
 
 def is_request_error(result: ExecutionResult) -> bool:
