@@ -24,10 +24,9 @@ class Context:
     events: DataLoader[EventKey, list[EventRecord]] = field(init=False)
 
     def __post_init__(self) -> None:
-        # Created per request: batching spans one operation, caching never outlives it.
-        # The load functions hold the database, not the context: a loader holding its
-        # context would make every request's results a reference cycle, freed only when
-        # the garbage collector next walks the young generation.
+        # Per request: batching spans one operation, caching never outlives it. The loader
+        # holds the database, not the context, which would make every request's results a
+        # reference cycle that only the garbage collector frees.
         self.events = DataLoader(load_fn=partial(_load_events, self.db))
 
 

@@ -6,8 +6,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from starlette.responses import Response
@@ -25,17 +24,17 @@ from db.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
-from db.store.outages import READ_ONLY, UNREACHABLE, unavailable
+from db.store.outages import UNREACHABLE, unavailable
 from graph.framework import PreExecutionError
 from graph.http.jsonio import JSONResponse
 
-__all__ = ["READ_ONLY", "UNREACHABLE", "ServiceUnavailable", "unavailable"]
+# Re-exported for the doors, which take every error fact from this module.
+__all__ = ["UNREACHABLE", "ServiceUnavailable", "unavailable"]
 
 log = logging.getLogger("sessiongraph.errors")
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorMapping:
+class ErrorMapping(NamedTuple):
     http_status: int
     rest_code: str
     graphql_code: str
@@ -80,9 +79,8 @@ def door_error_response(
     error_id: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """An error answered before a door's own handler could: the REST shape
-    (`{"error":{"code","message"}}`) or the GraphQL one (`{"errors":[…]}`), with the
-    mapped status and, for errors a retry may cure, `Retry-After`."""
+    """An error answered before a door's own handler: in the REST or the GraphQL shape,
+    with the mapped status and, when a retry may cure it, `Retry-After`."""
     mapping = mapping_for(error)
     all_headers = dict(headers or {})
     retry_after = getattr(error, "retry_after_seconds", None)
@@ -149,12 +147,6 @@ def with_codes(result: ExecutionResult, *, production: bool) -> ExecutionResult:
     return result
 
 
-def _request_error_in_place(error: GraphQLError) -> GraphQLError:
-    """Keep the error object (its class tells the WebSocket handler to close with 4400)."""
-    error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
-    return error
-
-
 def _pre_execution_with_codes(result: ExecutionResult, *, production: bool) -> ExecutionResult:
     errors = []
     for error in result.errors or []:
@@ -162,8 +154,10 @@ def _pre_execution_with_codes(result: ExecutionResult, *, production: bool) -> E
         if isinstance(error, GraphQLSyntaxError) or not (
             original is None or isinstance(original, GraphQLError | DomainError)
         ):
-            # Syntax errors and a bad operation choice (unknown name, wrong kind).
-            errors.append(_request_error_in_place(error))
+            # Syntax errors and a bad operation choice (unknown name, wrong kind) keep their
+            # object: its class tells the WebSocket handler to close with 4400.
+            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+            errors.append(error)
         else:
             errors.append(graphql_error(error, production=production))
     result.errors = errors

@@ -14,10 +14,8 @@ from graph.schema.scalars import JSON, DateTime
 
 @strawberry.input
 class _SettableSessionFields:
-    """The fields a client may set (db.sessions.SETTABLE_FIELDS), shared by both inputs.
-
-    Never referenced by a field itself, so it does not appear in the schema.
-    """
+    """The fields a client may set, shared by both inputs; no field references it, so it
+    is not in the schema."""
 
     status: SessionStatus | None = UNSET
     assembly_state: JSON | None = UNSET
@@ -54,9 +52,8 @@ class SessionFilter:
 
 def provided_fields(value: object) -> dict[str, Any]:
     """The fields the client sent, by column name, with enums reduced to their stored value."""
-    fields: dict[str, Any] = {}
-    for name, item in vars(value).items():
-        if item is UNSET:
-            continue
-        fields[name] = item.value if isinstance(item, Enum) else item
-    return fields
+    return {
+        name: item.value if isinstance(item, Enum) else item
+        for name, item in vars(value).items()
+        if item is not UNSET
+    }

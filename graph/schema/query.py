@@ -10,13 +10,7 @@ from db import sessions as session_ops
 from db.ids import EVENT_PREFIX, SESSION_PREFIX
 from graph.schema.enums import SessionOrder
 from graph.schema.inputs import SessionFilter
-from graph.schema.types import (
-    Event,
-    Node,
-    Session,
-    SessionConnection,
-    SessionFilterValues,
-)
+from graph.schema.types import Event, Node, PageInfo, Session, SessionConnection
 
 
 @strawberry.type
@@ -37,24 +31,31 @@ class Query:
         order_by: SessionOrder = SessionOrder.CREATED_AT_DESC,
     ) -> SessionConnection:
         ctx = info.context
-        filters = SessionFilterValues(
-            statuses=(
-                tuple(s.value for s in filter.status)
-                if filter is not None and filter.status is not None
-                else None
-            ),
-            user_id=filter.user_id if filter is not None else None,
-        )
+        statuses = None
+        if filter is not None and filter.status is not None:
+            statuses = tuple(s.value for s in filter.status)
+        user_id = filter.user_id if filter is not None else None
         page = await session_ops.list_sessions(
             ctx.db,
             ctx.principal,
             limit=20 if first is None else first,
             after=after,
-            statuses=filters.statuses,
-            user_id=filters.user_id,
+            statuses=statuses,
+            user_id=user_id,
             newest_first=order_by is SessionOrder.CREATED_AT_DESC,
         )
-        return SessionConnection.build(page, filters, had_cursor=after is not None)
+        items = page.items
+        return SessionConnection(
+            nodes=[Session.from_record(r) for r in items],
+            page_info=PageInfo(
+                has_next_page=page.has_more,
+                has_previous_page=after is not None,
+                start_cursor=session_ops.cursor_of(items[0]) if items else None,
+                end_cursor=session_ops.cursor_of(items[-1]) if items else None,
+            ),
+            statuses=statuses,
+            user_id=user_id,
+        )
 
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -27,12 +27,9 @@ else:
 
 
 def parse_date_time(value: Any, node: ValueNode | None = None) -> datetime:
-    """A `DateTime` input, refused as a `GraphQLError` so it reads as the client's mistake.
-
-    graphql-core keeps any other exception as the error's cause, and a cause that is not
-    a domain error is reported as INTERNAL: a literal like `expiresAt: 5` or an offset
-    that carries the time past year 9999 would look like a server fault.
-    """
+    """A `DateTime` input, refused as a `GraphQLError`: graphql-core keeps any other
+    exception as the cause, reported as INTERNAL, so `expiresAt: 5` or an offset carrying
+    the time past year 9999 would look like a server fault."""
     if not isinstance(value, str):
         raise GraphQLError(f"DateTime cannot represent a non-string value: {inspect(value)}", node)
     try:
@@ -42,10 +39,8 @@ def parse_date_time(value: Any, node: ValueNode | None = None) -> datetime:
 
 
 def parse_date_time_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> datetime:
-    """`parse_date_time` of a literal in the document, its error located at the literal.
-
-    Only a string literal is a timestamp: `TOMORROW` (an enum value) is not one.
-    """
+    """`parse_date_time` of a literal, its error located there; only a string literal is a
+    timestamp (`TOMORROW`, an enum value, is not)."""
     if not isinstance(node, StringValueNode | VariableNode):
         raise GraphQLError(f"DateTime cannot represent a non-string value: {print_ast(node)}", node)
     return parse_date_time(value_from_ast_untyped(node, variables), node)

@@ -7,6 +7,7 @@ missing session is an `error` message (`NOT_FOUND`) before anything is streamed.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable
+from contextlib import closing
 from enum import Enum
 
 import strawberry
@@ -37,16 +38,13 @@ class SessionUpdate:
 async def _updates(
     feeds: Feeds, organization_id: str, session_id: str | None, known: tuple[int, str] | None
 ) -> AsyncGenerator[SessionUpdate, None]:
-    reader = feeds.updates(organization_id, session_id, known)
-    try:
+    with closing(feeds.updates(organization_id, session_id, known)) as reader:
         async for change in reader:
             yield SessionUpdate(
                 kind=SessionUpdateKind(change.kind),
                 session_id=strawberry.ID(change.session_id),
                 session=Session.from_record(change.session) if change.session else None,
             )
-    finally:
-        reader.close()
 
 
 @strawberry.type

@@ -1,17 +1,21 @@
-"""Output types: thin views over `db` records, built once per row."""
+"""Output types: thin views over `db` records, built once per row.
+
+The stored fields are written out here (they are the public contract) and held to
+db/fields.py by tests/graph/test_declared_fields.py; records are copied by that list.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.types import Info
 
 from db.cursors import decode_event_cursor, encode_event_cursor
+from db.fields import EVENT_FIELDS, SESSION_FIELDS, Field
 from db.records import EventRecord, SessionRecord
-from db.sessions import SessionPage, count_sessions, cursor_of
+from db.sessions import count_sessions, cursor_of
 from db.windows import EventWindow, event_window
 from graph.schema.enums import EventType, SessionStatus
 from graph.schema.scalars import JSON, DateTime
@@ -48,18 +52,12 @@ class Event(Node):
 
     @classmethod
     def from_record(cls, record: EventRecord) -> Event:
-        return cls(
-            id=strawberry.ID(record.id),
-            sequence=record.sequence,
-            session_id=strawberry.ID(record.session_id),
-            organization_id=record.organization_id,
-            user_id=record.user_id,
-            type=EventType(record.type),
-            stage=record.stage,
-            message=record.message,
-            payload=record.payload,
-            created_at=record.created_at,
-        )
+        return cls(**(_declared(record, EVENT_FIELDS) | {"type": EventType(record.type)}))
+
+
+def _declared(record: EventRecord | SessionRecord, fields: tuple[Field, ...]) -> dict[str, Any]:
+    """The record's declared fields by name (to Strawberry an `ID` is a plain string)."""
+    return {f.name: getattr(record, f.name) for f in fields}
 
 
 @strawberry.type
@@ -112,24 +110,8 @@ class Session(Node):
 
     @classmethod
     def from_record(cls, record: SessionRecord) -> Session:
-        return cls(
-            id=strawberry.ID(record.id),
-            organization_id=record.organization_id,
-            user_id=record.user_id,
-            status=SessionStatus(record.status),
-            assembly_state=record.assembly_state,
-            catalog_version=record.catalog_version,
-            plan=record.plan,
-            prd=record.prd,
-            product_object=record.product_object,
-            product_object_hash=record.product_object_hash,
-            schema_version=record.schema_version,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            expires_at=record.expires_at,
-            event_count=record.event_count,
-            record=record,
-        )
+        status = SessionStatus(record.status)
+        return cls(**(_declared(record, SESSION_FIELDS) | {"status": status}), record=record)
 
     @strawberry.field(
         description="The session's events in sequence order (100 when unbounded).",
@@ -144,26 +126,14 @@ class Session(Node):
         before: str | None = None,
     ) -> Awaitable[EventConnection]:
         """Through the request's DataLoader: a page of sessions reads its events at once."""
-        window = events_window(self.record, first=first, after=after, last=last, before=before)
+        window = event_window(
+            self.record.last_sequence,
+            first=first,
+            after=decode_event_cursor(after, field="after") if after is not None else None,
+            last=last,
+            before=decode_event_cursor(before, field="before") if before is not None else None,
+        )
         return _event_connection(info.context, self.record, window)
-
-
-def events_window(
-    record: SessionRecord,
-    *,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> EventWindow:
-    """The sequences `Session.events` shows for these arguments (raises on bad ones)."""
-    return event_window(
-        record.last_sequence,
-        first=first,
-        after=decode_event_cursor(after, field="after") if after is not None else None,
-        last=last,
-        before=decode_event_cursor(before, field="before") if before is not None else None,
-    )
 
 
 async def _event_connection(
@@ -184,42 +154,18 @@ def _session_edges(root: SessionConnection) -> list[SessionEdge]:
     return [SessionEdge(cursor=cursor_of(n.record), node=n) for n in root.nodes]
 
 
-@dataclass(frozen=True, slots=True)
-class SessionFilterValues:
-    """The filters a page was read with, kept so `totalCount` can count the same rows."""
-
-    statuses: tuple[str, ...] | None
-    user_id: str | None
-
-
 @strawberry.type(description="A page of sessions.")
 class SessionConnection:
     edges: list[SessionEdge] = strawberry.field(resolver=_session_edges)
     nodes: list[Session]
     page_info: PageInfo
-    filters: strawberry.Private[SessionFilterValues]
+    # The filters the page was read with, so `totalCount` counts the same rows.
+    statuses: strawberry.Private[tuple[str, ...] | None]
+    user_id: strawberry.Private[str | None]
 
     @strawberry.field(description="How many sessions match the filter (one extra count query).")
     async def total_count(self, info: Info) -> int:
+        context = info.context
         return await count_sessions(
-            info.context.db,
-            info.context.principal,
-            statuses=self.filters.statuses,
-            user_id=self.filters.user_id,
-        )
-
-    @classmethod
-    def build(
-        cls, page: SessionPage, filters: SessionFilterValues, *, had_cursor: bool
-    ) -> SessionConnection:
-        items = page.items
-        return cls(
-            nodes=[Session.from_record(r) for r in items],
-            page_info=PageInfo(
-                has_next_page=page.has_more,
-                has_previous_page=had_cursor,
-                start_cursor=cursor_of(items[0]) if items else None,
-                end_cursor=cursor_of(items[-1]) if items else None,
-            ),
-            filters=filters,
+            context.db, context.principal, statuses=self.statuses, user_id=self.user_id
         )
