@@ -1,15 +1,11 @@
 """Persisted documents: automatic persisted queries (APQ) and a manifest of trusted documents.
 
-A request may name its document instead of sending it: by `extensions.persistedQuery`
-(`{"version": 1, "sha256Hash": ...}`, as Apollo Client and urql send) or by `documentId`
-(the GraphQL-over-HTTP persisted-documents form, `sha256:<hex>` or a plain id as Relay
-uses). Either resolves to the document's text, so the parser and validation caches, which
-are keyed by text, serve a persisted document exactly as they serve the same text sent
-in full: it is parsed and validated once per process.
-
-The manifest (GraphQL Code Generator's `persisted-documents.json`, Relay's persisted
-queries: `{"<id>": "<document>"}`) is read once at start. In trusted-only mode every other
-document is refused, over HTTP and WebSocket alike, and nothing is registered by APQ.
+A request may name its document by `extensions.persistedQuery` (Apollo, urql) or by
+`documentId` (GraphQL over HTTP: `sha256:<hex>`, or a plain id as Relay uses). Either
+resolves to the text, so the text-keyed parser and validation caches serve it as if sent
+in full. The manifest (`{"<id>": "<document>"}`: GraphQL Code Generator's
+`persisted-documents.json`, Relay's) is read at start; in trusted-only mode every other
+document is refused, over HTTP and WebSocket, and APQ registers nothing.
 """
 
 from __future__ import annotations
@@ -29,9 +25,6 @@ if TYPE_CHECKING:
     from graph.settings import Settings
 
 MANIFEST_SETTING = "SESSIONGRAPH_TRUSTED_DOCUMENTS"
-NOT_FOUND = "PersistedQueryNotFound"
-NOT_SUPPORTED = "PersistedQueryNotSupported"
-TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
 SHA256_PREFIX = "sha256:"
 
 
@@ -50,17 +43,15 @@ class DocumentRefused(Exception):
 
 
 class DocumentNotFound(Exception):
-    """The named document is unknown here. Clients retry with the full text, so it is
-    answered as a GraphQL request error whose message and code they recognise."""
+    """The named document is unknown here: a request error whose message and code clients
+    recognise, and retry with the full text."""
 
     def __init__(self, supported: bool) -> None:
-        super().__init__(NOT_FOUND if supported else NOT_SUPPORTED)
-        self.supported = supported
+        super().__init__("PersistedQueryNotFound" if supported else "PersistedQueryNotSupported")
+        self.code = "PERSISTED_QUERY_NOT_FOUND" if supported else "PERSISTED_QUERY_NOT_SUPPORTED"
 
     def error(self) -> GraphQLError:
-        if self.supported:
-            return GraphQLError(NOT_FOUND, extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})
-        return GraphQLError(NOT_SUPPORTED, extensions={"code": "PERSISTED_QUERY_NOT_SUPPORTED"})
+        return GraphQLError(str(self), extensions={"code": self.code})
 
 
 def load_manifest(path: str | Path) -> dict[str, str]:
@@ -125,8 +116,8 @@ class PersistedDocuments:
             raise ManifestError(
                 f"trusted-documents-only mode needs a manifest: set {MANIFEST_SETTING}"
             )
-        # Each text is also named by its SHA-256, which is what APQ clients send, whatever
-        # ids the manifest's tool chose (Relay's are md5 hashes).
+        # Each text is also named by its SHA-256, as APQ clients send, whatever ids the
+        # manifest's tool chose (Relay's are md5 hashes).
         self.trusted = {sha256_hex(text): text for text in (trusted or {}).values()}
         self.trusted.update(trusted or {})
         self.trusted_texts = frozenset(self.trusted.values())
@@ -156,9 +147,8 @@ class PersistedDocuments:
         return query
 
     def resolve_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A WebSocket subscribe (or legacy start) payload with its document's text as
-        `query`; a payload of the wrong shape passes unchanged, for the shape check to answer.
-        """
+        """A WebSocket start payload with its document's text as `query`; one of the wrong
+        shape passes unchanged, for the protocol's shape check to answer."""
         query = payload.get("query")
         document_id = payload.get("documentId", payload.get("doc_id"))
         extensions = payload.get("extensions")
@@ -174,8 +164,7 @@ class PersistedDocuments:
 
     def message(self, message: Any, start: str) -> tuple[Any, dict[str, Any] | None]:
         """A WebSocket message with its document resolved, or the GraphQL error answering
-        its operation. Only `start` messages (`subscribe`, or legacy `start`) with an id
-        are looked at; the protocol's shape check answers any other."""
+        it. Only `start` messages with an id are looked at; the shape check answers others."""
         if not (
             isinstance(message, dict)
             and message.get("type") == start
@@ -186,10 +175,8 @@ class PersistedDocuments:
             return message, None
         try:
             return {**message, "payload": self.resolve_payload(message["payload"])}, None
-        except DocumentNotFound as missing:
-            return message, dict(missing.error().formatted)
-        except DocumentRefused as refused:
-            return message, {"message": refused.message, "extensions": {"code": refused.code}}
+        except (DocumentNotFound, DocumentRefused) as refused:
+            return message, {"message": str(refused), "extensions": {"code": refused.code}}
 
     def _lookup(self, key: str) -> str:
         text = self.trusted.get(key)
@@ -222,7 +209,7 @@ class PersistedDocuments:
     def _untrusted(self) -> DocumentRefused:
         return DocumentRefused(
             400,
-            TRUSTED_DOCUMENT_REQUIRED,
+            "TRUSTED_DOCUMENT_REQUIRED",
             "this server runs only trusted documents: name one from its manifest by "
             "'documentId' or 'extensions.persistedQuery.sha256Hash'",
         )
