@@ -66,15 +66,12 @@ class IdempotencyKeyReused(InvalidInput):
     code = "idempotency_key_reused"
 
 
-# How long a client should wait before retrying when the database is unavailable: long
-# enough not to hammer a database that is restarting, short enough for a dropped
-# connection (the next request opens a new one).
+# Long enough not to hammer a restarting database, short enough for a dropped connection.
 RETRY_AFTER_SECONDS = 2
 
 
 class ServiceUnavailable(DomainError):
-    """The database cannot serve the request now (unreachable, overloaded, refusing
-    writes); not the caller's fault, and retrying later may succeed. `reason` is what
+    """The database cannot serve now, through no fault of the caller's; `reason` is what
     `/readyz` reports: `unreachable`, `busy` or `read_only`."""
 
     code = "service_unavailable"

@@ -8,13 +8,10 @@ from typing import Any
 import orjson
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: equal objects give equal bytes."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
 def product_object_hash(product_object: dict[str, Any] | None) -> str | None:
-    """32 lowercase hex: SHA-256 of the canonical JSON, truncated to 128 bits."""
+    """32 lowercase hex: SHA-256 of the JSON with sorted keys and no whitespace (equal
+    objects give equal bytes), truncated to 128 bits."""
     if product_object is None:
         return None
-    return hashlib.sha256(canonical_json(product_object)).hexdigest()[:32]
+    canonical = orjson.dumps(product_object, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:32]

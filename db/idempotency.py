@@ -1,13 +1,11 @@
 """Idempotency keys: a retried request gets the first response back, not a second resource.
 
-The claim is the row itself. `(organization_id, key)` is the primary key, and the claim,
-the operation it guards and the response it produced commit in one transaction. A
-concurrent request with the same key waits on that key (PostgreSQL's unique index; on
-SQLite the single writer) until the first one commits, then replays its response. If the
-first one fails, its claim rolls back with it and the next one runs. So exactly one
-resource is created, no request ever sees a claim in flight, and a crash can never leave
-a resource without its recorded response (or the reverse). Rows live in the database,
-so they survive restarts and are shared by every server process.
+The claim is the row itself (`(organization_id, key)` is the primary key), and the claim,
+the operation it guards and its response commit in one transaction. A concurrent request
+with the same key waits on that key (PostgreSQL's unique index; SQLite's single writer)
+until the first commits, then replays its response; if the first fails, its claim rolls
+back with it and the next one runs. So exactly one resource is created, no request sees a
+claim in flight, and no crash leaves a resource without its response (or the reverse).
 """
 
 from __future__ import annotations

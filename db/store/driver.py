@@ -116,18 +116,13 @@ def json_text(value: Any) -> str:
 
 
 async def _nothing_to_reset(_conn: Any) -> None:
-    """Statements on this pool are single reads and single-statement appends in autocommit
-    that change no session state, so a released connection needs no `RESET ALL; UNLISTEN *;
-    …` round trip (asyncpg's default; an open transaction is still rolled back by the pool)."""
+    """Statements on this pool change no session state, so a released connection needs no
+    `RESET ALL; UNLISTEN *; …` round trip (asyncpg's default; the pool still rolls back)."""
 
 
 async def _pg_codecs(conn: Any) -> None:
-    """JSON columns decoded by orjson as they arrive, like SQLAlchemy's JSON type does, and
-    JSON parameters (an appended event's `payload`) written by orjson."""
+    """JSON read and written by orjson, as SQLAlchemy's engines do (`JSON_CODEC`)."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
-            name,
-            schema="pg_catalog",
-            encoder=json_text,
-            decoder=orjson.loads,
+            name, schema="pg_catalog", encoder=json_text, decoder=orjson.loads
         )

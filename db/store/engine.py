@@ -30,8 +30,7 @@ from db.live.bus import Bus, Hint, PostgresBus, bus_for
 from db.store.appends import Appender
 from db.store.driver import LeanReader, json_text
 
-# A write transaction a caller holds open across operations (`Database.write`); the doors
-# pass it along without knowing what it is made of.
+# A write transaction a caller holds across operations (`Database.write`), opaque to doors.
 Transaction = AsyncConnection
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
@@ -118,7 +117,6 @@ class Database:
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
         # Operations publish a hint here after each commit; live streams listen.
-        # `bus_url` (SESSIONGRAPH_BUS_URL) picks memory, postgres, redis:// or nats://.
         self.bus: Bus = bus_for(
             self.url,
             listen_url=async_url(listen_url) if listen_url is not None else None,
@@ -127,8 +125,6 @@ class Database:
         )
         self.budget: ConnectionBudget | None = None
         pragmas: tuple[str, ...] = ()
-        # SQLite: the process's writers (this engine's connection and the appender's) take
-        # turns here rather than in SQLite's busy handler.
         self.sqlite_writer_turn: AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else nullcontext()
         )

@@ -1,9 +1,8 @@
 """Which failures mean "the database cannot serve now" rather than "a bug".
 
-A dropped connection, a restarting server, a full disk or a file that refuses writes is
-an outage: the doors answer 503 with `Retry-After`, readiness reports it, and background
-work (expiry, key checks) logs one warning line and tries again, with no traceback. The
-drivers' exceptions are sorted here, once, for every caller.
+A dropped connection, a restarting server, a full disk or a file that refuses writes is an
+outage: the doors answer 503 with `Retry-After`, readiness reports it, and background work
+logs one warning line and tries again. The drivers' exceptions are sorted here, once.
 """
 
 from __future__ import annotations
@@ -94,8 +93,7 @@ def _reason(error: BaseException) -> str | None:
 
 def unavailable(error: BaseException) -> ServiceUnavailable | None:
     """`ServiceUnavailable` when `error` (or what caused it) means the database cannot
-    serve now, so the doors answer 503 with `Retry-After`; None for anything else (a bug,
-    answered 500). Every door and `/readyz` decide with this one function."""
+    serve now; None for anything else (a bug, answered 500)."""
     if isinstance(error, ServiceUnavailable):
         return error
     for cause in _causes(error):
