@@ -23,7 +23,7 @@ themselves are cheap. Here:
 
 Rules (which statuses take events, expiry, tenant scope) are the same SQL as in
 `db.events.append_event`, which calls this and keeps the refusal messages and hints.
-Statements are reported to `Database.statement_listeners`.
+Statements are reported to `Database.lean.listeners`.
 """
 
 from __future__ import annotations
