@@ -1,10 +1,8 @@
 """Hints that something changed: in-process always, across processes through a broker.
 
-A hint carries no data ("session S has events up to N", "session S was created / updated /
-expired / deleted"): readers fetch the rows after what they last delivered, so a lost hint
-costs latency, never data. So a cross-process bus is one connection (PostgreSQL
-LISTEN/NOTIFY here, Redis in `db.live.redis`, NATS in `db.live.nats`) that reconnects by
-itself, has readers poll the log meanwhile, and then has them catch up.
+A hint carries no data, only "session S has events up to N" or "S was created / updated /
+expired / deleted": readers fetch rows after what they delivered, so a lost hint costs
+latency, never data.
 """
 
 from __future__ import annotations
@@ -63,9 +61,7 @@ class Hint:
 
 
 OnHint = Callable[[Hint], None]
-# Called with the last moment the bus knew it was hearing every hint: anything from then
-# on may have been missed.
-OnResync = Callable[[datetime], None]
+OnResync = Callable[[datetime], None]  # hints from this moment on may have been missed
 
 
 class Bus:
@@ -108,10 +104,9 @@ class Bus:
                 log.exception("hint listener failed")
 
     def _resync(self, since: datetime) -> None:
-        for _, on_resync in list(self._listeners):
+        for on_resync in [r for _, r in self._listeners if r is not None]:
             try:
-                if on_resync is not None:
-                    on_resync(since)
+                on_resync(since)
             except Exception:
                 log.exception("resync listener failed")
 
@@ -123,15 +118,13 @@ class Bus:
 
 
 class BrokerBus(Bus):
-    """Hints across processes through a broker connection at `url` that comes back by itself.
+    """Hints across processes through a broker at `url`, reconnecting by itself.
 
-    Local listeners hear a hint at once; it is also queued for the broker, coalesced (one
-    per kind and session, the newest sequence) and kept across a dropped connection. Our
-    own hints come back to us and are ignored by their origin token. While the broker
-    cannot be reached the bus is *degraded*: every `poll_interval` listeners are told that
-    hints may have been missed (one warning when that starts, one info line when it ends).
-    Subclasses supply the link (`_connect` ... `_link_alive`), call `_received(payload)`
-    for each message and `_lost.set()` when the link drops.
+    Outgoing hints are coalesced (newest sequence per kind and session) and kept across a
+    dropped link; our own come back and are ignored by their origin. While the broker is
+    unreachable the bus is *degraded*: every `poll_interval` listeners resync. Subclasses
+    supply the link (`_connect` ... `_link_alive`; their client's own reconnect off, so a
+    drop ends the link), call `_received(payload)` per message and `_lost.set()` on a drop.
     """
 
     kind = "broker"  # names the backend in logs and /readyz
@@ -205,8 +198,7 @@ class BrokerBus(Bus):
                 await self._connect()
             except Exception as error:
                 self._degrade(error)
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._close_link())
+                await self._close_link()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_reconnect_delay)
                 continue
@@ -235,14 +227,13 @@ class BrokerBus(Bus):
                 self._degrade(error)
             finally:
                 self._open = False
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._close_link())
+                await self._close_link()
             await asyncio.sleep(self.reconnect_delay)
 
     async def _close_link(self) -> None:
-        """Bounded: a client that hangs while closing must not stop the bus."""
-        async with asyncio.timeout(5):
-            await self._disconnect()
+        """Never fails, never hangs: a client stuck while closing must not stop the bus."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(asyncio.wait_for(self._disconnect(), 5))
 
     def _degrade(self, error: BaseException) -> None:
         """The broker is unreachable: poll the log until it is back (said once)."""
@@ -321,7 +312,6 @@ class BrokerBus(Bus):
         raise NotImplementedError
 
     async def _probe(self) -> None:
-        """A round trip, so a dead link is noticed while idle."""
         raise NotImplementedError
 
     def _link_alive(self) -> bool:
@@ -365,10 +355,9 @@ class PostgresBus(BrokerBus):
 def bus_for(
     url: Any, *, listen_url: Any = None, bus_url: str | None = None, poll_interval: float = 1.0
 ) -> Bus:
-    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`, see `bus_kind`) names, for the database
-    at `url`; unset, LISTEN/NOTIFY on PostgreSQL and in-memory on SQLite. `listen_url` is
-    where LISTEN goes when it must bypass a pooler (PgBouncer in transaction mode hands the
-    server connection to another client after each transaction)."""
+    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`) names; unset, LISTEN/NOTIFY on PostgreSQL
+    and in-memory on SQLite. `listen_url` lets LISTEN bypass a pooler (PgBouncer in
+    transaction mode hands the server connection to another client after each transaction)."""
     sqlite = url.get_backend_name() == "sqlite"
     choice = bus_kind(bus_url) if bus_url else ("memory" if sqlite else "postgres")
     if choice == "memory":
@@ -389,10 +378,7 @@ def bus_for(
     return NatsBus(bus_url, poll_interval=poll_interval)
 
 
-BusKind = Literal["memory", "postgres", "redis", "nats"]
-
-
-def bus_kind(bus_url: str) -> BusKind:
+def bus_kind(bus_url: str) -> Literal["memory", "postgres", "redis", "nats"]:
     """Which bus a `SESSIONGRAPH_BUS_URL` names; ValueError for anything else."""
     text = bus_url.strip()
     if text in ("memory", "postgres", "postgresql"):

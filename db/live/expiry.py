@@ -1,10 +1,6 @@
-"""Expiry in the background: store the `expired` status readers already see, then forget.
-
-Reads never wait for this sweep (they compute the effective status themselves); the sweep
-makes the status durable, tells watchers (`expired` hints end their streams), and deletes
-expired sessions once their retention has passed. Several processes may sweep one
-database: the conditional UPDATE/DELETE lets only one of them claim each session.
-"""
+"""Expiry in the background: store the `expired` status reads already compute, tell
+watchers, and delete expired sessions after their retention. Several processes may sweep
+one database: the conditional UPDATE/DELETE lets one of them claim each session."""
 
 from __future__ import annotations
 

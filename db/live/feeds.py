@@ -1,10 +1,8 @@
 """Live reads of a session's log and of session changes, shared by every reader in a process.
 
-Each watched session has one `SessionFeed`: a hint wakes it, it reads the events after its
-readers' positions in one database read however many readers there are, and hands each
-reader the events that follow the last one it was given. A reader that joins with an old
-position (a replay, a resume) is just further behind: the same loop pages it forward, so
-replay and live delivery are one code path, and a lost hint only delays the next read.
+A hint wakes a session's one `SessionFeed`, which reads after its readers' positions in one
+database read and hands each reader the events that follow its last. A replay or resume is
+just a reader further behind: replay and live delivery are one code path.
 """
 
 from __future__ import annotations
@@ -34,11 +32,9 @@ PAGE = 500  # events read per position per round
 HIGH_WATER = 1000  # a reader this far behind its consumer stops being fed...
 LOW_WATER = 250  # ...until its consumer drains it to here; then it reads on from the database
 RETRY_DELAY = 0.5  # after a failed read
-# Catch-ups after missed hints start this much before the outage: the clocks of the
-# processes that stamp `updated_at` may disagree by up to this much.
+# Catch-ups start this much before the outage: the clocks that stamp `updated_at` may differ.
 CLOCK_SKEW = timedelta(seconds=5)
-# What an organisation-wide reader was last sent for each session is remembered this long,
-# so that catch-ups (every poll while the bus is degraded) do not send it again.
+# How long an organisation-wide reader's `sent` remembers a session for catch-ups to skip.
 SENT_MEMORY = 120.0
 
 T = TypeVar("T")
@@ -140,9 +136,8 @@ class SessionChange:
 
 
 class UpdateReader(Reader[SessionChange]):
-    """Changes to one session, or to every session of one organisation. A one-session
-    reader remembers the `(revision, status)` its consumer last saw, so a catch-up after
-    missed hints sends the session only when it really changed."""
+    """Changes to one session, or to every session of one organisation; `known` (one
+    session) and `sent` (organisation-wide) let a catch-up skip what was already sent."""
 
     __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
 
@@ -157,15 +152,9 @@ class UpdateReader(Reader[SessionChange]):
         self._feeds = feeds
         self.organization_id = organization_id
         self.session_id = session_id
-        self.known = known
-        # Organisation-wide: session id -> (what was sent, when), for catch-ups to skip.
-        self.sent: dict[str, tuple[tuple[int, str] | None, float]] = {}
+        self.known = known  # (revision, status) last sent
+        self.sent: dict[str, tuple[tuple[int, str] | None, float]] = {}  # id -> (state, when)
         self._prune_at = 64
-
-    def already_sent(self, change: SessionChange) -> bool:
-        """Whether this session was last sent in exactly this state (catch-ups skip it)."""
-        sent = self.sent.get(change.session_id)
-        return sent is not None and sent[0] == _state(change)
 
     def wants(self, hint: Hint) -> bool:
         return hint.organization_id == self.organization_id and (
@@ -315,8 +304,7 @@ class Feeds:
         db.bus.add_listener(self._on_hint, self._on_resync)
 
     def events(self, session_id: str, after: int) -> EventReader:
-        """A reader of the session's events above `after` (the caller has checked that the
-        session is the principal's to read)."""
+        """A reader of the session's events above `after` (the caller checked access)."""
         feed = self._feeds.get(session_id)
         if feed is None:
             feed = self._feeds[session_id] = SessionFeed(self, session_id)
@@ -328,13 +316,11 @@ class Feeds:
     def updates(
         self, organization_id: str, session_id: str | None, known: tuple[int, str] | None = None
     ) -> UpdateReader:
-        """`known`: the one session's `(revision, status)` as the caller last read it."""
         reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)
         return reader
 
     def stats(self) -> dict[str, int]:
-        """Counts a test or an operator can hold against a baseline."""
         return {
             "feeds": len(self._feeds),
             "event_readers": sum(len(f.readers) for f in self._feeds.values()),
@@ -355,9 +341,8 @@ class Feeds:
             self._update_task = asyncio.create_task(self._deliver_updates())
 
     def _on_resync(self, since: datetime) -> None:
-        """Hints since `since` may have been missed: event feeds read after their readers'
-        positions, update readers get what changed meanwhile (`_catch_up`). A degraded bus
-        calls this every poll, so a catch-up still waiting in the queue absorbs the next."""
+        """Hints since `since` may have been missed: every feed reads, update readers catch
+        up. A degraded bus calls this every poll: a queued catch-up absorbs the next."""
         for feed in list(self._feeds.values()):
             feed.poke()
         if not self._updates:
@@ -397,11 +382,8 @@ class Feeds:
             self._update_task = None
 
     async def _catch_up(self, since: datetime) -> bool:
-        """Give update readers what changed from `since` on; False when the read failed.
-        A one-session reader gets the session when its revision or status differs from
-        what it last had, or `DELETED` when it is gone; an organisation-wide one gets
-        `changes_since`, less what it was already sent. The window starts at the later of
-        `since` and the previous catch-up, minus CLOCK_SKEW; none is missed."""
+        """Give update readers what changed from `since` (or the previous catch-up, if later,
+        less CLOCK_SKEW) on, except what each was already sent; False when the read failed."""
         readers = [r for r in self._updates if not r.finished]
         if not readers:
             return True
@@ -421,7 +403,10 @@ class Feeds:
         for reader in readers:
             if reader.session_id is None:
                 for organization_id, change in changes:
-                    if organization_id != reader.organization_id or reader.already_sent(change):
+                    sent = reader.sent.get(change.session_id)
+                    if organization_id != reader.organization_id or (
+                        sent is not None and sent[0] == _state(change)
+                    ):
                         continue
                     if change.kind == "created" and change.session_id in reader.sent:
                         # Created in the window, but this reader has heard of it already.
@@ -454,9 +439,7 @@ class Feeds:
 async def changes_since(
     db: Database, organization_ids: set[str], since: datetime
 ) -> list[tuple[str | None, SessionChange]]:
-    """(organisation, change) for what happened to its sessions from `since` on, in the
-    order it happened: created, updated, expired (`expiresAt` passed) or deleted (a
-    tombstone)."""
+    """(organisation, change) for what happened to its sessions from `since` on, in order."""
     if not organization_ids:
         return []
     found: list[tuple[datetime, str | None, SessionChange]] = []

@@ -1,9 +1,5 @@
-"""The hint bus on core NATS (`SESSIONGRAPH_BUS_URL=nats://host:port`).
-
-One subject for every hint of every process; no JetStream, since the database is the log.
-The client's own reconnect is off: a dropped connection must end the link, so that
-`BrokerBus` polls the log meanwhile and readers catch up after the reconnect.
-"""
+"""The hint bus on core NATS (`SESSIONGRAPH_BUS_URL=nats://host:port`): one subject for
+every process's hints; no JetStream, since the database is the log."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The hint bus on Redis pub/sub (`SESSIONGRAPH_BUS_URL=redis://host:port/db`).
-
-One channel for every hint of every process. The subscription has its own connection
-(Redis allows nothing else on it); hints go out on a second one. The client's own silent
-reconnect is off: a dropped subscription must end the link, so that `BrokerBus` polls the
-log meanwhile and readers catch up after the reconnect.
-"""
+"""The hint bus on Redis pub/sub (`SESSIONGRAPH_BUS_URL=redis://host:port/db`): one channel
+for every process's hints, subscribed on its own connection (Redis allows nothing else on
+it) and published on a second."""
 
 from __future__ import annotations
 
