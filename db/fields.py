@@ -1,9 +1,6 @@
-"""Each resource's fields, declared once.
-
-A field's column, its name in the API, what kind of value it holds, whether it may be
-null and whether clients may set it are facts about the resource, not about one door:
-the read planner's SQL (db/store/read_sql.py), the settable fields of writes and the checks that
-hold the public GraphQL and REST types to this list all take them from here.
+"""Each resource's fields, declared once: column, API name, kind, nullability and
+whether clients may set it. Records and their rows, writes' settable fields, the read
+planner's SQL and the checks on the public GraphQL and REST types all take them from here.
 """
 
 from __future__ import annotations

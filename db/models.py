@@ -8,10 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-# JSON objects, kept as the text the server wrote: `json` on PostgreSQL, JSON text on
-# SQLite. Not `jsonb`, which sorts keys, writes 1e19 as 20 digits and drops the sign of
-# -0.0, so a session read back would differ from the one created, and from SQLite.
-# Nothing queries inside these values, so jsonb's operators and indexes are not missed.
+# JSON objects, kept as the text the server wrote (`json`, not `jsonb`, which sorts keys
+# and rewrites numbers, so a session read back would differ from the one created).
 JsonObject = sa.JSON()
 Timestamp = sa.DateTime(timezone=True)
 
@@ -96,11 +94,8 @@ class Event(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The first response to a request that carried an `Idempotency-Key`, kept for replays.
-
-    One row per (organisation, key): the primary key is the claim, so concurrent requests
-    with one key queue on it and exactly one of them runs.
-    """
+    """The first response to an `Idempotency-Key`, kept for replays; the primary key is
+    the claim, so concurrent requests with one key queue on it and one of them runs."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (sa.Index("ix_idempotency_keys_expires", "expires_at"),)
@@ -124,11 +119,7 @@ metadata = SQLModel.metadata
 
 
 class RateWindow(SQLModel, table=True):
-    """Requests admitted per organisation per minute, shared by every server process.
-
-    Processes lease part of the minute's budget at a time (db/ratelimit.py), so this row is
-    written once per lease, not once per request.
-    """
+    """Requests admitted per organisation per minute, leased by processes (db/ratelimit.py)."""
 
     __tablename__ = "rate_windows"
 
@@ -141,12 +132,8 @@ rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]
 
 
 class SessionTombstone(SQLModel, table=True):
-    """A deleted session, remembered for a while after its row is gone.
-
-    Hints are not durable: a process whose LISTEN connection was down when a session was
-    deleted learns of it here when it reconnects (`db/live/feeds.py`). The expiry sweep forgets
-    tombstones after `TOMBSTONE_RETENTION` (db/tombstones.py).
-    """
+    """A deleted session, remembered for a while (db/tombstones.py), so a process that
+    missed the hint learns of it when it reconnects (`db/live/feeds.py`)."""
 
     __tablename__ = "session_tombstones"
     __table_args__ = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from db import status as status_rules
 from db.clock import as_utc
+from db.fields import EVENT_FIELDS, SESSION_FIELDS, Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +40,55 @@ class Principal:
     plan: Plan
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
+class Record:
+    """A row's values by column, as attributes: each declared field (db/fields.py) and
+    `COLUMNS`' extras. Only the values the rules read are typed (annotated) here; a test
+    holds those annotations to the declaration."""
+
+    FIELDS: ClassVar[tuple[Field, ...]]
+    COLUMNS: ClassVar[tuple[str, ...]]
+    TIMES: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, extra: tuple[str, ...] = ()) -> None:
+        cls.COLUMNS = tuple(f.column for f in cls.FIELDS) + extra
+        cls.TIMES = tuple(f.column for f in cls.FIELDS if f.kind == "time")
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    @classmethod
+    def read(cls, row: Any) -> dict[str, Any]:
+        """A row's values (a fetched row or a dict) by name, times in UTC (SQLite hands
+        back naive ones)."""
+        mapping = row if isinstance(row, dict) else row._mapping
+        values = {column: mapping[column] for column in cls.COLUMNS}
+        for column in cls.TIMES:
+            if values[column] is not None:
+                values[column] = as_utc(values[column])
+        return values
+
+    if TYPE_CHECKING:  # any declared field; at run time a plain instance attribute
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.__dict__!r})"
+
+
+class SessionRecord(Record, extra=("revision",)):
+    FIELDS = SESSION_FIELDS
     id: str
     organization_id: str | None
-    user_id: str
     status: str
-    assembly_state: dict[str, Any] | None
-    catalog_version: str | None
-    plan: dict[str, Any] | None
-    prd: dict[str, Any] | None
-    product_object: dict[str, Any] | None
-    product_object_hash: str | None
-    schema_version: str | None
     created_at: datetime
-    updated_at: datetime
     expires_at: datetime
     last_sequence: int
     revision: int
@@ -70,59 +104,33 @@ class SessionRecord:
 
     @property
     def etag(self) -> str:
-        """Changes whenever the session's fields (revision) or its events (sequence) change."""
+        """Changes whenever the session's fields (revision) or its events (sequence) change;
+        `version_sql` is the same in SQL."""
         return f'"{self.id}.{self.revision}.{self.last_sequence}"'
+
+    @staticmethod
+    def version_sql(alias: str) -> str:
+        """The ETag's version over the row `alias`, unquoted, for planned reads."""
+        return f"{alias}.id || '.' || {alias}.revision || '.' || {alias}.last_sequence"
 
     @classmethod
     def from_row(cls, row: Any, now: datetime) -> SessionRecord:
-        expires_at = as_utc(row.expires_at)
-        return cls(
-            id=row.id,
-            organization_id=row.organization_id,
-            user_id=row.user_id,
-            status=status_rules.effective(row.status, expires_at, now),
-            assembly_state=row.assembly_state,
-            catalog_version=row.catalog_version,
-            plan=row.plan,
-            prd=row.prd,
-            product_object=row.product_object,
-            product_object_hash=row.product_object_hash,
-            schema_version=row.schema_version,
-            created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),
-            expires_at=expires_at,
-            last_sequence=row.last_sequence,
-            revision=row.revision,
-        )
+        """The status is the one readers see (`status_rules.effective`)."""
+        values = cls.read(row)
+        values["status"] = status_rules.effective(values["status"], values["expires_at"], now)
+        return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class EventRecord:
+class EventRecord(Record):
+    FIELDS = EVENT_FIELDS
     id: str
     session_id: str
     sequence: int
     organization_id: str | None
-    user_id: str
-    type: str
-    stage: str | None
-    message: str | None
-    payload: dict[str, Any] | None
-    created_at: datetime
 
     @classmethod
     def from_row(cls, row: Any) -> EventRecord:
-        return cls(
-            id=row.id,
-            session_id=row.session_id,
-            sequence=row.sequence,
-            organization_id=row.organization_id,
-            user_id=row.user_id,
-            type=row.type,
-            stage=row.stage,
-            message=row.message,
-            payload=row.payload,
-            created_at=as_utc(row.created_at),
-        )
+        return cls(**cls.read(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,18 +154,3 @@ class KeyRecord:
             created_at=as_utc(row.created_at),
             revoked_at=as_utc(row.revoked_at) if row.revoked_at is not None else None,
         )
-
-
-class MappingRow:
-    """Attribute access over a dict, so a row we just inserted maps like one we fetched."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None

@@ -1,4 +1,5 @@
-"""Session operations: every rule about sessions (scope, status machine, hashes) lives here."""
+"""Session operations: every rule about sessions (scope, status machine, hashes) lives here;
+the statements they run are db/store/sessions.py."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import clock, tombstones, validation
 from db import status as status_rules
@@ -19,15 +17,13 @@ from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
 from db.live.bus import Hint
 from db.metrics import SESSIONS_CREATED
-from db.models import events, organizations, sessions
-from db.records import MappingRow, Principal, SessionRecord
-from db.store.engine import Database
+from db.records import Principal, SessionRecord
+from db.store import sessions as store
+from db.store.engine import Database, Transaction
 from db.windows import check_page_size
 
 # Fields a client may set on create and update (API.md); everything else is the server's.
-SETTABLE_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable)
-_JSON_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable and f.kind == "json")
-_LABEL_FIELDS = tuple(f.name for f in SESSION_FIELDS if f.settable and f.kind == "text")
+SETTABLE_FIELDS = {f.name: f for f in SESSION_FIELDS if f.settable}
 # On create, null for these means "use the default" (pending, now + TTL).
 _DEFAULTED_FIELDS = ("status", "expires_at")
 DEFAULT_TTL = timedelta(days=7)
@@ -56,13 +52,14 @@ def _clean(fields: Mapping[str, Any], now: datetime, *, creating: bool) -> dict[
         field = validation.api_name(name)
         if creating and value is None and name in _DEFAULTED_FIELDS:
             continue
-        if name not in SETTABLE_FIELDS:
+        kind = SETTABLE_FIELDS[name].kind if name in SETTABLE_FIELDS else None
+        if kind is None:
             raise InvalidInput(f"{field} cannot be set", field=field)
-        if name in _JSON_FIELDS:
+        if kind == "json":
             values[name] = validation.json_object(value, field)
-        elif name in _LABEL_FIELDS:
+        elif kind == "text":
             values[name] = validation.label(value, field)
-        elif name == "status":
+        elif kind == "status":
             if not isinstance(value, str):
                 raise InvalidInput(
                     "status must be one of " + ", ".join(status_rules.ALL), field=field
@@ -71,36 +68,13 @@ def _clean(fields: Mapping[str, Any], now: datetime, *, creating: bool) -> dict[
             if creating and value not in status_rules.CREATABLE:
                 raise InvalidInput("a session cannot be created as expired", field=field)
             values[name] = value
-        elif name == "expires_at":
+        elif kind == "time":
             if value is None:
-                raise InvalidInput("expiresAt cannot be cleared", field=field)
+                raise InvalidInput(f"{field} cannot be cleared", field=field)
             values[name] = clock.truncate(validation.future_time(value, field, now))
     if "product_object" in values:
         values["product_object_hash"] = product_object_hash(values["product_object"])
     return values
-
-
-def _scoped(principal: Principal) -> sa.ColumnElement[bool]:
-    return sessions.c.organization_id == principal.organization_id
-
-
-def _status_condition(wanted: Iterable[str], now: datetime) -> sa.ColumnElement[bool]:
-    """Filter on the status readers see, so a live session past expiry counts as expired."""
-    clauses: list[sa.ColumnElement[bool]] = []
-    for status in sorted(set(wanted)):
-        status_rules.check_known(status)
-        if status == status_rules.EXPIRED:
-            clauses.append(
-                sa.or_(
-                    sessions.c.status == status_rules.EXPIRED,
-                    sa.and_(sessions.c.status.in_(status_rules.LIVE), sessions.c.expires_at <= now),
-                )
-            )
-        elif status in status_rules.TERMINAL:
-            clauses.append(sessions.c.status == status)
-        else:
-            clauses.append(sa.and_(sessions.c.status == status, sessions.c.expires_at > now))
-    return sa.or_(*clauses) if clauses else sa.false()
 
 
 async def create_session(
@@ -109,81 +83,47 @@ async def create_session(
     fields: Mapping[str, Any],
     *,
     ttl: timedelta = DEFAULT_TTL,
-    conn: AsyncConnection | None = None,
+    conn: Transaction | None = None,
 ) -> SessionRecord:
     """Create a session owned by the caller's organisation and user, with its plan snapshot.
 
     `conn` runs it inside a write transaction the caller holds (see `Database.write`).
     """
     now = clock.now()
-    values = _clean(fields, now, creating=True)
-    row: dict[str, Any] = {
-        "id": new_session_id(),
-        "organization_id": principal.organization_id,
-        "user_id": principal.user_id,
-        "status": status_rules.PENDING,
-        "assembly_state": None,
-        "catalog_version": None,
-        "plan": principal.plan.snapshot(),
-        "prd": None,
-        "product_object": None,
-        "product_object_hash": None,
-        "schema_version": None,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + ttl,
-        "last_sequence": 0,
-        "revision": 1,
-    }
-    row.update(values)
+    row: dict[str, Any] = dict.fromkeys(SessionRecord.COLUMNS)
+    row.update(
+        id=new_session_id(),
+        organization_id=principal.organization_id,
+        user_id=principal.user_id,
+        status=status_rules.PENDING,
+        plan=principal.plan.snapshot(),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + ttl,
+        last_sequence=0,
+        revision=1,
+    )
+    row.update(_clean(fields, now, creating=True))
     async with db.write(within=conn) as writing:
         if not status_rules.is_terminal(row["status"]):
-            await _check_session_quota(writing, principal, now)
-        await writing.execute(sessions.insert().values(row))
+            live = await store.count_live(writing, principal.organization_id, now)
+            limit = principal.plan.max_sessions
+            if live >= limit:
+                raise LimitExceeded(
+                    f"the organisation already has {live} live sessions and its plan's "
+                    f"maxSessions is {limit}; finish, cancel or delete one first"
+                )
+        await store.insert(writing, row)
         db.announce(writing, Hint("created", row["id"], row["organization_id"]))
     SESSIONS_CREATED.inc()
-    return SessionRecord.from_row(MappingRow(row), now)
-
-
-async def _check_session_quota(conn: AsyncConnection, principal: Principal, now: datetime) -> None:
-    """maxSessions counts live sessions; the organisation row lock makes the count race-free."""
-    await conn.execute(
-        sa.select(organizations.c.id)
-        .where(organizations.c.id == principal.organization_id)
-        .with_for_update()
-    )
-    live = await conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(sessions)
-        .where(
-            _scoped(principal),
-            sessions.c.status.in_(status_rules.LIVE),
-            sessions.c.expires_at > now,
-        )
-    )
-    limit = principal.plan.max_sessions
-    if (live or 0) >= limit:
-        raise LimitExceeded(
-            f"the organisation already has {live} live sessions and its plan's maxSessions "
-            f"is {limit}; finish, cancel or delete one first"
-        )
+    return SessionRecord.from_row(row, now)
 
 
 async def find_session(db: Database, principal: Principal, session_id: str) -> SessionRecord | None:
     if not is_well_formed(session_id, SESSION_PREFIX):
         return None
     async with db.read() as conn:
-        return await _find(conn, principal, session_id)
-
-
-async def _find(
-    conn: AsyncConnection, principal: Principal, session_id: str, *, lock: bool = False
-) -> SessionRecord | None:
-    query = sa.select(sessions).where(sessions.c.id == session_id, _scoped(principal))
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    return SessionRecord.from_row(row, clock.now()) if row is not None else None
+        return await store.find(conn, principal.organization_id, session_id)
 
 
 async def get_session(db: Database, principal: Principal, session_id: str) -> SessionRecord:
@@ -200,23 +140,15 @@ async def sessions_by_id(
     wanted = [sid for sid in set(session_ids) if is_well_formed(sid, SESSION_PREFIX)]
     if not wanted:
         return {}
-    now = clock.now()
     async with db.read() as conn:
-        rows = await conn.execute(
-            sa.select(sessions).where(sessions.c.id.in_(wanted), _scoped(principal))
-        )
-        return {row.id: SessionRecord.from_row(row, now) for row in rows}
+        found = await store.find_many(conn, principal.organization_id, wanted, clock.now())
+    return {record.id: record for record in found}
 
 
-def _filters(
-    principal: Principal, statuses: Iterable[str] | None, user_id: str | None, now: datetime
-) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = [_scoped(principal)]
-    if statuses is not None:
-        conditions.append(_status_condition(statuses, now))
+def _filter(statuses: Iterable[str] | None, user_id: str | None) -> store.Filter:
     if user_id is not None:
-        conditions.append(sessions.c.user_id == validation.free_of_nul(user_id, "userId"))
-    return conditions
+        validation.free_of_nul(user_id, "userId")
+    return statuses, user_id
 
 
 async def list_sessions(
@@ -235,22 +167,18 @@ async def list_sessions(
     check_page_size(limit, limit_field)
     now = clock.now()
     cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
-    if user_id is not None:
-        validation.free_of_nul(user_id, "userId")
-    conditions = _filters(principal, statuses, user_id, now)
-    if cursor is not None:
-        key = sa.tuple_(sessions.c.created_at, sessions.c.id)
-        conditions.append(key < sa.tuple_(*cursor) if newest_first else key > sa.tuple_(*cursor))
-    order = (
-        (sessions.c.created_at.desc(), sessions.c.id.desc())
-        if newest_first
-        else (sessions.c.created_at.asc(), sessions.c.id.asc())
-    )
-    query = sa.select(sessions).where(*conditions).order_by(*order).limit(limit + 1)
+    wanted = _filter(statuses, user_id)
     async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    items = [SessionRecord.from_row(row, now) for row in rows[:limit]]
-    return SessionPage(items=items, has_more=len(rows) > limit)
+        found = await store.page(
+            conn,
+            principal.organization_id,
+            wanted,
+            after=cursor,
+            newest_first=newest_first,
+            limit=limit + 1,
+            now=now,
+        )
+    return SessionPage(items=found[:limit], has_more=len(found) > limit)
 
 
 async def count_sessions(
@@ -261,12 +189,9 @@ async def count_sessions(
     user_id: str | None = None,
 ) -> int:
     """The size of a filtered list; a separate statement, run only when a client asks."""
-    conditions = _filters(principal, statuses, user_id, clock.now())
+    wanted = _filter(statuses, user_id)
     async with db.read() as conn:
-        total = await conn.scalar(
-            sa.select(sa.func.count()).select_from(sessions).where(*conditions)
-        )
-    return int(total or 0)
+        return await store.count(conn, principal.organization_id, wanted, clock.now())
 
 
 async def update_session(
@@ -286,7 +211,7 @@ async def update_session(
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
     async with db.write() as conn:
-        current = await _find(conn, principal, session_id, lock=True)
+        current = await store.find(conn, principal.organization_id, session_id, lock=True)
         if current is None:
             raise NotFound(f"session {session_id} not found")
         wanted = {if_match} if isinstance(if_match, str) else if_match
@@ -298,18 +223,9 @@ async def update_session(
             status_rules.check_transition(current.status, values["status"])
         if not values:
             return current
-        values["updated_at"] = now
-        values["revision"] = sessions.c.revision + 1
-        row = (
-            await conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id)
-                .values(values)
-                .returning(*sessions.c)
-            )
-        ).one()
-    db.bus.publish(Hint("updated", session_id, row.organization_id))
-    return SessionRecord.from_row(row, now)
+        record = await store.update(conn, session_id, values, now)
+    db.bus.publish(Hint("updated", session_id, record.organization_id))
+    return record
 
 
 async def delete_session(db: Database, principal: Principal, session_id: str) -> str:
@@ -317,15 +233,8 @@ async def delete_session(db: Database, principal: Principal, session_id: str) ->
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
     async with db.write() as conn:
-        found = await conn.execute(
-            sa.select(sessions.c.id)
-            .where(sessions.c.id == session_id, _scoped(principal))
-            .with_for_update()
-        )
-        if found.first() is None:
+        if not await store.delete(conn, principal.organization_id, session_id):
             raise NotFound(f"session {session_id} not found")
-        await conn.execute(events.delete().where(events.c.session_id == session_id))
-        await conn.execute(sessions.delete().where(sessions.c.id == session_id))
         await tombstones.bury(conn, [(session_id, principal.organization_id)], clock.now())
     db.bus.publish(Hint("deleted", session_id, principal.organization_id))
     return session_id

@@ -1,7 +1,13 @@
-"""The session status machine of API.md, in one place."""
+"""The session status machine of API.md, in one place.
+
+The status readers see (a live session past expiry is expired, swept or not) is written
+twice, side by side: `effective` for records in memory, `seen_sql` and `filter_sql` for
+statements (planned reads, lists, counts), which compute it in the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from db.errors import Conflict, InvalidInput
@@ -16,6 +22,8 @@ LIVE = tuple(s for s in ALL if s not in TERMINAL)
 _PATH = (PENDING, GENERATING, ASSEMBLING, COMPLETED)
 # Statuses a client may ask for when creating a session: anything but the server's own `expired`.
 CREATABLE = frozenset(ALL) - {EXPIRED}
+LIVE_SQL = ", ".join(f"'{s}'" for s in LIVE)
+_TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL))
 
 
 def is_terminal(status: str) -> bool:
@@ -27,6 +35,32 @@ def effective(status: str, expires_at: datetime, now: datetime) -> str:
     if status not in TERMINAL and expires_at <= now:
         return EXPIRED
     return status
+
+
+def seen_sql(alias: str, now: str) -> str:
+    """`effective` over the row `alias`, `now` being the placeholder of the current time."""
+    return (
+        f"CASE WHEN {alias}.status NOT IN ({_TERMINAL_SQL}) AND {alias}.expires_at <= {now}"
+        f" THEN '{EXPIRED}' ELSE {alias}.status END"
+    )
+
+
+def filter_sql(wanted: Iterable[str], alias: str, now: Callable[[], str]) -> str:
+    """Rows of `alias` whose effective status is one of `wanted`. `now()` gives the time's
+    placeholder, asked only where a clause uses it (an unused one is an error)."""
+    clauses = []
+    for status in sorted(set(wanted)):
+        check_known(status)
+        if status == EXPIRED:
+            clauses.append(
+                f"({alias}.status = '{EXPIRED}' OR ({alias}.status IN ({LIVE_SQL})"
+                f" AND {alias}.expires_at <= {now()}))"
+            )
+        elif status in TERMINAL:
+            clauses.append(f"{alias}.status = '{status}'")
+        else:
+            clauses.append(f"({alias}.status = '{status}' AND {alias}.expires_at > {now()})")
+    return "(" + " OR ".join(clauses) + ")" if clauses else "1 = 0"
 
 
 def check_known(status: str) -> None:
@@ -47,17 +81,3 @@ def check_transition(current: str, target: str) -> None:
         return
     if _PATH.index(target) < _PATH.index(current):
         raise Conflict(f"status cannot move back from {current} to {target}")
-
-
-def legal_targets(current: str) -> list[str]:
-    """Every status `current` may move to (used by tests and error messages)."""
-    targets = []
-    for target in ALL:
-        if target == current:
-            continue
-        try:
-            check_transition(current, target)
-        except Conflict:
-            continue
-        targets.append(target)
-    return targets

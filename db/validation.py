@@ -15,10 +15,8 @@ MAX_LABEL_LENGTH = 255
 MAX_MESSAGE_LENGTH = 65_536
 MAX_JSON_BYTES = 1_048_576
 MIN_JSON_NUMBER, MAX_JSON_NUMBER = -(2**63), 2**64 - 1
-# Levels of objects and arrays in a JSON field, the field's own object being level 1.
-# The writers of answers stop near 255 levels (orjson at 254, pydantic's serializer just
-# above) and an answer nests the value a few levels deeper (a `sessions` page over
-# WebSocket: 7); 64 is a quarter of that, and far more than a generator's documents use.
+# Levels of objects and arrays in a JSON field (its own object is level 1): the writers of
+# answers stop near 255 (orjson at 254) and answers nest values a few levels deeper.
 MAX_JSON_DEPTH = 64
 
 
@@ -53,23 +51,15 @@ def _check_text(value: str, field: str) -> None:
 
 
 def check_json_depth(value: Any, field: str) -> None:
-    """Refuse a JSON value nested deeper than `MAX_JSON_DEPTH`, counting without recursion.
-
-    `json_object` checks this too; a door calls it first when it handles a body with
-    something recursive before the operation runs (REST's idempotency fingerprint).
-    """
+    """Refuse a JSON value nested deeper than `MAX_JSON_DEPTH` (for doors that recurse
+    into a body before the operation's `json_object` checks it)."""
     for _ in _containers(value, field):
         pass
 
 
 def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
-    """Every object and array in `value`, refusing any more than `MAX_JSON_DEPTH` deep.
-
-    Depth is bounded because every answer that shows the value nests it further and the
-    writers of answers have recursion limits: what is accepted must stay readable on every
-    door. A loop, not recursion, so a value nested deeper than Python's stack is refused
-    like any other.
-    """
+    """Every object and array in `value`, refusing any more than `MAX_JSON_DEPTH` deep;
+    a loop, so a value nested deeper than Python's stack is refused like any other."""
     if not isinstance(value, dict | list):
         return
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
@@ -87,12 +77,8 @@ def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
 
 
 def _check_json_values(value: Any, field: str) -> None:
-    """Every key and string obeys the text rule, every number the range, and nesting the
-    depth limit (`_containers`).
-
-    Numbers are kept within 64-bit integers' range: wider integers cannot be written back
-    as JSON by every client, and PostgreSQL returns a float like 1e237 as its 238 digits.
-    """
+    """Keys and strings obey the text rule, nesting the depth limit, numbers 64-bit
+    integers' range (wider ones not every client reads; PostgreSQL writes 1e237 in full)."""
     for container in _containers(value, field):
         if isinstance(container, dict):
             for key in container:

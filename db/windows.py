@@ -2,7 +2,8 @@
 
 Sequences run 1..last_sequence without gaps, so any `first/after/last/before` slice is a
 range of integers known before any SQL runs; `hasNextPage` and `hasPreviousPage` come
-for free, and a batch of sessions needs one range query.
+for free, and a batch of sessions needs one range query. The arithmetic is written twice,
+side by side: `event_window` on values, `window_sql` in SQL for planned reads.
 """
 
 from __future__ import annotations
@@ -65,3 +66,34 @@ def event_window(
     if before is not None and first is None:
         has_next = has_next or before <= last_sequence
     return EventWindow(low, high, has_previous, has_next)
+
+
+def window_sql(
+    last_sequence: str,
+    first: str | None,
+    after: str | None,
+    last: str | None,
+    before: str | None,
+    least: str,
+    greatest: str,
+) -> tuple[str, str, str, str]:
+    """`event_window` as SQL expressions (low, high, has_next, has_previous) over SQL
+    operands: a session's `last_sequence` column and the placeholders of the arguments
+    given; `least` and `greatest` are the engine's `{0}, {1}` templates."""
+    paged = first
+    if first is None and last is None:
+        first = str(DEFAULT_PAGE)
+    low = f"({after} + 1)" if after is not None else "1"
+    high = last_sequence if before is None else least.format(last_sequence, f"{before} - 1")
+    has_next = has_previous = "FALSE"
+    if first is not None:
+        has_next = f"({high} - {low} + 1 > {first})"
+        high = least.format(high, f"{low} + {first} - 1")
+    if last is not None:
+        has_previous = f"({high} - {low} + 1 > {last})"
+        low = greatest.format(low, f"{high} - {last} + 1")
+    if after is not None and last is None:
+        has_previous = f"({has_previous} OR ({after} >= 1 AND {last_sequence} >= 1))"
+    if before is not None and paged is None and last is not None:
+        has_next = f"({has_next} OR {before} <= {last_sequence})"
+    return low, high, has_next, has_previous

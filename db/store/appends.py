@@ -1,14 +1,13 @@
-"""Appending events on the raw driver, with group commit on SQLite.
+"""Appending events: the statements, on the raw driver, with group commit on SQLite.
 
 An append is "bump the session's `last_sequence`, store the event under that number",
-atomically. Through SQLAlchemy's asyncio layer that cost a pool checkout, greenlet
-switches, an explicit BEGIN and COMMIT and a thread hop per driver call; the statements
-themselves are cheap. Here:
+atomically. Through SQLAlchemy's asyncio layer the overhead (pool checkout, greenlets,
+BEGIN/COMMIT, thread hops) cost more than the statements themselves. Here:
 
 - **PostgreSQL**: one statement, a data-modifying CTE (`WITH bumped AS (UPDATE … RETURNING)
   INSERT … SELECT FROM bumped`), in autocommit on the asyncpg pool of `db.store.driver`'s reader:
   one round trip, atomic by itself. The UPDATE takes the session row's lock, so concurrent
-  appends to a session get consecutive numbers in commit order, as before.
+  appends to a session get consecutive numbers in commit order.
 - **SQLite**: one writer thread with its own connection runs appends in *batches*: every
   append that arrives while a batch is being written joins the next one, and a batch is
   one `BEGIN IMMEDIATE … COMMIT` (one fsync) holding each append's UPDATE and INSERT.
@@ -20,62 +19,55 @@ themselves are cheap. Here:
   The writer holds `Database.sqlite_writer_turn` while it writes, the same turn
   `Database.write()` takes, so the process's two SQLite writers never wait on SQLite's
   busy handler for each other.
+- **Within a caller's transaction** (an idempotency claim, `append_within`): the same
+  UPDATE and INSERT on that connection.
 
-Rules (which statuses take events, expiry, tenant scope) are the same SQL as in
-`db.events.append_event`, which calls this and keeps the refusal messages and hints.
+`db.events.append_event` validates, and keeps the refusal messages and hints.
 Statements are reported to `Database.lean.listeners`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import status as status_rules
+from db.fields import EVENT_FIELDS
+from db.models import JsonObject, Timestamp
+from db.status import LIVE_SQL
 
 MAX_BATCH = 64
-_LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
-_COLUMNS = (
-    "id, session_id, sequence, organization_id, user_id, type, stage, message, payload, created_at"
-)
+_COLUMNS = [f.column for f in EVENT_FIELDS]
+# An event's values by column name (its `sequence` and `organization_id` come from BUMP,
+# which reads the caller's organisation from the same name).
+NewEvent = dict[str, Any]
 BUMP = (
     "UPDATE sessions SET last_sequence = last_sequence + 1"
-    f" WHERE id = ? AND organization_id = ? AND status IN ({_LIVE}) AND expires_at > ?"
+    " WHERE id = :session_id AND organization_id = :organization_id"
+    f" AND status IN ({LIVE_SQL}) AND expires_at > :created_at"
     " RETURNING last_sequence, organization_id"
 )
-INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-APPEND_PG = (
-    "WITH bumped AS (UPDATE sessions SET last_sequence = last_sequence + 1"
-    f" WHERE id = $1 AND organization_id = $2 AND status IN ({_LIVE}) AND expires_at > $3"
-    " RETURNING last_sequence, organization_id)"
-    f" INSERT INTO events ({_COLUMNS})"
-    " SELECT $4, $1, last_sequence, organization_id, $5, $6, $7, $8, $9, $3 FROM bumped"
+INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES (:{', :'.join(_COLUMNS)})"
+_BUMPED = {"sequence": "last_sequence", "organization_id": "organization_id"}
+_APPEND = (
+    f"WITH bumped AS ({BUMP}) INSERT INTO events ({', '.join(_COLUMNS)})"
+    f" SELECT {', '.join(_BUMPED.get(c, ':' + c) for c in _COLUMNS)} FROM bumped"
     " RETURNING sequence, organization_id"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event that passed validation, waiting for its number."""
-
-    id: str
-    session_id: str
-    organization_id: str
-    user_id: str
-    type: str
-    stage: str | None
-    message: str | None
-    payload: dict[str, Any] | None
-    created_at: datetime
+# asyncpg numbers its placeholders: `$n` for each name, in order of first use.
+_PG_NAMES = list(dict.fromkeys(re.findall(r":(\w+)", _APPEND)))
+APPEND_PG = re.sub(r":(\w+)", lambda m: f"${_PG_NAMES.index(m[1]) + 1}", _APPEND)
+_TYPED = (sa.bindparam("created_at", type_=Timestamp), sa.bindparam("payload", type_=JsonObject))
 
 
 Numbered = tuple[int, str]  # (sequence, the session's organization_id)
@@ -85,6 +77,17 @@ Outcome = Numbered | None | BaseException
 def _sqlite_time(value: datetime) -> str:
     """How SQLAlchemy stores a timestamp in SQLite: UTC text with microseconds."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | None:
+    """`Appender.append` inside the transaction `conn` (two statements on both engines)."""
+    bump = sa.text(BUMP).bindparams(_TYPED[0])
+    bumped = (await conn.execute(bump, event)).first()
+    if bumped is None:
+        return None
+    numbered = {**event, "sequence": bumped[0], "organization_id": bumped[1]}
+    await conn.execute(sa.text(INSERT).bindparams(*_TYPED), numbered)
+    return bumped[0], bumped[1]
 
 
 class Appender:
@@ -129,18 +132,7 @@ class Appender:
         pool = await self.postgres_pool()
         for listener in self.listeners:
             listener(APPEND_PG)
-        row = await pool.fetchrow(
-            APPEND_PG,
-            event.session_id,
-            event.organization_id,
-            event.created_at,
-            event.id,
-            event.user_id,
-            event.type,
-            event.stage,
-            event.message,
-            event.payload,
-        )
+        row = await pool.fetchrow(APPEND_PG, *(event[name] for name in _PG_NAMES))
         return (row[0], row[1]) if row is not None else None
 
     # SQLite
@@ -213,33 +205,17 @@ class Appender:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for event in events:
-                created_at = _sqlite_time(event.created_at)
+                values = {**event, "created_at": _sqlite_time(event["created_at"])}
                 statements.append(BUMP)
-                bumped = conn.execute(
-                    BUMP, (event.session_id, event.organization_id, created_at)
-                ).fetchone()
+                bumped = conn.execute(BUMP, values).fetchone()
                 if bumped is None:
                     numbered.append(None)
                     continue
                 statements.append(INSERT)
-                payload = (
-                    orjson.dumps(event.payload).decode() if event.payload is not None else None
-                )
-                conn.execute(
-                    INSERT,
-                    (
-                        event.id,
-                        event.session_id,
-                        bumped[0],
-                        bumped[1],
-                        event.user_id,
-                        event.type,
-                        event.stage,
-                        event.message,
-                        payload,
-                        created_at,
-                    ),
-                )
+                if values["payload"] is not None:
+                    values["payload"] = orjson.dumps(values["payload"]).decode()
+                values.update(sequence=bumped[0], organization_id=bumped[1])
+                conn.execute(INSERT, values)
                 numbered.append((bumped[0], bumped[1]))
             conn.execute("COMMIT")
         except BaseException:

@@ -23,7 +23,7 @@ from db import clock
 from db import status as status_rules
 from db.clock import to_rfc3339
 from db.fields import EVENTS, SESSIONS, Field
-from db.records import Principal
+from db.records import Principal, SessionRecord
 from db.store.engine import Database
 from db.store.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
 from db.store.read_plan import (
@@ -43,11 +43,9 @@ from db.store.read_plan import (
     Window,
 )
 from db.store.read_plan import Field as FieldRef
-from db.windows import DEFAULT_PAGE
+from db.windows import window_sql
 
 ORGANIZATION, NOW, KEY = "organization", "now", "key"
-_TERMINAL = ", ".join(f"'{s}'" for s in sorted(status_rules.TERMINAL))
-_LIVE = ", ".join(f"'{s}'" for s in status_rules.LIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +171,7 @@ class Renderer:
             return d.number.format(column)
         if spec.kind == "enum":
             return f"""'"' || {self.case(column)} || '"'"""
-        # The status readers see: a live session past its expiry is expired.
-        seen = (
-            f"CASE WHEN {alias}.status NOT IN ({_TERMINAL}) AND {alias}.expires_at <= {self.now()}"
-            f" THEN '{status_rules.EXPIRED}' ELSE {alias}.status END"
-        )
+        seen = status_rules.seen_sql(alias, self.now())
         return f"""'"' || {self.case(seen)} || '"'"""
 
     def case(self, expr: str) -> str:
@@ -213,28 +207,15 @@ class Renderer:
 
     # A session's events -------------------------------------------------------------
     def window(self, window: Window, session: str) -> tuple[str, str, str, str]:
-        """low, high, hasNextPage, hasPreviousPage: `db.windows.event_window` in SQL."""
-        d, last_sequence = self.dialect, f"{session}.last_sequence"
-        first = self.param(window.first, "bigint") if window.first is not None else None
-        last = self.param(window.last, "bigint") if window.last is not None else None
-        after = self.param(window.after, "bigint") if window.after is not None else None
-        before = self.param(window.before, "bigint") if window.before is not None else None
-        if first is None and last is None:
-            first = str(DEFAULT_PAGE)
-        low = f"({after} + 1)" if after is not None else "1"
-        high = last_sequence if before is None else d.least.format(last_sequence, f"{before} - 1")
-        has_next = has_previous = "FALSE"
-        if first is not None:
-            has_next = f"({high} - {low} + 1 > {first})"
-            high = d.least.format(high, f"{low} + {first} - 1")
-        if last is not None:
-            has_previous = f"({high} - {low} + 1 > {last})"
-            low = d.greatest.format(low, f"{high} - {last} + 1")
-        if after is not None and last is None:
-            has_previous = f"({has_previous} OR ({after} >= 1 AND {last_sequence} >= 1))"
-        if before is not None and window.first is None and window.last is not None:
-            has_next = f"({has_next} OR {before} <= {last_sequence})"
-        return low, high, has_next, has_previous
+        """low, high, hasNextPage, hasPreviousPage (`db.windows.window_sql`)."""
+        first, last, after, before = (
+            None if index is None else self.param(index, "bigint")
+            for index in (window.first, window.last, window.after, window.before)
+        )
+        d = self.dialect
+        return window_sql(
+            f"{session}.last_sequence", first, after, last, before, d.least, d.greatest
+        )
 
     def event_page(self, page: EventPage, session: str) -> str:
         # Placeholders are numbered as they are written: a page that shows only its total
@@ -311,34 +292,13 @@ class Renderer:
         if query.user_id is not None:
             conditions.append(f"{alias}.user_id = {self.param(query.user_id, 'text')}")
         if query.statuses is not None:
-            conditions.append(self.status_condition(query.statuses, alias))
+            conditions.append(status_rules.filter_sql(query.statuses, alias, self.now))
         if keyset and query.after is not None:
             stamp = self.param(query.after[0], "timestamptz")
             session_id = self.param(query.after[1], "text")
             op = "<" if query.newest_first else ">"
             conditions.append(f"({alias}.created_at, {alias}.id) {op} ({stamp}, {session_id})")
         return " AND ".join(conditions)
-
-    def status_condition(self, statuses: tuple[str, ...], alias: str) -> str:
-        """`db.sessions._status_condition`: filter on the status readers see."""
-        clauses = []
-        for status in sorted(set(statuses)):
-            # The time is bound only where a clause uses it: an unused placeholder is an
-            # error on both engines.
-            if status not in status_rules.ALL:
-                raise ValueError(f"unknown status {status!r}")
-            if status == status_rules.EXPIRED:
-                clauses.append(
-                    f"({alias}.status = 'expired' OR ({alias}.status IN ({_LIVE})"
-                    f" AND {alias}.expires_at <= {self.now()}))"
-                )
-            elif status in status_rules.TERMINAL:
-                clauses.append(f"{alias}.status = '{status}'")
-            else:
-                clauses.append(
-                    f"({alias}.status = '{status}' AND {alias}.expires_at > {self.now()})"
-                )
-        return "(" + " OR ".join(clauses) + ")" if clauses else "1 = 0"
 
     def session_page(self, page: SessionPage) -> str:
         query = page.query
@@ -426,7 +386,7 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
         ((_, only),) = found.entries
         s = renderer.alias("s")
         body = renderer.session_part(only, s)
-        version = f"{s}.id || '.' || {s}.revision || '.' || {s}.last_sequence"
+        version = SessionRecord.version_sql(s)
         session = f"{s}.id = {renderer.param(found.id, 'text')} AND {s}.organization_id = "
         if not keyed:
             sql = f"SELECT {body}, {version} FROM sessions {s} WHERE {session}{renderer.org()}"

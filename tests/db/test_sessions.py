@@ -93,9 +93,10 @@ async def test_update_keeps_omitted_and_clears_nulls(db: Database, principal: Pr
 
 async def test_every_legal_transition_persists(db: Database, principal: Principal) -> None:
     from db import status
+    from tests.support.status import legal_targets
 
     for start in status.LIVE:
-        for target in status.legal_targets(start):
+        for target in legal_targets(start):
             record = await ops.create_session(db, principal, {"status": start})
             updated = await ops.update_session(db, principal, record.id, {"status": target})
             assert updated.status == target

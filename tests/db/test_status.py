@@ -8,6 +8,7 @@ import pytest
 
 from db import status
 from db.errors import Conflict, InvalidInput
+from tests.support.status import legal_targets
 
 LEGAL = {
     ("pending", "generating"),
@@ -45,4 +46,4 @@ def test_unknown_status_is_invalid_input() -> None:
 
 
 def test_terminal_statuses_have_no_targets() -> None:
-    assert {s for s in status.ALL if not status.legal_targets(s)} == set(status.TERMINAL)
+    assert {s for s in status.ALL if not legal_targets(s)} == set(status.TERMINAL)

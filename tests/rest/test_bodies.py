@@ -96,16 +96,16 @@ def test_event_body_is_the_models_bytes(record: EventRecord) -> None:
 def test_integers_beyond_64_bits_take_the_models_path() -> None:
     payload: dict[str, Any] = {"big": 2**70, "list": [-(2**65)]}
     record = EventRecord(
-        "evt_0123456789abcdef",
-        "sess_0123456789abcdef",
-        1,
-        "org",
-        "user",
-        "info",
-        None,
-        None,
-        payload,
-        datetime(2024, 6, 10, 9, 15, 30, 120000, tzinfo=UTC),
+        id="evt_0123456789abcdef",
+        session_id="sess_0123456789abcdef",
+        sequence=1,
+        organization_id="org",
+        user_id="user",
+        type="info",
+        stage=None,
+        message=None,
+        payload=payload,
+        created_at=datetime(2024, 6, 10, 9, 15, 30, 120000, tzinfo=UTC),
     )
     assert event_body(record) == Event.of(record).model_dump_json(by_alias=True).encode()
     assert b'"big":1180591620717411303424' in event_body(record)
