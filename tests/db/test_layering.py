@@ -63,3 +63,23 @@ def test_graph_writes_no_sql_and_imports_no_driver() -> None:
                     assert name.split(".")[0] not in DRIVERS, f"{path} imports {name}"
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not SQL.search(node.value), f"{path}:{node.lineno} holds SQL"
+
+
+# The rules modules and live data call the store; only the tables and the store build SQL.
+STATEMENT_BUILDERS = ("select", "insert", "update", "delete", "text", "func", "literal_column")
+# The PostgreSQL bus speaks to its own LISTEN connection (NOTIFY and a liveness probe).
+BUS_PROTOCOL = DB / "live" / "bus.py"
+
+
+def test_rules_and_live_data_hold_no_statements() -> None:
+    rules = [p for p in sorted(DB.glob("*.py")) if p.name != "models.py"]
+    for path in [*rules, *sorted((DB / "live").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            assert not {n.split(".")[0] for n in imported} & {"sqlalchemy", "sqlmodel"}, path
+            root = (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else ""
+            if isinstance(node, ast.ImportFrom) and root in ("sqlalchemy", "sqlmodel"):
+                built = [a.name for a in node.names if a.name in STATEMENT_BUILDERS]
+                assert not built, f"{path}:{node.lineno} imports {built}"
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert path == BUS_PROTOCOL or not SQL.search(node.value), f"{path}:{node.lineno}"
