@@ -1,19 +1,13 @@
-"""A read plan as one SQL statement that returns the answer's JSON text.
-
-The database writes the JSON, so Python neither builds objects per row nor encodes the
-answer: it binds parameters and passes the text through. The text is assembled by
-concatenation rather than with `json_build_object`/`json_agg` (PostgreSQL puts spaces in
-those) so that both engines write exactly what orjson writes for the same values: strings
-escaped as orjson escapes them (`to_json`, `json_quote`), stored JSON spliced in as the
-compact text it was stored as, timestamps as RFC 3339 with milliseconds.
-
-Parameters are numbered (`$n` on PostgreSQL, `?n` on SQLite) in order of first use: the
-caller's organisation, the current time (for the status readers see) and the plan's own.
+"""A read plan as one SQL statement that returns the answer's JSON text, so Python
+neither builds objects per row nor encodes the answer. The text is concatenated (not
+`json_build_object`, which adds spaces on PostgreSQL) so both engines write exactly what
+orjson writes: strings escaped as orjson does, stored JSON spliced in as stored, times as
+RFC 3339 with milliseconds. Placeholders are numbered (`$n`, `?n`) in order of first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -40,7 +34,6 @@ from db.store.read_plan import (
     SessionFilter,
     SessionPage,
     Text,
-    Window,
 )
 from db.store.read_plan import Field as FieldRef
 from db.windows import window_sql
@@ -103,6 +96,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _misplaced(value: Part) -> ValueError:
+    return ValueError(f"{type(value).__name__} cannot appear here")
+
+
+def _quoted(expr: str) -> str:
+    return f"""'"' || {expr} || '"'"""
+
+
 @dataclass
 class Renderer:
     dialect: Dialect
@@ -111,7 +112,7 @@ class Renderer:
     # Set when the key check is part of the statement: the organisation is the key's.
     organization: str | None = None
     # What each placeholder stands for, in number order: "organization", "now" or the
-    # index of a plan parameter. Numbered on first use, so a statement has no gaps.
+    # index of a plan parameter.
     slots: dict[object, int] = field(default_factory=dict)
 
     def alias(self, prefix: str) -> str:
@@ -130,8 +131,7 @@ class Renderer:
 
     def session_cursor(self, alias: str) -> str:
         d = self.dialect
-        cursor = d.cursor.format(d.stamp.format(f"{alias}.created_at"), f"{alias}.id")
-        return f"""'"' || {cursor} || '"'"""
+        return _quoted(d.cursor.format(d.stamp.format(f"{alias}.created_at"), f"{alias}.id"))
 
     def org(self) -> str:
         return self.organization or self.param(ORGANIZATION, "text")
@@ -139,23 +139,25 @@ class Renderer:
     def now(self) -> str:
         return self.param(NOW, "timestamptz")
 
-    def obj(self, entries: Entries, part: Any) -> str:
-        """`{"k":v,…}` with each value rendered by `part(value)`."""
+    def obj(self, entries: Entries, part: Callable[[Part], str]) -> str:
+        """`{"k":v,…}`, each value by `value`."""
         if not entries:
             return "'{}'"
         pieces = []
         for index, (name, value) in enumerate(entries):
             prefix = ("{" if index == 0 else ",") + _key(name)
-            pieces.append(f"{_literal(prefix)} || {part(value)}")
+            pieces.append(f"{_literal(prefix)} || {self.value(value, part)}")
         return " || ".join(pieces) + " || '}'"
 
-    def common(self, value: Part) -> str:
-        """The parts every scope shows the same way."""
+    def value(self, value: Part, part: Callable[[Part], str]) -> str:
+        """Constants and nested objects (over the same scope) here; the scope's parts by `part`."""
         if isinstance(value, Text):
             return _literal('"' + value.value + '"')
         if isinstance(value, Null):
             return "'null'"
-        raise ValueError(f"{type(value).__name__} cannot appear here")
+        if isinstance(value, Obj):
+            return self.obj(value.entries, part)
+        return part(value)
 
     # Rows -------------------------------------------------------------------------
     def field(self, spec: Field, alias: str) -> str:
@@ -166,13 +168,12 @@ class Renderer:
         if spec.kind == "json":
             return d.json.format(column)
         if spec.kind == "time":
-            return f"""'"' || {d.stamp.format(column)} || '"'"""
+            return _quoted(d.stamp.format(column))
         if spec.kind in ("int", "count"):
             return d.number.format(column)
         if spec.kind == "enum":
-            return f"""'"' || {self.case(column)} || '"'"""
-        seen = status_rules.seen_sql(alias, self.now())
-        return f"""'"' || {self.case(seen)} || '"'"""
+            return _quoted(self.case(column))
+        return _quoted(self.case(status_rules.seen_sql(alias, self.now())))
 
     def case(self, expr: str) -> str:
         return f"upper({expr})" if self.enum_case == "upper" else expr
@@ -185,92 +186,72 @@ class Renderer:
             if value.name == "cursor":
                 return self.session_cursor(alias)
             return self.field(SESSIONS[value.name], alias)
-        if isinstance(value, Obj):
-            return self.session(value.entries, alias)
         if isinstance(value, EventPage):
             return self.event_page(value, alias)
         if isinstance(value, EventList):
-            return self.event_list(value, alias)
-        return self.common(value)
+            return self.events(value.entries, alias, f"<= {alias}.last_sequence")
+        raise _misplaced(value)
 
     def event(self, entries: Entries, alias: str) -> str:
         def part(value: Part) -> str:
-            if isinstance(value, FieldRef):
-                if value.name == "cursor":
-                    return f"""'"' || {alias}.sequence || '"'"""
-                return self.field(EVENTS[value.name], alias)
-            if isinstance(value, Obj):
-                return self.event(value.entries, alias)
-            return self.common(value)
+            if not isinstance(value, FieldRef):
+                raise _misplaced(value)
+            if value.name == "cursor":
+                return _quoted(f"{alias}.sequence")
+            return self.field(EVENTS[value.name], alias)
 
         return self.obj(entries, part)
 
     # A session's events -------------------------------------------------------------
-    def window(self, window: Window, session: str) -> tuple[str, str, str, str]:
-        """low, high, hasNextPage, hasPreviousPage (`db.windows.window_sql`)."""
-        first, last, after, before = (
-            None if index is None else self.param(index, "bigint")
-            for index in (window.first, window.last, window.after, window.before)
-        )
-        d = self.dialect
-        return window_sql(
-            f"{session}.last_sequence", first, after, last, before, d.least, d.greatest
-        )
-
-    def event_page(self, page: EventPage, session: str) -> str:
-        # Placeholders are numbered as they are written: a page that shows only its total
-        # must not bind the window's arguments, which PostgreSQL could not type.
-        window: list[str] = []
-
-        def bounds() -> tuple[str, str, str, str]:
-            if not window:
-                window.extend(self.window(page.window, session))
-            low, high, has_next, has_previous = window
-            return low, high, has_next, has_previous
-
-        def rows(entries: Entries) -> str:
-            low, high, _, _ = bounds()
-            alias = self.alias("e")
-            source = (
-                f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
-                f" AND {alias}.sequence BETWEEN {low} AND {high}"
-            )
-            return self.array(self.event(entries, alias), source, f"{alias}.sequence")
-
-        def part(value: Part) -> str:
-            if isinstance(value, Rows):
-                return rows(value.entries)
-            if isinstance(value, Obj):
-                return self.obj(value.entries, part)
-            if isinstance(value, FieldRef):
-                if value.name == "total_count":
-                    return self.number(f"{session}.last_sequence")
-                if value.name == "next_after":
-                    _, high, has_next, _ = bounds()
-                    return f"CASE WHEN {has_next} THEN {self.number(high)} ELSE 'null' END"
-                return self.event_page_field(value.name, *bounds())
-            return self.common(value)
-
-        return self.obj(page.entries, part)
-
-    def event_page_field(
-        self, name: str, low: str, high: str, has_next: str, has_previous: str
-    ) -> str:
-        if name in ("has_next_page", "has_previous_page"):
-            condition = has_next if name == "has_next_page" else has_previous
-            return f"CASE WHEN {condition} THEN 'true' ELSE 'false' END"
-        if name in ("start_cursor", "end_cursor"):
-            edge = low if name == "start_cursor" else high
-            return f"""CASE WHEN {low} <= {high} THEN '"' || ({edge}) || '"' ELSE 'null' END"""
-        raise ValueError(f"not a page field: {name}")
-
-    def event_list(self, page: EventList, session: str) -> str:
+    def events(self, entries: Entries, session: str, sequences: str) -> str:
+        """The array of the session's events whose sequence is `sequences` (a condition)."""
         alias = self.alias("e")
         source = (
             f"FROM events {alias} WHERE {alias}.session_id = {session}.id"
-            f" AND {alias}.sequence <= {session}.last_sequence"
+            f" AND {alias}.sequence {sequences}"
         )
-        return self.array(self.event(page.entries, alias), source, f"{alias}.sequence")
+        return self.array(self.event(entries, alias), source, f"{alias}.sequence")
+
+    def event_page(self, page: EventPage, session: str) -> str:
+        # The window's placeholders are numbered as they are written: a page that shows
+        # only its total must not bind them, which PostgreSQL could not type.
+        w = page.window
+        window: list[str] = []
+
+        def bounds() -> list[str]:
+            """low, high, hasNextPage, hasPreviousPage (`db.windows.window_sql`)."""
+            if not window:
+                first, last, after, before = (
+                    None if index is None else self.param(index, "bigint")
+                    for index in (w.first, w.last, w.after, w.before)
+                )
+                d = self.dialect
+                last_sequence = f"{session}.last_sequence"
+                window.extend(
+                    window_sql(last_sequence, first, after, last, before, d.least, d.greatest)
+                )
+            return window
+
+        def part(value: Part) -> str:
+            if isinstance(value, Rows):
+                low, high, _, _ = bounds()
+                return self.events(value.entries, session, f"BETWEEN {low} AND {high}")
+            if not isinstance(value, FieldRef):
+                raise _misplaced(value)
+            if value.name == "total_count":
+                return self.number(f"{session}.last_sequence")
+            low, high, has_next, has_previous = bounds()
+            if value.name == "next_after":
+                return f"CASE WHEN {has_next} THEN {self.number(high)} ELSE 'null' END"
+            if value.name in ("has_next_page", "has_previous_page"):
+                condition = has_next if value.name == "has_next_page" else has_previous
+                return f"CASE WHEN {condition} THEN 'true' ELSE 'false' END"
+            if value.name in ("start_cursor", "end_cursor"):
+                edge = low if value.name == "start_cursor" else high
+                return f"""CASE WHEN {low} <= {high} THEN '"' || ({edge}) || '"' ELSE 'null' END"""
+            raise ValueError(f"not a page field: {value.name}")
+
+        return self.obj(page.entries, part)
 
     # Roots --------------------------------------------------------------------------
     def root(self, value: Part) -> str:
@@ -285,7 +266,7 @@ class Renderer:
             )
         if isinstance(value, SessionPage):
             return self.session_page(value)
-        return self.common(value)
+        raise _misplaced(value)
 
     def session_conditions(self, query: SessionFilter, alias: str, *, keyset: bool) -> str:
         conditions = [f"{alias}.organization_id = {self.org()}"]
@@ -305,16 +286,15 @@ class Renderer:
         direction = "DESC" if query.newest_first else "ASC"
         reverse = "ASC" if query.newest_first else "DESC"
 
-        def limit() -> str:
-            return self.param(query.first, "int")
+        def order(alias: str, way: str = direction) -> str:
+            return f"{alias}.created_at {way}, {alias}.id {way}"
 
-        def page_rows(columns: str, alias: str, extra: int = 0) -> str:
-            order = f"{alias}.created_at {direction}, {alias}.id {direction}"
-            size = f"{limit()} + {extra}" if extra else limit()
+        def page_rows(columns: str, alias: str, extra: str = "") -> str:
+            limit = self.param(query.first, "int")
             return (
                 f"SELECT {columns} FROM sessions {alias}"
                 f" WHERE {self.session_conditions(query, alias, keyset=True)}"
-                f" ORDER BY {order} LIMIT {size}"
+                f" ORDER BY {order(alias)} LIMIT {limit}{extra}"
             )
 
         def part(value: Part) -> str:
@@ -323,32 +303,25 @@ class Renderer:
                 inner = page_rows(f"{alias}.*", alias)
                 outer = self.alias("s")
                 item = self.session(value.entries, outer)
-                source = f"FROM ({inner}) {outer}"
-                return self.array(
-                    item, source, f"{outer}.created_at {direction}, {outer}.id {direction}"
-                )
-            if isinstance(value, Obj):
-                return self.obj(value.entries, part)
-            if isinstance(value, FieldRef):
-                return page_field(value.name)
-            return self.common(value)
+                return self.array(item, f"FROM ({inner}) {outer}", order(outer))
+            if not isinstance(value, FieldRef):
+                raise _misplaced(value)
+            return page_field(value.name)
 
         def page_field(name: str) -> str:
             if name == "has_previous_page":
                 return "'true'" if query.after is not None else "'false'"
             if name == "has_next_page":
-                alias = self.alias("s")
-                rows = page_rows("1", alias, extra=1)
-                more = f"(SELECT count(*) FROM ({rows}) n) > {limit()}"
+                rows = page_rows("1", self.alias("s"), extra=" + 1")
+                more = f"(SELECT count(*) FROM ({rows}) n) > {self.param(query.first, 'int')}"
                 return f"CASE WHEN {more} THEN 'true' ELSE 'false' END"
             if name in ("start_cursor", "end_cursor"):
                 alias, outer = self.alias("s"), self.alias("s")
                 rows = page_rows(f"{alias}.created_at, {alias}.id", alias)
-                order = direction if name == "start_cursor" else reverse
-                cursor = self.session_cursor(outer)
+                way = direction if name == "start_cursor" else reverse
                 return (
-                    f"coalesce((SELECT {cursor} FROM ({rows}) {outer}"
-                    f" ORDER BY {outer}.created_at {order}, {outer}.id {order} LIMIT 1), 'null')"
+                    f"coalesce((SELECT {self.session_cursor(outer)} FROM ({rows}) {outer}"
+                    f" ORDER BY {order(outer, way)} LIMIT 1), 'null')"
                 )
             if name == "next_cursor":
                 more, end = page_field("has_next_page"), page_field("end_cursor")
@@ -362,7 +335,7 @@ class Renderer:
         return self.obj(page.entries, part)
 
 
-Statement = tuple[str, tuple[object, ...]]
+Statement = tuple[str, tuple[Any, ...]]
 
 
 @lru_cache(maxsize=1024)
@@ -378,70 +351,47 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
         plan.enum_case,
         organization="k.organization_id" if keyed else None,
     )
-    caller = f"{PRINCIPAL_COLUMNS}, " if keyed else ""
+    source = KEY_SOURCE
     if plan.top == "row":
         # One session's row, with its version beside the answer; nothing when it is missing.
         ((_, found),) = plan.entries
         assert isinstance(found, SessionById)
         ((_, only),) = found.entries
         s = renderer.alias("s")
-        body = renderer.session_part(only, s)
+        shown = renderer.value(only, lambda value: renderer.session_part(value, s))
         version = SessionRecord.version_sql(s)
         session = f"{s}.id = {renderer.param(found.id, 'text')} AND {s}.organization_id = "
-        if not keyed:
-            sql = f"SELECT {body}, {version} FROM sessions {s} WHERE {session}{renderer.org()}"
-            return sql, tuple(renderer.slots)
-        sql = (
-            f"SELECT {caller}CASE WHEN {s}.id IS NULL THEN NULL ELSE {body} END,"
-            f" CASE WHEN {s}.id IS NULL THEN NULL ELSE {version} END"
-            f" FROM {KEY_SOURCE} LEFT JOIN sessions {s} ON {session}k.organization_id"
-            f" WHERE {live_key(renderer.param(KEY, 'text'))}"
-        )
-        return sql, tuple(renderer.slots)
-    if plan.top == "single":
+        if keyed:
+            shown, version = (
+                f"CASE WHEN {s}.id IS NULL THEN NULL ELSE {x} END" for x in (shown, version)
+            )
+            source += f" LEFT JOIN sessions {s} ON {session}k.organization_id"
+            body = f"{shown}, {version}"
+        else:
+            body = f"{shown}, {version} FROM sessions {s} WHERE {session}{renderer.org()}"
+    elif plan.top == "single":
         ((_, only),) = plan.entries
-        body = renderer.root(only)
+        body = renderer.value(only, renderer.root)
     else:
         body = renderer.obj(plan.entries, renderer.root)
-    if not keyed:
-        return f"SELECT {body}", tuple(renderer.slots)
-    sql = f"SELECT {caller}{body} FROM {KEY_SOURCE} WHERE {live_key(renderer.param(KEY, 'text'))}"
-    return sql, tuple(renderer.slots)
-
-
-def bind(value: Any, sqlite: bool) -> Any:
-    """A plan parameter as the column stores it (SQLite keeps timestamps as text)."""
-    if sqlite and isinstance(value, datetime):
-        return to_rfc3339(value).replace("T", " ")[:-1] + "000"
-    return value
-
-
-def arguments(
-    slots: tuple[object, ...],
-    caller: str,
-    now: datetime,
-    values: Sequence[Any],
-    sqlite: bool,
-) -> list[Any]:
-    """The values of a statement's placeholders, in their order; `caller` is the
-    organisation's id, or the key's hash when the statement checks the key."""
-    found = []
-    for slot in slots:
-        if slot in (ORGANIZATION, KEY):
-            found.append(caller)
-        elif slot == NOW:
-            found.append(bind(now, sqlite))
-        else:
-            assert isinstance(slot, int)
-            found.append(bind(values[slot], sqlite))
-    return found
+    if keyed:
+        key = live_key(renderer.param(KEY, "text"))
+        body = f"{PRINCIPAL_COLUMNS}, {body} FROM {source} WHERE {key}"
+    return f"SELECT {body}", tuple(renderer.slots)
 
 
 async def _row(
     db: Database, caller: str, plan: ReadPlan, values: Sequence[Any], *, keyed: bool
 ) -> Any:
+    """`caller` is the organisation's id, or the key's hash when the statement checks the key."""
     sql, slots = render(plan, db.is_sqlite, keyed=keyed)
-    return await db.lean.fetch_row(sql, arguments(slots, caller, clock.now(), values, db.is_sqlite))
+    now, bound = clock.now(), []
+    for slot in slots:
+        value = caller if slot in (ORGANIZATION, KEY) else now if slot == NOW else values[slot]
+        if db.is_sqlite and isinstance(value, datetime):  # stored as text there
+            value = to_rfc3339(value).replace("T", " ")[:-1] + "000"
+        bound.append(value)
+    return await db.lean.fetch_row(sql, bound)
 
 
 async def read(db: Database, organization_id: str, plan: ReadPlan, values: Sequence[Any]) -> str:
@@ -453,8 +403,7 @@ async def read(db: Database, organization_id: str, plan: ReadPlan, values: Seque
 async def read_as(
     db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
 ) -> tuple[Principal, str] | None:
-    """The caller of a live key and `plan`'s answer for it, in one statement; None when
-    the key is unknown or revoked."""
+    """The caller of a live key and `plan`'s answer for it; None for an unknown or revoked key."""
     row = await _row(db, key_hash, plan, values, keyed=True)
     return (principal_from_row(row), row[6]) if row is not None else None
 
