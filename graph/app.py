@@ -27,7 +27,7 @@ from graph.ops.logs import configure_logging
 from graph.ops.metrics import Observed, metrics_endpoint
 from graph.plan.limits import Limits
 from graph.plan.persisted import persisted_documents
-from graph.rest import rest_api_routes
+from graph.rest.routing import rest_api_routes
 from graph.schema.build import build_schema
 from graph.settings import Settings
 

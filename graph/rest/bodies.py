@@ -1,10 +1,6 @@
-"""The bodies of the hottest REST answers (create, append), written by orjson from records.
-
-Building the pydantic models would validate what the database already guarantees; this
-writes the same bytes (`tests/rest/test_bodies.py` holds them to the models) from the
-fields `db/fields.py` declares. What orjson cannot write the same way (integers beyond 64
-bits) goes through the models.
-"""
+"""The bodies of the hottest REST answers (create, append), written by orjson from the fields
+`db/fields.py` declares: the models' bytes without their validation (`tests/rest/test_bodies.py`
+holds them to the models); what orjson cannot write (integers beyond 64 bits) uses the models."""
 
 from __future__ import annotations
 

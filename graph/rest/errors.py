@@ -1,9 +1,5 @@
-"""REST errors: one body shape, `{"error":{"code":…,"message":…}}`, whatever went wrong.
-
-Domain errors take their status and code from `mapping_for`, the map GraphQL uses too; a
-request that cannot be read as an API call is a `RequestRejected`. The routes answer
-anything else as the key check does (`failure_response`: a 503, or a 500 with an error id).
-"""
+"""REST errors: one body shape, `{"error":{"code":…,"message":…}}`, whatever went wrong;
+domain errors take status and code from `mapping_for`, the map GraphQL uses too."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The REST handlers: each reads the request and calls one `db` operation or read plan.
-
-Every rule (tenant scope, status machine, hashes, sequences, plan limits) lives in `db`,
-shared with GraphQL; a handler only translates between the wire and those operations.
-"""
+"""The REST handlers: each translates a request into one `db` operation or read plan (every
+rule lives in `db`, shared with GraphQL)."""
 
 from __future__ import annotations
 
@@ -46,8 +43,6 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class RestContext:
-    """What every handler needs, fixed when the app is built."""
-
     db: Database
     session_ttl: timedelta
     max_body_bytes: int

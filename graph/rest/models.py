@@ -6,7 +6,7 @@ here are the document's)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from db.clock import parse_rfc3339, to_rfc3339
-from db.records import EventRecord, SessionRecord
+from db.records import EventRecord
 from db.validation import MAX_LABEL_LENGTH, MAX_MESSAGE_LENGTH, api_name, check_json_depth
 from db.windows import MAX_PAGE
 
@@ -169,10 +169,10 @@ class ListEventsQuery(_Query):
 class _Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
-
-def _stored(model: type[_Out], record: SessionRecord | EventRecord) -> dict[str, Any]:
-    """The record's values of the model's fields: a field is named as its stored column."""
-    return {name: getattr(record, name) for name in model.model_fields if name != "events"}
+    @classmethod
+    def of(cls, record: object, **values: Any) -> Self:
+        """From a record, whose attributes are named as the fields; `values` fill the rest."""
+        return cls(**{n: getattr(record, n) for n in cls.model_fields if n not in values}, **values)
 
 
 class Event(_Out):
@@ -188,10 +188,6 @@ class Event(_Out):
     stage: str | None
     type: EventType
     user_id: str
-
-    @classmethod
-    def of(cls, record: EventRecord) -> Event:
-        return cls(**_stored(cls, record))
 
 
 class SessionSummary(_Out):
@@ -211,10 +207,6 @@ class SessionSummary(_Out):
     status: SessionStatus
     updated_at: Instant
     user_id: str
-
-    @classmethod
-    def of(cls, record: SessionRecord) -> SessionSummary:
-        return cls(**_stored(cls, record))
 
 
 class Session(_Out):
@@ -237,8 +229,8 @@ class Session(_Out):
     user_id: str
 
     @classmethod
-    def of(cls, record: SessionRecord, events: list[EventRecord]) -> Session:
-        return cls(**_stored(cls, record), events=[Event.of(e) for e in events])
+    def of(cls, record: object, events: list[EventRecord] | None = None, **values: Any) -> Self:
+        return super().of(record, events=[Event.of(e) for e in events or ()], **values)
 
 
 class SessionList(_Out):

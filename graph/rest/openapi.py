@@ -201,9 +201,7 @@ def _operation(
     return entry
 
 
-# The SSE path is served by graph/live/sse.py, not by an `Operation`: its answer is a
-# stream, so none of the JSON operations' machinery applies. Its path parameter is
-# spelled `{id}` here like on every other path.
+# The SSE stream (graph/live/sse.py) is no JSON `Operation`; its parameter is `{id}` here too.
 EVENT_STREAM_PATH = STREAM_PATH.replace("{session_id}", "{id}")
 STREAM_STATUSES = (401, 404, 422, 429, 500)
 
@@ -220,9 +218,7 @@ def _frame(kind: str, data: dict[str, Any], *, with_id: bool = False) -> dict[st
 
 
 def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event.
-    A browser's `EventSource` sends `Last-Event-ID` by itself on reconnect; `after` is the
-    same for clients that cannot set headers."""
+    """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event."""
     end = {
         "type": "object",
         "required": ["lastSequence"],

@@ -1,9 +1,6 @@
-"""The REST reads as read plans: the database writes their bodies, as it does for GraphQL.
-
-Bodies keep the reference page's shape: keys in alphabetical order (the models' order),
-statuses and event types in lower case; the fields are those `db/fields.py` declares
-(`tests/rest/test_reads.py` holds the plans to the models).
-"""
+"""The REST reads as read plans: the database writes their bodies, as it does for GraphQL,
+with the fields `db/fields.py` declares in the models' (alphabetical) order, enums in lower
+case (`tests/rest/test_reads.py` holds the plans to the models)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The REST routes: the key check first, then method dispatch with JSON errors.
-
-Each path is one ASGI `Resource` behind `KeyRequired`, so a request without a valid key is
-a 401 whatever it asks for, and an unknown method is a JSON 405 carrying `Allow`.
-"""
+"""The REST routes: each path is a `Resource` behind `KeyRequired`, so a request without a
+valid key is a 401 whatever it asks for, and an unknown method a JSON 405 with `Allow`."""
 
 from __future__ import annotations
 

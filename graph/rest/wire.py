@@ -1,8 +1,5 @@
-"""Reading a REST request: its query string, body (content type, size, JSON) and headers.
-
-A body that is not `application/json` is a 415, one past the size limit a 413 (read as
-GraphQL's, never held whole in memory), text that is not a JSON object a 400.
-"""
+"""Reading a REST request: its query string, body (415 unless JSON, 413 past the size limit,
+400 unless a JSON object) and headers."""
 
 from __future__ import annotations
 
