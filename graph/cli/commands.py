@@ -12,7 +12,6 @@ from typing import TypeVar
 from db.errors import DomainError, NotFound
 from db.keys import create_key, has_keys, list_keys, revoke_key
 from db.plans import list_plans, set_plan
-from db.records import Plan
 from db.store.engine import Database
 from db.store.migrate import upgrade_to_head
 from graph.app import open_database
@@ -158,13 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _plan_line(organization_id: str, plan: Plan) -> str:
-    return (
-        f"{organization_id}  {plan.name}  maxSessions={plan.max_sessions}"
-        f"  maxRequestsPerMinute={plan.max_requests_per_minute}"
-    )
-
-
 def _plans(settings: Settings, args: argparse.Namespace) -> None:
     """`plans set` and `plans show`; sessions keep the plan snapshot they were created with."""
     if args.plans_command == "set":
@@ -178,13 +170,16 @@ def _plans(settings: Settings, args: argparse.Namespace) -> None:
                 max_requests_per_minute=args.max_requests_per_minute,
             ),
         )
-        print(_plan_line(args.org, plan))
-        return
-    plans = _with_db(settings, lambda db: list_plans(db, args.org))
-    if args.org is not None and not plans:
-        raise NotFound(f"organisation {args.org} not found")
+        plans = [(args.org, plan)]
+    else:
+        plans = _with_db(settings, lambda db: list_plans(db, args.org))
+        if args.org is not None and not plans:
+            raise NotFound(f"organisation {args.org} not found")
     for organization_id, plan in plans:
-        print(_plan_line(organization_id, plan))
+        print(
+            f"{organization_id}  {plan.name}  maxSessions={plan.max_sessions}"
+            f"  maxRequestsPerMinute={plan.max_requests_per_minute}"
+        )
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> None:
@@ -208,7 +203,9 @@ def _keys(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from graph.cli.demo import main as demo_main
+    import httpx
+
+    from graph.cli.demo import DemoError, run_demo
 
     url = args.url or f"http://{settings.host}:{settings.port}"
     key = args.key
@@ -217,4 +214,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"sessiongraph demo: created a key for {DEV_ORG}/user_demo (use it in /monitor):")
         print(f"    {key}")
     print(f"sessiongraph demo: playing against {url} — watch {url}/monitor")
-    return demo_main(url, key, seed=args.seed, runs=args.runs, delay=args.delay)
+    try:
+        asyncio.run(run_demo(url, key, seed=args.seed, runs=args.runs, delay=args.delay))
+    except (DemoError, httpx.HTTPError) as error:
+        print(f"sessiongraph demo: {error}", file=sys.stderr)
+        return 1
+    return 0

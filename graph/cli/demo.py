@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -150,12 +149,3 @@ async def run_demo(
                 await demo.event(session_id, "ERROR", "generating", "Model quota exhausted")
                 await demo.update(session_id, final)
         return [await demo.run(seed + index) for index in range(runs)]
-
-
-def main(base_url: str, key: str, *, seed: int, runs: int, delay: float) -> int:
-    try:
-        asyncio.run(run_demo(base_url, key, seed=seed, runs=runs, delay=delay))
-    except (DemoError, httpx.HTTPError) as error:
-        print(f"sessiongraph demo: {error}", file=sys.stderr)
-        return 1
-    return 0
