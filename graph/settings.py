@@ -11,8 +11,7 @@ from db.live.bus import bus_kind
 from db.store.engine import DEFAULT_MAX_CONNECTIONS
 from graph.plan.persisted import load_manifest
 
-# The largest request the server reads, whichever way it arrives: a /graphql body (413
-# above) or one WebSocket message (the socket closes with 1009 above).
+# The largest /graphql body (413 above) and WebSocket message (the socket closes with 1009)
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 Seconds = Annotated[float, Field(gt=0)]

@@ -85,8 +85,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def _refuse(self) -> None:
-        """Answer 431, then drop what the client still sends until the deadline: closing
-        with unread bytes would reset the connection and could lose the answer."""
+        """Answer 431, then drop what the client sends until the deadline (closing with
+        unread bytes would reset the connection and could lose the answer)."""
         self.refused = True
         self.transport.write(_TOO_LARGE)
         if self.transport.can_write_eof():
@@ -163,9 +163,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         header_timeout=settings.http_header_timeout_seconds,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # the same bound under `http=h11`
         timeout_keep_alive=settings.http_keepalive_seconds,
-        # One size limit for a request, whichever way it comes: HTTP bodies and WebSocket
-        # messages (larger ones close the socket with 1009).
-        ws_max_size=settings.graphql_max_body_bytes,
+        ws_max_size=settings.graphql_max_body_bytes,  # the /graphql body limit (1009 above)
         # Stream messages are small and go to many sockets: compressing each one per
         # connection costs more CPU and memory (a zlib context per socket) than it saves.
         ws_per_message_deflate=False,

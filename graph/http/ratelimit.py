@@ -1,10 +1,6 @@
-"""`maxRequestsPerMinute` on the wire: 429, `Retry-After`, and the RateLimit header fields.
-
-The fields follow the IETF draft "RateLimit header fields for HTTP": `RateLimit-Policy`
-states the quota (`q`) and its window in seconds (`w`), `RateLimit` what is left (`r`) and
-the seconds until the window resets (`t`). Every response of a guarded door carries both,
-so clients can pace themselves before they are refused.
-"""
+"""`maxRequestsPerMinute` on the wire: 429, `Retry-After`, and the IETF draft's RateLimit
+fields (`RateLimit-Policy`: quota `q`, window `w`; `RateLimit`: remaining `r`, reset `t`) on
+every response of a guarded door, so clients can pace themselves before they are refused."""
 
 from __future__ import annotations
 
@@ -39,8 +35,7 @@ def refusal(decision: Decision) -> RateLimited:
 
 
 def graphql_error_body(error: RateLimited | ServiceUnavailable) -> dict[str, Any]:
-    """One GraphQL error a retry may cure, as WebSocket `error` (and legacy
-    `connection_error`) messages carry it."""
+    """A GraphQL error a retry may cure, as WebSocket `error`/`connection_error` carry it."""
     return {
         "message": error.message,
         "extensions": {
@@ -57,7 +52,6 @@ def _policy_field(limit: int) -> tuple[bytes, bytes]:
 
 
 def rate_limit_fields(decision: Decision) -> list[tuple[bytes, bytes]]:
-    """The RateLimit fields as ASGI header pairs."""
     state = f'"{POLICY}";r={decision.remaining};t={decision.reset_seconds}'
     return [_policy_field(decision.limit), (b"ratelimit", state.encode("latin-1"))]
 

@@ -1,10 +1,6 @@
 """The garbage collector of a serving process: rare full collections over a small heap.
-
-With 1,000 WebSockets, default thresholds ran full collections over millions of
-long-lived objects every second or so, pausing every subscriber at once (60-290 ms).
-What exists once the app is built is frozen out of collection and young collections run
-every 50,000 allocations instead of 700 (docs/decisions.md). Cycles are still collected.
-"""
+Default thresholds paused 1,000 WebSockets' subscribers 60-290 ms every second or so
+(docs/decisions.md): the built app is frozen out of collection, young collections are rarer."""
 
 from __future__ import annotations
 

@@ -29,10 +29,8 @@ async def healthz(_: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """200 when requests can succeed: the database does what every authenticated request
-    does (a key lookup, a rate-limit lease write rolled back) and its schema is at the
-    newest migration. Else 503, `database` naming what is wrong: `unreachable`, `busy` or
-    `read_only` (`graph.schema.errors.unavailable`), or the migration state."""
+    """200 when the database does what every authenticated request does (a key lookup, a
+    rate-limit lease rolled back) at the newest migration; else 503 saying what is wrong."""
     db: Database = request.app.state.db
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):

@@ -1,8 +1,5 @@
-"""Logging set-up: one JSON object per line (or plain text for people), with request ids.
-
-A request's id is kept from a sane `X-Request-ID`, else minted (`graph.ops.metrics.Observed`
-assigns and echoes it); a context variable puts it on every line written meanwhile.
-"""
+"""Logging: one JSON object per line (or text for people), each with its request's id (a
+sane `X-Request-ID`, else minted), which a context variable carries."""
 
 from __future__ import annotations
 

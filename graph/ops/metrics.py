@@ -1,8 +1,5 @@
 """Prometheus metrics and the access log, from one ASGI middleware that times every request.
-
-Metrics are per process; with `serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` (an empty
-directory) makes `/metrics` sum every worker (prometheus-client's multiprocess mode).
-"""
+With `serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` makes `/metrics` sum every worker."""
 
 from __future__ import annotations
 
@@ -75,13 +72,8 @@ BUS_DEGRADED = Gauge(
 
 
 class Observed:
-    """The one ASGI middleware every request passes: request id, metrics, access log.
-
-    HTTP requests and WebSocket connections get a request id (`graph.ops.logs`); an HTTP
-    response echoes it, and when it ends the request is counted, timed and written to the
-    access log (`sessiongraph.access`, when `access_log` is on and the logger takes INFO).
-    Metric children are looked up once per (route, method, status).
-    """
+    """The one ASGI middleware every request passes: HTTP and WebSocket get a request id; an
+    HTTP response echoes it, and is counted, timed and written to the access log."""
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
@@ -121,10 +113,9 @@ class Observed:
         route = path if isinstance(path, str) else "unmatched"
         method = scope["method"]
         counted = self._counted.get((route, method, status))
-        if counted is None:
-            counted = self._counted[(route, method, status)] = REQUESTS.labels(
-                route, method, str(status)
-            )
+        if counted is None:  # metric children looked up once per (route, method, status)
+            counted = REQUESTS.labels(route, method, str(status))
+            self._counted[(route, method, status)] = counted
         counted.inc()
         timed = self._timed.get(route)
         if timed is None:
