@@ -1,9 +1,5 @@
-"""Opaque keyset cursors for the newest-first session list.
-
-A cursor names the last row a page showed (its creation time and id), so the next page
-starts right after it however many rows came before: page 1,000 costs what page 1 costs,
-and rows created during a walk never shift it.
-"""
+"""Opaque keyset cursors: a session cursor names the last row a page showed (creation time,
+id), so page 1,000 costs what page 1 costs and rows created during a walk never shift it."""
 
 from __future__ import annotations
 

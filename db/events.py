@@ -40,13 +40,8 @@ async def append_event(
     payload: dict[str, Any] | None = None,
     conn: Transaction | None = None,
 ) -> EventRecord:
-    """Number the event inside the transaction that stores it.
-
-    Bumping `last_sequence` on the session row takes its write lock (a row lock on
-    PostgreSQL, the database lock on SQLite), so concurrent appends get consecutive
-    numbers in commit order, and the unique `(session_id, sequence)` index guards it.
-    Without `conn` (a transaction the caller holds) the append runs on the raw driver.
-    """
+    """Number the event inside the transaction that stores it (db/store/appends.py): on the
+    raw driver, or within `conn`, a transaction the caller holds."""
     if type not in EVENT_TYPES:
         raise InvalidInput("type must be one of " + ", ".join(EVENT_TYPES), field="type")
     event: dict[str, Any] = {
@@ -113,10 +108,8 @@ async def list_events(
 async def events_in_windows(
     db: Database, windows: Sequence[tuple[str, EventWindow]]
 ) -> dict[tuple[str, EventWindow], list[EventRecord]]:
-    """One statement for many (session, window) pairs: the DataLoader's batch.
-
-    Callers pass sessions they already resolved for the principal, so scope is settled.
-    """
+    """One statement for a DataLoader's (session, window) pairs, of sessions the caller
+    already resolved for the principal (so scope is settled)."""
     ranges = {(sid, w.low, w.high) for sid, w in windows if not w.is_empty}
     found: dict[tuple[str, int], EventRecord] = {}
     if ranges:

@@ -132,7 +132,7 @@ rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]
 
 
 class SessionTombstone(SQLModel, table=True):
-    """A deleted session, remembered for a while (db/tombstones.py), so a process that
+    """A deleted session, remembered for a while (db/store/tombstones.py), so a process that
     missed the hint learns of it when it reconnects (`db/live/feeds.py`)."""
 
     __tablename__ = "session_tombstones"

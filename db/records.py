@@ -41,9 +41,8 @@ class Principal:
 
 
 class Record:
-    """A row's values by column, as attributes: each declared field (db/fields.py) and
-    `COLUMNS`' extras. Only the values the rules read are typed (annotated) here; a test
-    holds those annotations to the declaration."""
+    """A row's values by column (db/fields.py and `extra`), as attributes; only those the rules
+    read are annotated, and a test holds them to the declaration."""
 
     FIELDS: ClassVar[tuple[Field, ...]]
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -58,8 +57,7 @@ class Record:
 
     @classmethod
     def read(cls, row: Any) -> dict[str, Any]:
-        """A row's values (a fetched row or a dict) by name, times in UTC (SQLite hands
-        back naive ones)."""
+        """A fetched row's (or a dict's) values, times in UTC (SQLite hands back naive ones)."""
         mapping = row if isinstance(row, dict) else row._mapping
         values = {column: mapping[column] for column in cls.COLUMNS}
         for column in cls.TIMES:
@@ -104,8 +102,7 @@ class SessionRecord(Record, extra=("revision",)):
 
     @property
     def etag(self) -> str:
-        """Changes whenever the session's fields (revision) or its events (sequence) change;
-        `version_sql` is the same in SQL."""
+        """Changes with the session's fields (revision) or events (sequence); `version_sql`."""
         return f'"{self.id}.{self.revision}.{self.last_sequence}"'
 
     @staticmethod

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from db import clock, tombstones, validation
+from db import clock, validation
 from db import status as status_rules
 from db.cursors import decode_session_cursor, encode_session_cursor
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
@@ -19,6 +19,7 @@ from db.live.bus import Hint
 from db.metrics import SESSIONS_CREATED
 from db.records import Principal, SessionRecord
 from db.store import sessions as store
+from db.store import tombstones
 from db.store.engine import Database, Transaction
 from db.windows import check_page_size
 
@@ -85,10 +86,8 @@ async def create_session(
     ttl: timedelta = DEFAULT_TTL,
     conn: Transaction | None = None,
 ) -> SessionRecord:
-    """Create a session owned by the caller's organisation and user, with its plan snapshot.
-
-    `conn` runs it inside a write transaction the caller holds (see `Database.write`).
-    """
+    """A session of the caller's organisation and user with its plan's snapshot; `conn`: inside
+    the caller's write transaction."""
     now = clock.now()
     row: dict[str, Any] = dict.fromkeys(SessionRecord.COLUMNS)
     row.update(
@@ -202,10 +201,8 @@ async def update_session(
     *,
     if_match: str | Collection[str] | None = None,
 ) -> SessionRecord:
-    """Apply a partial update under the session's row lock: status machine, hash, revision.
-
-    `if_match` is an ETag, or several (any one of them matching is enough).
-    """
+    """A partial update under the session's row lock; `if_match`: an ETag, or several (any
+    one matching is enough)."""
     now = clock.now()
     values = _clean(changes, now, creating=False)
     if not is_well_formed(session_id, SESSION_PREFIX):

@@ -1,9 +1,5 @@
-"""The session status machine of API.md, in one place.
-
-The status readers see (a live session past expiry is expired, swept or not) is written
-twice, side by side: `effective` for records in memory, `seen_sql` and `filter_sql` for
-statements (planned reads, lists, counts), which compute it in the database.
-"""
+"""The session status machine of API.md. The status readers see is written twice, side by
+side: `effective` for records, `seen_sql` and `filter_sql` for statements."""
 
 from __future__ import annotations
 
@@ -31,7 +27,7 @@ def is_terminal(status: str) -> bool:
 
 
 def effective(status: str, expires_at: datetime, now: datetime) -> str:
-    """What a reader must see: a live session past its expiry is expired, swept or not."""
+    """A live session past its expiry reads as expired, swept or not."""
     if status not in TERMINAL and expires_at <= now:
         return EXPIRED
     return status

@@ -30,17 +30,10 @@ def label(value: Any, field: str, *, max_length: int = MAX_LABEL_LENGTH) -> str 
         raise InvalidInput(f"{field} must not be empty; send null to leave it unset", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
-    _check_text(value, field)
-    return value
+    return free_of_nul(value, field)
 
 
 def free_of_nul(value: str, field: str) -> str:
-    """Text a filter or field may use: storable by both engines (see `_check_text`)."""
-    _check_text(value, field)
-    return value
-
-
-def _check_text(value: str, field: str) -> None:
     """PostgreSQL stores no NUL character and no lone surrogate, so neither engine takes them."""
     if "\x00" in value:
         raise InvalidInput(f"{field} must not contain the NUL character (U+0000)", field=field)
@@ -48,18 +41,18 @@ def _check_text(value: str, field: str) -> None:
         value.encode()
     except UnicodeEncodeError:
         raise InvalidInput(f"{field} must be valid Unicode text", field=field) from None
+    return value
 
 
 def check_json_depth(value: Any, field: str) -> None:
-    """Refuse a JSON value nested deeper than `MAX_JSON_DEPTH` (for doors that recurse
-    into a body before the operation's `json_object` checks it)."""
+    """For doors that recurse into a body before `json_object` checks it."""
     for _ in _containers(value, field):
         pass
 
 
 def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
-    """Every object and array in `value`, refusing any more than `MAX_JSON_DEPTH` deep;
-    a loop, so a value nested deeper than Python's stack is refused like any other."""
+    """Every object and array in `value`, refusing any deeper than `MAX_JSON_DEPTH`; a loop,
+    so a value nested deeper than Python's stack is refused like any other."""
     if not isinstance(value, dict | list):
         return
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
@@ -82,26 +75,21 @@ def _check_json_values(value: Any, field: str) -> None:
     for container in _containers(value, field):
         if isinstance(container, dict):
             for key in container:
-                _check_text(key, field)
+                free_of_nul(key, field)
             items: Iterable[Any] = container.values()
         else:
             items = container
         for item in items:
-            if not isinstance(item, dict | list):
-                _check_scalar(item, field)
-
-
-def _check_scalar(item: Any, field: str) -> None:
-    if isinstance(item, str):
-        _check_text(item, field)
-    elif isinstance(item, float) and not math.isfinite(item):
-        raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
-    elif (
-        isinstance(item, int | float)
-        and not isinstance(item, bool)
-        and not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER
-    ):
-        raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
+            if isinstance(item, str):
+                free_of_nul(item, field)
+            elif isinstance(item, float) and not math.isfinite(item):
+                raise InvalidInput(f"{field} must not contain NaN or infinite numbers", field=field)
+            elif (
+                isinstance(item, int | float)
+                and not isinstance(item, bool)
+                and not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER
+            ):
+                raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
 
 
 def json_object(value: Any, field: str) -> dict[str, Any] | None:

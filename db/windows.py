@@ -1,9 +1,6 @@
-"""Relay-style windows over a session's events, computed by arithmetic.
-
-Sequences run 1..last_sequence without gaps, so any `first/after/last/before` slice is a
-range of integers known before any SQL runs; `hasNextPage` and `hasPreviousPage` come
-for free, and a batch of sessions needs one range query. The arithmetic is written twice,
-side by side: `event_window` on values, `window_sql` in SQL for planned reads.
+"""Relay windows over a session's events by arithmetic: sequences run 1..last_sequence
+without gaps, so a slice is a range known before any SQL runs and a batch of sessions
+needs one range query. `event_window` on values, `window_sql` the same in SQL.
 """
 
 from __future__ import annotations
@@ -17,11 +14,8 @@ DEFAULT_PAGE = 100
 
 
 class EventWindow(NamedTuple):
-    """Sequences `low..high` inclusive (empty when low > high) and the page flags.
-
-    A tuple: it is part of every DataLoader key of a page of events, hashed and compared
-    in C rather than by a dataclass's Python `__hash__` and `__eq__`.
-    """
+    """Sequences `low..high` inclusive and the page flags; a tuple, as part of DataLoader
+    keys, so hashed and compared in C."""
 
     low: int
     high: int
@@ -77,9 +71,8 @@ def window_sql(
     least: str,
     greatest: str,
 ) -> tuple[str, str, str, str]:
-    """`event_window` as SQL expressions (low, high, has_next, has_previous) over SQL
-    operands: a session's `last_sequence` column and the placeholders of the arguments
-    given; `least` and `greatest` are the engine's `{0}, {1}` templates."""
+    """`event_window` as SQL (low, high, has_next, has_previous) over SQL operands;
+    `least` and `greatest` are the engine's `{0}, {1}` templates."""
     paged = first
     if first is None and last is None:
         first = str(DEFAULT_PAGE)

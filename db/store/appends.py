@@ -1,29 +1,14 @@
-"""Appending events: the statements, on the raw driver, with group commit on SQLite.
+"""Appending events on the raw driver: bump the session's `last_sequence` and store the
+event under that number, atomically (SQLAlchemy's asyncio layer cost more than the statements).
 
-An append is "bump the session's `last_sequence`, store the event under that number",
-atomically. Through SQLAlchemy's asyncio layer the overhead (pool checkout, greenlets,
-BEGIN/COMMIT, thread hops) cost more than the statements themselves. Here:
-
-- **PostgreSQL**: one statement, a data-modifying CTE (`WITH bumped AS (UPDATE … RETURNING)
-  INSERT … SELECT FROM bumped`), in autocommit on the asyncpg pool of `db.store.driver`'s reader:
-  one round trip, atomic by itself. The UPDATE takes the session row's lock, so concurrent
-  appends to a session get consecutive numbers in commit order.
-- **SQLite**: one writer thread with its own connection runs appends in *batches*: every
-  append that arrives while a batch is being written joins the next one, and a batch is
-  one `BEGIN IMMEDIATE … COMMIT` (one fsync) holding each append's UPDATE and INSERT.
-  Within the transaction appends run one after another, so numbers stay consecutive per
-  session and commit together; a refused append (no live session) writes nothing and
-  the others go on. If an append breaks a constraint, the batch is rolled back and each
-  of its appends retried alone, so one bad append fails only its own request; if the
-  database itself fails (locked past `busy_timeout`, I/O), the batch's appends fail.
-  The writer holds `Database.sqlite_writer_turn` while it writes, the same turn
-  `Database.write()` takes, so the process's two SQLite writers never wait on SQLite's
-  busy handler for each other.
-- **Within a caller's transaction** (an idempotency claim, `append_within`): the same
-  UPDATE and INSERT on that connection.
-
-`db.events.append_event` validates, and keeps the refusal messages and hints.
-Statements are reported to `Database.lean.listeners`.
+- PostgreSQL: one data-modifying CTE, in autocommit on the asyncpg pool: one round trip.
+  The UPDATE takes the session row's lock, so appends get consecutive numbers.
+- SQLite: one writer thread batches the appends that arrive while it writes into one
+  `BEGIN IMMEDIATE … COMMIT` (one fsync), under `Database.sqlite_writer_turn` so the
+  process's two writers never wait on SQLite's busy handler. A refused append writes
+  nothing; a broken constraint retries each append alone, so it fails only its own
+  request; a failing database (locked, I/O) fails the batch.
+- Within a caller's transaction (`append_within`): the same UPDATE and INSERT.
 """
 
 from __future__ import annotations
@@ -34,7 +19,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -72,11 +57,6 @@ _TYPED = (sa.bindparam("created_at", type_=Timestamp), sa.bindparam("payload", t
 
 Numbered = tuple[int, str]  # (sequence, the session's organization_id)
 Outcome = Numbered | None | BaseException
-
-
-def _sqlite_time(value: datetime) -> str:
-    """How SQLAlchemy stores a timestamp in SQLite: UTC text with microseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | None:
@@ -173,18 +153,14 @@ class Appender:
                     future.set_result(outcome)
 
     def _write(self, events: list[NewEvent]) -> tuple[list[Outcome], list[str]]:
-        """In the writer thread: the batch in one transaction, or each alone if it fails.
-
-        Returns each append's outcome and the statements of the committed transactions.
-        """
+        """In the writer thread: each append's outcome and the committed statements."""
         statements: list[str] = []
         try:
             conn = self._connection()
             outcomes: list[Outcome] = list(self._transaction(conn, events, statements))
             return outcomes, statements
         except sqlite3.OperationalError as error:
-            # The database itself failed (locked past busy_timeout, I/O): retrying each
-            # append alone would only repeat the wait, so the whole batch fails.
+            # Retrying each append alone would only repeat the wait.
             return [error] * len(events), statements
         except Exception as error:
             if len(events) == 1:
@@ -205,7 +181,9 @@ class Appender:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for event in events:
-                values = {**event, "created_at": _sqlite_time(event["created_at"])}
+                # As SQLAlchemy stores a time in SQLite: UTC text with microseconds.
+                stamp = event["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                values = {**event, "created_at": stamp}
                 statements.append(BUMP)
                 bumped = conn.execute(BUMP, values).fetchone()
                 if bumped is None:

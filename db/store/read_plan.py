@@ -1,15 +1,8 @@
-"""A read plan: what an answer shows, in the order it shows it, and nothing about SQL.
-
-graph/ builds one from a validated GraphQL operation or a REST path; db/store/read_sql.py
-renders it as one statement per engine that returns the whole answer as JSON text. The
-plan holds no values: each argument is the index of a bound parameter, so one plan (and
-one statement text, prepared once) serves every request of the same shape.
-
-Scopes: the parts of a `SessionById`, `EventById` or `Rows` entry are fields of one row
-(`Field` names a declared field, or `cursor`); the parts of a `SessionPage` or
-`EventPage` are fields of the page (`has_next_page`, `has_previous_page`,
-`start_cursor`, `end_cursor`, `total_count`), `Rows` for its rows and `Obj` for an object
-over the same page (`pageInfo`) or row (an edge's `node`).
+"""A read plan: what an answer shows, in order, and nothing about SQL (db/store/read_sql.py
+renders it). Arguments are indexes of bound parameters, so one plan and one statement
+serve every request of the same shape. Within a `SessionById`, `EventById` or `Rows`,
+`Field`s name a row's declared fields (or `cursor`); within a page, the page's fields;
+`Obj` is an object over the same scope.
 """
 
 from __future__ import annotations
@@ -31,8 +24,7 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
-class Null:
-    pass
+class Null: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +99,9 @@ Entries = tuple[tuple[str, Part], ...]
 
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """The answer; enums in GraphQL's upper case or REST's lower case.
-
-    `top`: "object", an object of the entries (GraphQL's `data`); "single", the one entry's
-    value alone; "row", the value of the one entry of a `SessionById` rendered over that
-    session's row, with the session's version beside it (REST's answers about one session).
-    """
+    """`top`: "object", the entries' object (GraphQL's `data`); "single", the one entry's
+    value; "row", the one entry of a `SessionById` over that row, with the session's version
+    (REST's answers about one session)."""
 
     entries: Entries
     enum_case: Literal["upper", "lower"] = "upper"
