@@ -1,5 +1,2 @@
-"""The data and its rules: tables, engine, operations.
-
-Nothing here imports strawberry or starlette or reads the environment, so every door
-(GraphQL, REST, SSE, CLI) shares one implementation of each rule.
-"""
+"""The data and its rules. Nothing here imports strawberry or starlette or reads the
+environment, so every door (GraphQL, REST, SSE, CLI) shares one implementation of each rule."""

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-OUT_OF_RANGE = (
-    "timestamp is out of range: in UTC it must lie between"
-    " 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"
-)
-
 
 def now() -> datetime:
     return truncate(datetime.now(UTC))
@@ -27,10 +22,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 def to_rfc3339(value: datetime) -> str:
-    """`2024-06-10T09:15:30.000Z`: RFC 3339, UTC, `Z`, fixed millisecond width.
-
-    `isoformat` is one C call (`strftime` cost ten times as much, on every event of every
-    response) and pads years before 1000 to four digits, as RFC 3339 requires."""
+    """`2024-06-10T09:15:30.000Z`. `isoformat` is one C call (`strftime` cost ten times as much,
+    on every event of every response) and pads years before 1000 to four digits, as required."""
     if value.tzinfo is not UTC:
         value = as_utc(value)
     return value.isoformat(timespec="milliseconds")[:-6] + "Z"
@@ -48,5 +41,8 @@ def parse_rfc3339(text: str) -> datetime:
         in_utc = parsed.astimezone(UTC)
     except OverflowError:
         # e.g. 9999-12-31T23:59:59-01:00, which is in the year 10000 in UTC.
-        raise ValueError(OUT_OF_RANGE) from None
+        raise ValueError(
+            "timestamp is out of range: in UTC it must lie between"
+            " 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"
+        ) from None
     return truncate(in_utc)

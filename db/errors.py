@@ -1,12 +1,10 @@
-"""Typed domain errors: the doors map each one to an HTTP status or GraphQL code in one place."""
+"""Typed domain errors; graph/schema/errors.py maps each to its HTTP status and GraphQL code."""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
     """Base of every error a caller can cause; the message is safe to show to the caller."""
-
-    code: str = "internal"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -17,43 +15,29 @@ class DomainError(Exception):
 class NotFound(DomainError):
     """The id does not exist, or belongs to another organisation (indistinguishable on purpose)."""
 
-    code = "not_found"
-
 
 class Conflict(DomainError):
     """The request is well formed but the current state forbids it (e.g. illegal transition)."""
-
-    code = "conflict"
 
 
 class InvalidInput(DomainError):
     """A field or argument fails validation; `field` names it when one field is to blame."""
 
-    code = "invalid_input"
-
 
 class Unauthenticated(DomainError):
     """Missing, unknown or revoked API key."""
-
-    code = "unauthenticated"
 
 
 class LimitExceeded(DomainError):
     """A plan limit refuses the request (e.g. too many live sessions)."""
 
-    code = "limit_exceeded"
-
 
 class PreconditionFailed(DomainError):
     """The caller's `If-Match` version is stale: someone changed the session first."""
 
-    code = "precondition_failed"
-
 
 class RateLimited(DomainError):
     """The organisation spent its plan's `maxRequestsPerMinute`; retry after the minute ends."""
-
-    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
@@ -63,20 +47,14 @@ class RateLimited(DomainError):
 class IdempotencyKeyReused(InvalidInput):
     """An `Idempotency-Key` already used for a different request (method, path or body)."""
 
-    code = "idempotency_key_reused"
-
-
-# Long enough not to hammer a restarting database, short enough for a dropped connection.
-RETRY_AFTER_SECONDS = 2
-
 
 class ServiceUnavailable(DomainError):
     """The database cannot serve now, through no fault of the caller's; `reason` is what
     `/readyz` reports: `unreachable`, `busy` or `read_only`."""
 
-    code = "service_unavailable"
+    # Long enough not to hammer a restarting database, short enough for a dropped connection.
+    retry_after_seconds = 2
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-        self.retry_after_seconds = RETRY_AFTER_SECONDS

@@ -9,8 +9,7 @@ import orjson
 
 
 def product_object_hash(product_object: dict[str, Any] | None) -> str | None:
-    """32 lowercase hex: SHA-256 of the JSON with sorted keys and no whitespace (equal
-    objects give equal bytes), truncated to 128 bits."""
+    """32 lowercase hex: the first 128 bits of SHA-256 over compact, key-sorted JSON."""
     if product_object is None:
         return None
     canonical = orjson.dumps(product_object, option=orjson.OPT_SORT_KEYS)

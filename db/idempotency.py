@@ -1,12 +1,10 @@
 """Idempotency keys: a retried request gets the first response back, not a second resource.
 
-The claim is the row itself (`(organization_id, key)` is the primary key), and the claim,
-the operation it guards and its response commit in one transaction. A concurrent request
-with the same key waits on that key (PostgreSQL's unique index; SQLite's single writer)
-until the first commits, then replays its response; if the first fails, its claim rolls
-back with it and the next one runs. So exactly one resource is created, no request sees a
-claim in flight, and no crash leaves a resource without its response (or the reverse).
-"""
+The claim is the row itself (primary key `(organization_id, key)`); the claim, the operation
+it guards and its response commit in one transaction. A concurrent request with the same key
+waits on it (PostgreSQL's unique index; SQLite's single writer) and then replays the
+response, or runs if the first failed and its claim rolled back. So exactly one resource is
+created, and no crash leaves a resource without its response (or the reverse)."""
 
 from __future__ import annotations
 
@@ -28,7 +26,7 @@ from db.store import idempotency as store
 from db.store.engine import Database
 
 MAX_KEY_LENGTH = 255
-DEFAULT_RETENTION = timedelta(hours=24)
+RETENTION = timedelta(hours=24)
 # Expired rows of every organisation are swept by about one claim in this many.
 _PURGE_ONE_IN = 100
 
@@ -44,10 +42,8 @@ class StoredResponse:
 
 @dataclass(slots=True)
 class Claim:
-    """Either a replay of the first response, or the right to run and `record` a new one.
-
-    `conn` is the claim's transaction: run the operation on it so both commit together.
-    """
+    """A replay of the first response, or the right to run and `record` a new one; run the
+    operation on `conn`, the claim's transaction, so both commit together."""
 
     conn: AsyncConnection
     replay: StoredResponse | None
@@ -80,40 +76,32 @@ async def claim(
     key: str,
     request_fingerprint: str,
     *,
-    retention: timedelta = DEFAULT_RETENTION,
+    retention: timedelta = RETENTION,
 ) -> AsyncIterator[Claim]:
-    """Claim `key` for this organisation, or hand back the response it already produced.
-
-    A key reused for a different request raises `IdempotencyKeyReused`. The caller must
-    `record` the response of a fresh claim before leaving the block; an exception in the
-    block releases the claim, so the client may retry with the same key.
-    """
+    """Claim `key` for this organisation, or hand back the response it already produced
+    (`IdempotencyKeyReused` if that was for a different request). A fresh claim must
+    `record` its response before the block ends; an exception releases the claim, so the
+    client may retry with the same key."""
     check_key(key)
     now = clock.now()
     organization_id = principal.organization_id
     async with db.write() as conn:
-        await store.drop_expired_claim(conn, organization_id, key, now)
         if secrets.randbelow(_PURGE_ONE_IN) == 0:
             await store.purge_expired(conn, now)
-        if await store.insert_claim(
+        first = await store.take_claim(
             conn, organization_id, key, request_fingerprint, now, retention
-        ):
+        )
+        if first is None:
             fresh = Claim(conn=conn, replay=None)
             yield fresh
             if fresh.recorded is None:
                 raise RuntimeError("an idempotency claim was left without a recorded response")
             await store.record_response(conn, organization_id, key, asdict(fresh.recorded))
             return
-        first = await store.claimed(conn, organization_id, key)
         if first.fingerprint != request_fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used for a different request; "
                 "use a new key for a new request",
                 field="Idempotency-Key",
             )
-        yield Claim(
-            conn=conn,
-            replay=StoredResponse(
-                status_code=first.status_code, headers=dict(first.headers), body=first.body
-            ),
-        )
+        yield Claim(conn, StoredResponse(first.status_code, dict(first.headers), first.body))

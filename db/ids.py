@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import partial
 
 SESSION_PREFIX = "sess_"
 EVENT_PREFIX = "evt_"
@@ -17,16 +18,9 @@ def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(8)
 
 
-def new_session_id() -> str:
-    return new_id(SESSION_PREFIX)
-
-
-def new_event_id() -> str:
-    return new_id(EVENT_PREFIX)
-
-
-def new_key_id() -> str:
-    return new_id(KEY_PREFIX)
+new_session_id = partial(new_id, SESSION_PREFIX)
+new_event_id = partial(new_id, EVENT_PREFIX)
+new_key_id = partial(new_id, KEY_PREFIX)
 
 
 def is_well_formed(value: str, prefix: str) -> bool:

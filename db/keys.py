@@ -1,9 +1,6 @@
-"""API keys and the organisations they belong to.
-
-Keys are 160 random bits, so a fast SHA-256 is a safe way to store them (a slow password
-hash buys nothing against a key nobody can guess) and lets every request look its key up
-by an index.
-"""
+"""API keys and the organisations they belong to. Keys are 160 random bits, so a fast
+SHA-256 stores them safely (a slow hash buys nothing against an unguessable key) and lets
+every request look its key up by an index."""
 
 from __future__ import annotations
 
@@ -21,6 +18,8 @@ from db.ids import new_key_id
 from db.records import KeyRecord, Plan, Principal
 from db.store import keys as store
 from db.store.engine import Database
+from db.store.keys import has_keys as has_keys  # the CLI's listings need no rule
+from db.store.keys import list_keys as list_keys
 from db.store.outages import log_failure
 
 log = logging.getLogger("sessiongraph.keys")
@@ -51,8 +50,8 @@ def check_name(value: str, field: str) -> str:
 async def create_key(
     db: Database, organization_id: str, user_id: str, *, plan: Plan = DEFAULT_PLAN
 ) -> tuple[KeyRecord, str]:
-    """Return the record and the secret; the secret is shown once and never stored. A new
-    organisation starts on `plan`."""
+    """The record and the secret, which is shown once and never stored; a new organisation
+    starts on `plan`."""
     check_name(organization_id, "org")
     check_name(user_id, "user")
     secret = KEY_PREFIX + secrets.token_hex(20)
@@ -76,14 +75,6 @@ async def authenticate(db: Database, secret: str | None) -> Principal:
     return principal
 
 
-async def list_keys(db: Database) -> list[KeyRecord]:
-    return await store.all_keys(db)
-
-
-async def has_keys(db: Database) -> bool:
-    return await store.any_key(db)
-
-
 async def revoke_key(db: Database, key_id: str) -> KeyRecord:
     """Revoking twice is harmless: the first revocation time is kept."""
     record = await store.revoke(db, key_id, clock.now())
@@ -102,9 +93,8 @@ OnRevoked = Callable[[], Awaitable[object]]
 
 
 class KeyWatch:
-    """Every connection of this process that outlives a request (WebSockets, SSE streams),
-    by the key it uses: one indexed read per interval (`revoked_among`) covers them all,
-    so a revoked key's connections end within one interval."""
+    """This process's long-lived connections (WebSockets, SSE) by key: one indexed read per
+    interval covers them all, so a revoked key's connections end within one interval."""
 
     def __init__(self, db: Database, interval: float = 5.0) -> None:
         self.db = db
@@ -159,8 +149,7 @@ _WATCHES: weakref.WeakKeyDictionary[Database, KeyWatch] = weakref.WeakKeyDiction
 
 
 def key_watch_of(db: Database, interval: float | None = None) -> KeyWatch:
-    """The one `KeyWatch` of a database in this process; naming `interval` sets it for
-    every connection watched (the server configures one for all)."""
+    """The process's one `KeyWatch` of `db`; `interval` (the server's setting) applies to all."""
     watch = _WATCHES.get(db)
     if watch is None:
         watch = _WATCHES[db] = KeyWatch(db)

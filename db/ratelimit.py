@@ -1,16 +1,10 @@
-"""`maxRequestsPerMinute`: one budget per organisation and minute, shared by all processes.
-
-Counting every request in the database would add a write to every request. Instead each
-process *leases* a slice of the minute's budget (`rate_windows.used` grows by the slice in
-one short write transaction), spends it locally and leases again only when it runs out.
-The database never grants more than the limit, so the service never over-admits. The price
-is the opposite error: a slice one process has not spent cannot be spent by another. Slices
-shrink as the budget runs out (an eighth of what is left, at most a fiftieth of the limit),
-which bounds that under-admission to fewer than `processes * limit / 50` requests a minute;
-with a limit of 50 or less every slice is one request and the count is exact.
-
-Windows are fixed, aligned to the UTC minute of the processes' clocks.
-"""
+"""`maxRequestsPerMinute`: one budget per organisation and UTC minute, shared by all processes.
+A write per request would be too dear, so each process *leases* a slice of the minute's
+budget (`rate_windows.used` grows by it in one short transaction), spends it locally and
+leases again when it runs out. The database never grants more than the limit, so nothing
+over-admits; a slice one process leaves unspent is lost to the others, but slices shrink as
+the budget runs out (an eighth of what is left, at most a fiftieth of the limit), so fewer
+than `processes * limit / 50` requests a minute are lost, none with a limit of 50 or less."""
 
 from __future__ import annotations
 
@@ -53,9 +47,6 @@ class _Budget:
     seen: int = 0  # the shared count after this process's last lease
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def remaining(self, limit: int) -> int:
-        return max(limit - self.seen, 0) + self.available
-
 
 def slice_size(limit: int, used: int) -> int:
     left = limit - used
@@ -93,7 +84,7 @@ class RateLimiter:
                     budget.seen = max(budget.seen, seen)
         if budget.available > 0:
             budget.available -= 1
-            return Decision(True, limit, budget.remaining(limit), reset)
+            return Decision(True, limit, max(limit - budget.seen, 0) + budget.available, reset)
         return Decision(False, limit, 0, reset)
 
     async def _new_minute(self, minute: int) -> None:

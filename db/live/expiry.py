@@ -9,9 +9,10 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from db import clock, tombstones
+from db import clock
 from db.live.bus import Hint
 from db.store import live as store
+from db.store import tombstones
 from db.store.engine import Database
 from db.store.outages import log_failure
 

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from db import clock, tombstones
+from db import clock
 from db import status as status_rules
 from db.errors import Conflict, DomainError, NotFound
 from db.live.bus import SESSION_KINDS, Hint
 from db.records import EventRecord, SessionRecord
 from db.store import live as store
+from db.store import tombstones
 from db.store.engine import Database
 
 log = logging.getLogger("sessiongraph.feeds")

@@ -1,11 +1,9 @@
 """The raw driver, for the statements every request runs: the key check and planned reads.
 
-Through SQLAlchemy's asyncio layer a statement costs 0.6-1.1 ms (pool checkout, greenlet
-switches, BEGIN/ROLLBACK, row processing); on the driver itself 0.1-0.2 ms. Each is one
-read-only statement in autocommit mode, so it sees one consistent snapshot. Appends without
-an idempotency claim share its PostgreSQL pool (`db/store/appends.py`). Statements run here
-are reported to `listeners`, so counts stay observable.
-"""
+Through SQLAlchemy's asyncio layer a statement costs 0.6-1.1 ms, on the driver 0.1-0.2 ms.
+Each is one read-only autocommit statement, so it sees one snapshot; each is reported to
+`listeners`, so counts stay observable. Appends without an idempotency claim share the
+PostgreSQL pool (db/store/appends.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +28,7 @@ class LeanReader:
         is_sqlite: bool,
         pool_size: int,
         busy_timeout_ms: int,
-        pgbouncer: bool = False,
+        pgbouncer: bool,
     ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite
@@ -60,9 +58,7 @@ class LeanReader:
             else:
                 import asyncpg
 
-                # Behind PgBouncer (transaction mode) statements are unnamed and re-parsed
-                # with each execution: a named one would stay on a server connection that
-                # other clients get next.
+                # As PGBOUNCER_CONNECT_ARGS (db/store/engine.py), for the same reason.
                 cache = {"statement_cache_size": 0} if self.pgbouncer else {}
                 self._pool = await asyncpg.create_pool(
                     self.url.set(drivername="postgresql").render_as_string(hide_password=False),
@@ -81,11 +77,10 @@ class LeanReader:
 
     def postgres_connections(self) -> tuple[int, int]:
         """(in use, idle) connections of the asyncpg pool; (0, 0) before it opens."""
-        pool = self._pool
-        if pool is None:
+        if self._pool is None:
             return 0, 0
-        idle: int = pool.get_idle_size()
-        return pool.get_size() - idle, idle
+        idle: int = self._pool.get_idle_size()
+        return self._pool.get_size() - idle, idle
 
     async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
         """The first row of a read-only statement, or None. Placeholders are numbered in

@@ -1,16 +1,12 @@
 """The async engines behind every operation, tuned per database.
 
-SQLite allows one writer at a time, so writes go through a one-connection engine whose
-transactions open with `BEGIN IMMEDIATE`: writers in this process queue for it (and take
-turns with the appender, `db.store.appends`, on `sqlite_writer_turn`) instead of racing
-for the lock; other processes wait on `busy_timeout`. Reads use a small pool (WAL).
-PostgreSQL needs none of this: one pool, and row locks serialise what must be serial.
+SQLite has one writer at a time, so writes go through a one-connection `BEGIN IMMEDIATE`
+engine: this process's writers (and the appender, on `sqlite_writer_turn`) queue instead of
+racing for the lock; other processes wait on `busy_timeout`. Reads use a small WAL pool.
+PostgreSQL needs one pool; row locks serialise what must be serial.
 
-One URL query parameter is sessiongraph's own and reaches no driver: `pgbouncer=true` says
-the URL points at PgBouncer in transaction mode (as Prisma spells it), where consecutive
-transactions may run on different server connections, so nothing may outlive one there:
-no prepared statement kept by name, no session `SET`, no `LISTEN`.
-"""
+`pgbouncer=true` in the URL (Prisma's spelling, passed to no driver) means PgBouncer in
+transaction mode: nothing may outlive a transaction (named statements, session `SET`, LISTEN)."""
 
 from __future__ import annotations
 
@@ -35,15 +31,11 @@ Transaction = AsyncConnection
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
 DEFAULT_MAX_CONNECTIONS = 20
-# Behind PgBouncer in transaction mode: asyncpg prepares unnamed statements (re-parsed with
-# each execution, so no name outlives the transaction) and SQLAlchemy caches none of them.
+# Behind PgBouncer asyncpg prepares only unnamed statements and SQLAlchemy caches none.
 PGBOUNCER_CONNECT_ARGS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
 _ASYNC_DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    **dict.fromkeys(("postgresql", "postgres", "postgresql+asyncpg"), "postgresql+asyncpg"),
+    **dict.fromkeys(("sqlite", "sqlite+aiosqlite"), "sqlite+aiosqlite"),
 }
 PGBOUNCER = "pgbouncer"
 _TRUE = ("true", "1", "yes", "on")
@@ -75,11 +67,8 @@ def behind_pgbouncer(url: str | URL) -> bool:
 @dataclass(frozen=True, slots=True)
 class ConnectionBudget:
     """A process's PostgreSQL connections: `orm + raw + listen == total`, no pool overflows.
-
-    LISTEN (when the bus uses it) holds one for the process's life. The rest is halved, the
-    odd one to SQLAlchemy's pool (it holds a connection for a whole transaction), the other
-    half to the raw driver's (one statement per checkout, so fewer go further).
-    """
+    LISTEN (when the bus uses it) holds one for good; the rest is halved, the odd one to
+    SQLAlchemy's pool, which holds a connection for a whole transaction, not one statement."""
 
     total: int
     orm: int
@@ -116,7 +105,6 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
-        # Operations publish a hint here after each commit; live streams listen.
         self.bus: Bus = bus_for(
             self.url,
             listen_url=async_url(listen_url) if listen_url is not None else None,
@@ -159,7 +147,6 @@ class Database:
             busy_timeout_ms=sqlite_busy_timeout_ms,
             pgbouncer=self.pgbouncer,
         )
-        # Appends without an idempotency claim run on the raw driver (`db.store.appends`).
         self.appends = Appender(
             self.url,
             is_sqlite=self.is_sqlite,

@@ -18,23 +18,18 @@ def _the(organization_id: str, key: str) -> tuple[Any, ...]:
     return _c.organization_id == organization_id, _c.key == key
 
 
-async def drop_expired_claim(
-    conn: AsyncConnection, organization_id: str, key: str, now: datetime
-) -> None:
-    await conn.execute(
-        idempotency_keys.delete().where(*_the(organization_id, key), _c.expires_at <= now)
-    )
-
-
-async def insert_claim(
+async def take_claim(
     conn: AsyncConnection,
     organization_id: str,
     key: str,
     fingerprint: str,
     now: datetime,
     retention: timedelta,
-) -> bool:
-    """Insert the claim unless the key exists; waits for a concurrent claim to finish first."""
+) -> Any:
+    """Drop the key's expired claim, then insert this one unless the key exists (waiting for a
+    concurrent claim to finish first): None if inserted, else the existing claim's row."""
+    the = _the(organization_id, key)
+    await conn.execute(idempotency_keys.delete().where(*the, _c.expires_at <= now))
     statement = (
         upsert(conn, idempotency_keys)
         .values(
@@ -50,7 +45,9 @@ async def insert_claim(
         .on_conflict_do_nothing(index_elements=["organization_id", "key"])
         .returning(_c.key)
     )
-    return (await conn.execute(statement)).first() is not None
+    if (await conn.execute(statement)).first() is not None:
+        return None
+    return (await conn.execute(sa.select(idempotency_keys).where(*the))).one()
 
 
 async def record_response(
@@ -61,20 +58,13 @@ async def record_response(
     )
 
 
-async def claimed(conn: AsyncConnection, organization_id: str, key: str) -> Any:
-    """The claim's row, which must exist."""
-    return (
-        await conn.execute(sa.select(idempotency_keys).where(*_the(organization_id, key)))
-    ).one()
-
-
-async def purge_expired(conn: AsyncConnection, now: datetime, *, batch: int = 1000) -> int:
-    """Delete up to `batch` expired rows; rows another sweep holds are skipped, not waited on
+async def purge_expired(conn: AsyncConnection, now: datetime) -> int:
+    """Delete up to 1000 expired rows; rows another sweep holds are skipped, not waited on
     (so two sweeps never deadlock on PostgreSQL; SQLite has one writer anyway)."""
     expired = (
         sa.select(_c.organization_id, _c.key)
         .where(_c.expires_at <= now)
-        .limit(batch)
+        .limit(1000)
         .with_for_update(skip_locked=True)
     )
     deleted = await conn.execute(

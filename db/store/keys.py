@@ -1,9 +1,6 @@
-"""Statements on API keys and their organisations, whose columns are the plan.
-
-Every request checks its key, so that statement runs on the raw driver; planned reads join
-the same tables and conditions (db/store/read_sql.py), so for them the key check and the
-answer are one statement.
-"""
+"""Statements on API keys and their organisations, whose columns are the plan. Every request
+checks its key, so that runs on the raw driver; planned reads (db/store/read_sql.py) join the
+same tables and conditions, so their key check and answer are one statement."""
 
 from __future__ import annotations
 
@@ -24,6 +21,7 @@ PRINCIPAL_COLUMNS = (
     "k.id, k.organization_id, k.user_id, o.plan_name, o.max_sessions, o.max_requests_per_minute"
 )
 KEY_SOURCE = "api_keys k JOIN organizations o ON o.id = k.organization_id"
+_k = api_keys.c
 
 
 def live_key(placeholder: str) -> str:
@@ -67,7 +65,7 @@ async def put_organization(
         await conn.execute(insert.on_conflict_do_nothing())
 
 
-async def plans(db: Database, organization_id: str | None) -> list[tuple[str, Plan]]:
+async def list_plans(db: Database, organization_id: str | None = None) -> list[tuple[str, Plan]]:
     """Every organisation's plan by id, or only `organization_id`'s."""
     o = organizations.c
     query = sa.select(o.id, o.plan_name, o.max_sessions, o.max_requests_per_minute).order_by(o.id)
@@ -84,37 +82,26 @@ async def add_key(conn: AsyncConnection, record: KeyRecord, key_hash: str) -> No
     )
 
 
-async def all_keys(db: Database) -> list[KeyRecord]:
+async def list_keys(db: Database) -> list[KeyRecord]:
     async with db.read() as conn:
-        rows = await conn.execute(
-            sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
-        )
+        rows = await conn.execute(sa.select(api_keys).order_by(_k.created_at, _k.id))
         return [KeyRecord.from_row(r) for r in rows]
 
 
-async def any_key(db: Database) -> bool:
+async def has_keys(db: Database) -> bool:
     async with db.read() as conn:
-        return (await conn.scalar(sa.select(api_keys.c.id).limit(1))) is not None
+        return (await conn.scalar(sa.select(_k.id).limit(1))) is not None
 
 
 async def revoke(db: Database, key_id: str, at: datetime) -> KeyRecord | None:
-    """A second revocation keeps the first one's time."""
     async with db.write() as conn:
-        await conn.execute(
-            api_keys.update()
-            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        row = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).first()
+        live = (_k.id == key_id) & _k.revoked_at.is_(None)
+        await conn.execute(api_keys.update().where(live).values(revoked_at=at))
+        row = (await conn.execute(sa.select(api_keys).where(_k.id == key_id))).first()
     return KeyRecord.from_row(row) if row is not None else None
 
 
 async def live_among(db: Database, key_ids: set[str]) -> set[str]:
-    """Which of `key_ids` exist and are not revoked, in one indexed read."""
     async with db.read() as conn:
-        found = await conn.scalars(
-            sa.select(api_keys.c.id).where(
-                api_keys.c.id.in_(sorted(key_ids)), api_keys.c.revoked_at.is_(None)
-            )
-        )
-        return set(found)
+        wanted = _k.id.in_(sorted(key_ids))
+        return set(await conn.scalars(sa.select(_k.id).where(wanted, _k.revoked_at.is_(None))))

@@ -12,12 +12,10 @@ from alembic.script import ScriptDirectory
 
 from db.store.engine import Database
 
-MIGRATIONS = Path(__file__).parents[1] / "migrations"
-
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(Path(__file__).parents[1] / "migrations"))
     return config
 
 
@@ -38,8 +36,5 @@ async def upgrade_to_head(db: Database) -> None:
 
 
 async def current_revision(db: Database) -> str | None:
-    def read(sync_connection: Any) -> str | None:
-        return MigrationContext.configure(sync_connection).get_current_revision()
-
     async with db.read() as conn:
-        return await conn.run_sync(read)
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

@@ -1,9 +1,6 @@
-"""Which failures mean "the database cannot serve now" rather than "a bug".
-
-A dropped connection, a restarting server, a full disk or a file that refuses writes is an
-outage: the doors answer 503 with `Retry-After`, readiness reports it, and background work
-logs one warning line and tries again. The drivers' exceptions are sorted here, once.
-"""
+"""Which driver failures mean "the database cannot serve now" (a dropped connection, a
+restarting server, a full disk, a read-only file) rather than "a bug": the doors answer 503
+with `Retry-After`, readiness reports it, and background work logs one line and retries."""
 
 from __future__ import annotations
 
@@ -28,7 +25,10 @@ _MESSAGES = {
 # asyncpg's own classes: the connection is gone or cannot be made (SQLSTATE class 08,
 # 57P01-03 shutdown/restart, 53300 too many connections), or the server refuses writes
 # (25006 read-only transaction, e.g. a standby after failover; 53100 disk full).
+# InternalClientError ("cannot switch to state …"): a pooled connection whose server end
+# was terminated while idle, which asyncpg notices only when it is used next.
 _PG_UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
@@ -41,9 +41,11 @@ _PG_READ_ONLY: tuple[type[BaseException], ...] = (
 )
 # SQLite reports everything as OperationalError; only these messages mean the file
 # cannot be used right now (rather than a wrong statement or a corrupt file).
-_SQLITE_READ_ONLY = ("readonly database", "database or disk is full")
-_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error")
-_SQLITE_BUSY = ("database is locked", "database is busy")
+_SQLITE = {
+    READ_ONLY: ("readonly database", "database or disk is full"),
+    UNREACHABLE: ("unable to open database file", "disk i/o error"),
+    BUSY: ("database is locked", "database is busy"),
+}
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -56,8 +58,7 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        orig = getattr(current, "orig", None)
-        for nxt in (orig, current.__cause__, current.__context__):
+        for nxt in (getattr(current, "orig", None), current.__cause__, current.__context__):
             if isinstance(nxt, BaseException):
                 pending.append(nxt)
 
@@ -69,21 +70,13 @@ def _reason(error: BaseException) -> str | None:
         return UNREACHABLE
     if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
         return UNREACHABLE  # "connection is closed": the server or network dropped it
-    if isinstance(error, asyncpg.exceptions.InternalClientError):
-        # "cannot switch to state …": a pooled connection whose server end was terminated
-        # while idle; asyncpg notices only when it is used next.
-        return UNREACHABLE
     if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
         return UNREACHABLE
     if isinstance(error, sqlalchemy.exc.TimeoutError):
         return BUSY  # no pooled connection came free in time
     if isinstance(error, sqlite3.OperationalError):
         text = str(error).lower()
-        for reason, needles in (
-            (READ_ONLY, _SQLITE_READ_ONLY),
-            (UNREACHABLE, _SQLITE_UNREACHABLE),
-            (BUSY, _SQLITE_BUSY),
-        ):
+        for reason, needles in _SQLITE.items():
             if any(needle in text for needle in needles):
                 return reason
     if isinstance(error, OSError | TimeoutError):

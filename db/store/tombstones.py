@@ -1,9 +1,12 @@
-"""Statements on `session_tombstones`: sessions deleted lately, by organisation."""
+"""Deleted sessions, remembered for a day. Hints are not durable: a process whose LISTEN
+connection was down when a session was deleted elsewhere would keep showing it to
+`sessionUpdates` watchers, so each deletion `bury`s its sessions in the same transaction and a
+reconnecting process asks for those laid since its outage began (db/live/feeds.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,6 +16,8 @@ from db.models import session_tombstones
 from db.store.engine import Database
 
 _t = session_tombstones.c
+# Far longer than any LISTEN outage the bus recovers from (it retries every few seconds).
+TOMBSTONE_RETENTION = timedelta(days=1)
 
 
 async def bury(
@@ -37,7 +42,9 @@ async def deleted_since(
         return [(r.session_id, r.organization_id, clock.as_utc(r.deleted_at)) for r in rows]
 
 
-async def forget_before(db: Database, cutoff: datetime) -> int:
+async def forget_old(db: Database, now: datetime | None = None) -> int:
+    """Drop tombstones older than the retention; how many."""
+    cutoff = (now or clock.now()) - TOMBSTONE_RETENTION
     async with db.write() as conn:
         result = await conn.execute(session_tombstones.delete().where(_t.deleted_at < cutoff))
     return int(result.rowcount or 0)

@@ -14,12 +14,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from db import clock, tombstones
+from db import clock
 from db.live.expiry import delete_expired, expire_due
 from db.live.feeds import SessionChange, UpdateReader, feeds_of
 from db.models import session_tombstones, sessions
 from db.records import Principal
 from db.sessions import delete_session, get_session, update_session
+from db.store import tombstones
 from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.sessions import new_session
