@@ -1,13 +1,10 @@
 """Execute a subscription event once per process, not once per subscriber.
 
 An `Event` result depends only on the document, the variables its selection uses and the
-event (immutable, context-free), so results are shared under exactly that key; the root
-field's arguments (`sessionId`, `afterSequence`) are the resolver's, so resumed
-subscribers share too. Strawberry's per-result machinery still costs too much at 1,000
-subscribers, so an `EventStream` on a WebSocket lane (`open_lane`) writes each event
-itself: encoded once per event and selection, each socket gets the same text with its
-operation id spliced in, exactly the bytes Strawberry would have sent. A result with
-errors, or a schema whose extensions add to results, takes Strawberry's own path.
+(immutable) event, so results are shared under that key. On a WebSocket lane (`open_lane`)
+an `EventStream` writes each event itself, encoded once per event and selection with each
+operation id spliced in: Strawberry's bytes without its per-result cost at 1,000
+subscribers. Results with errors, or extensions that add to results, take Strawberry's path.
 """
 
 from __future__ import annotations
@@ -39,13 +36,10 @@ _CACHE_SIZE = 4096
 T = TypeVar("T")
 SendText = Callable[[str], Awaitable[None]]
 
+COUNTS = SimpleNamespace(encodings=0, writes=0)  # by the shared path; tests hold these
 
-# How often the shared path encoded and wrote payloads (tests hold these).
-COUNTS = SimpleNamespace(encodings=0, writes=0)
-
-# Set by a WebSocket handler in the task that runs one operation (so it is that operation's
-# only): how to send an encoded message, and the message up to its payload, e.g.
-# `{"id":"1","type":"next","payload":`, in the handler's own key order and encoding.
+# Set in the task that runs one WebSocket operation: how to send encoded text, and the
+# message up to its payload, e.g. `{"id":"1","type":"next","payload":`.
 _LANE: ContextVar[tuple[SendText, str] | None] = ContextVar("sessiongraph_lane", default=None)
 
 
@@ -101,16 +95,10 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    # Keyed by the operation's id(), so each entry keeps its operation to rule out reuse.
-    _encoded: ClassVar[OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, str]]] = (
-        OrderedDict()
-    )
-    _results: ClassVar[
-        OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, ExecutionResult]]
-    ] = OrderedDict()
-    _variables: ClassVar[OrderedDict[int, tuple[OperationDefinitionNode, tuple[str, ...]]]] = (
-        OrderedDict()
-    )
+    # Keyed by the operation's id(), so each value starts with its operation to rule out reuse.
+    _encoded: ClassVar[OrderedDict[Any, tuple[OperationDefinitionNode, str]]] = OrderedDict()
+    _results: ClassVar[OrderedDict[Any, tuple[OperationDefinitionNode, Any]]] = OrderedDict()
+    _variables: ClassVar[OrderedDict[int, tuple[OperationDefinitionNode, Any]]] = OrderedDict()
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         payload = self.root_value

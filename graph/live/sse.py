@@ -1,10 +1,7 @@
-"""Server-Sent Events: `GET /v1/products/generation/sessions/{id}/events/stream`.
+"""Server-Sent Events: the `sessionEvents` feed for REST clients and `EventSource`.
 
-The `sessionEvents` feed for REST clients and `EventSource`: each event's `id:` is its
-sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after the last event seen. The
-stream ends like the subscription: `end` once a terminal session delivered its last event,
-`error` when the session is deleted or the key is revoked (the WebSockets' `KeyWatch`). A
-terminal session already fully delivered answers 204, so `EventSource` stops reconnecting.
+Each event's `id:` is its sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after
+the last event seen; the frames are described in /openapi.json (graph/rest/openapi.py).
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ RETRY_MS = 2000
 
 
 def rest_error(error: DomainError) -> Response:
-    """`{"error":{"code":…,"message":…}}` with the status graph/errors maps it to."""
+    """`{"error":{"code":…,"message":…}}` with the status `mapping_for` gives."""
     status = mapping_for(error).http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(error), status_code=status, headers=headers)

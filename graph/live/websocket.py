@@ -1,12 +1,9 @@
 """`/graphql` over WebSocket: graphql-transport-ws and legacy graphql-ws, on Strawberry's handlers.
 
-Strawberry runs both protocols (4408, 4401, 4409, 4429, ping/pong, the per-connection
-limit). On top, alike on both: the API key from `connection_init` or the upgrade request;
-4400 with a reason for any malformed message or frame (never a crashed handler or a
-silently dropped frame) and for a document that does not parse or names an unknown
-operation; coded errors; 4403 once the key is revoked; 1001 for every socket at shutdown.
-A database outage is not a bad key: at `connection_init` it closes with 1013, at an
-operation it answers SERVICE_UNAVAILABLE and the connection stays open.
+Added alike on both: the API key from `connection_init` or the upgrade request; 4400 with a
+reason for any malformed message or frame and for a document that does not parse or names
+an unknown operation; 4403 once the key is revoked; 1001 at shutdown. A database outage is
+not a bad key: 1013 at `connection_init`, SERVICE_UNAVAILABLE for an operation.
 """
 
 from __future__ import annotations
@@ -63,8 +60,7 @@ NOT_JSON = "WebSocket message must be valid JSON"
 REVOKED = f"Forbidden: {REVOKED_MESSAGE}"
 MAX_FRAME_DEPTH = 1024  # orjson's limit on nested objects and arrays
 TOO_DEEP = f"WebSocket message nests objects and arrays more than {MAX_FRAME_DEPTH} levels deep"
-# What each client message must carry, per protocol (PROTOCOL.md of each): a `payload`
-# object or null, a string `id`, an operation request, or nothing.
+# What each client message carries, per protocol's PROTOCOL.md (see `message_problem`).
 TRANSPORT_MESSAGES = {
     "connection_init": "payload",
     "ping": "payload",
@@ -89,10 +85,8 @@ class FrameTooDeep(json.JSONDecodeError):
 
 
 class SocketContext:
-    """One connection's context; `principal` is set at `connection_init` (Strawberry runs
-    no operation before). DataLoaders do not cache here: a connection lives for hours and
-    each subscription event must read fresh rows (batching within one event still applies).
-    """
+    """One connection's context; `principal` is set at `connection_init`. DataLoaders do not
+    cache: a connection lives for hours and each subscription event must read fresh rows."""
 
     principal: Principal
 
@@ -110,10 +104,8 @@ class SocketContext:
     async def admit_operation(
         self, operation_id: str, running: Mapping[str, object], limit: int | None
     ) -> dict[str, Any] | None:
-        """None when a new operation may start, else the GraphQL error that answers it;
-        `KeyRevoked` when the key stopped working since init. Each operation spends one
-        request of the organisation's per-minute budget; a database outage refuses only
-        this operation (SERVICE_UNAVAILABLE, `retryAfter`)."""
+        """None when a new operation may start (spending one request of the organisation's
+        budget), else the GraphQL error that answers it; `KeyRevoked` once the key fails."""
         if limit is not None and operation_id not in running and len(running) >= limit:
             return {
                 "message": f"at most {limit} operations may run at once on one connection",
@@ -132,8 +124,7 @@ class SocketContext:
             return graphql_error_body(down)
         return None if decision.allowed else graphql_error_body(refusal(decision))
 
-    async def close_revoked(self) -> None:
-        """What `KeyWatch` does to the socket once its key is revoked."""
+    async def close_revoked(self) -> None:  # `KeyWatch` calls it
         with contextlib.suppress(Exception):
             await self.websocket.close(4403, REVOKED)
 
@@ -221,7 +212,6 @@ async def _screened(
 
 
 def _open_lane(handler: TransportWSHandler | LegacyWSHandler, prefix: str) -> None:
-    """Shared fan-out writes for the operation this task runs (graph/live/fanout.py)."""
     if cast("GraphQLWebSocket", handler.view).shared_writes:
         open_lane(cast("SocketAdapter", handler.websocket).send_text, prefix)
 
@@ -280,8 +270,7 @@ class _AnyOperation:
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
-    """Strawberry's legacy handler, as strict as graphql-transport-ws, with its 4408 init
-    timeout too (the legacy protocol has none of its own)."""
+    """Strawberry's legacy handler, as strict as graphql-transport-ws, with its 4408 too."""
 
     OPERATION = "start"
     MESSAGES = LEGACY_MESSAGES
@@ -343,9 +332,8 @@ class SocketAdapter(ASGIWebSocketAdapter):
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
-        """Strict on both protocols: a frame that is not JSON text closes with 4400 and says
-        why (Strawberry's legacy handler ignores non-JSON and closes a binary one with 1002),
-        so a broken client learns why instead of waiting for an answer."""
+        """A frame that is not JSON text closes with 4400 and says why, on both protocols
+        (Strawberry's legacy handler would ignore non-JSON and close a binary one with 1002)."""
         try:
             async for message in super().iter_json():
                 yield message
@@ -366,8 +354,8 @@ class SocketAdapter(ASGIWebSocketAdapter):
         await self.send_text(cast("str", self.view.encode_json(message)))
 
     async def close(self, code: int, reason: str) -> None:
-        """The reason is cut to the 123 bytes a close frame carries (RFC 6455, 5.5): it may
-        quote the client's input, and a longer one would drop the connection without a code."""
+        """The reason, which may quote the client, is cut to the 123 bytes a close frame
+        carries (RFC 6455, 5.5): a longer one would drop the connection without a code."""
         self.refused = self.refused or code == BAD_REQUEST
         encoded = reason.encode()
         if len(encoded) > MAX_CLOSE_REASON_BYTES:
@@ -409,12 +397,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
-        # Persisted documents, and in trusted-only mode the only documents that run.
         self.documents = documents or PersistedDocuments()
-        # Shared with SSE streams (graph/live/sse.py): one check of revoked keys for both.
-        self.revocations = key_watch_of(db, revocation_check_seconds)
-        # Subscribers of one event and selection get one execution and one encoding,
-        # unless an extension alters results.
+        self.revocations = key_watch_of(db, revocation_check_seconds)  # shared with SSE
         self.shared_writes = shared_writes and results_untouched_by_extensions(
             schema.get_extensions()
         )
@@ -439,9 +423,9 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         return context
 
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
-        """The key from the init payload, else from the upgrade request; 4403 when bad,
-        `ServiceUnavailable` (1013, so a client that gives up on a refused key retries)
-        when the database cannot check it now."""
+        """The key from the init payload, else the upgrade request; 4403 when bad, 1013
+        (`ServiceUnavailable`: a client that gives up on a refused key retries this) when the
+        database cannot check it now."""
         value = key_from_params(context.connection_params)
         value = value or context.websocket.headers.get("authorization")
         context.key = value
