@@ -149,8 +149,7 @@ class BrokerBus(Bus):
         self._poller: asyncio.Task[None] | None = None
         self._open = False
         self._ready = asyncio.Event()
-        # Last moment the connection was known to work (connected, a query or ping
-        # answered, a message heard); an outage began no earlier than this.
+        # Last moment the link was known to work: an outage began no earlier than this.
         self.alive_at = clock.now()
 
     @property
