@@ -29,7 +29,12 @@ from graph.rest.wire import IDEMPOTENCY_HEADER
 
 REF = "#/components/schemas/{model}"
 _STRING = {"type": "string"}
-_SEQUENCE = {"type": "integer", "minimum": 0}
+_SEQUENCE = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # a GraphQL Int
+# The same range as text: 0 to 2147483647, leading zeros and blanks allowed.
+_SEQUENCE_TEXT = (
+    r"^\s*0*([0-9]{0,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+    r"|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])\s*$"
+)
 
 # The free JSON objects (prd, payload, …): any JSON, except what no engine can store — a
 # NUL character in a key or string, or a number beyond the 64-bit integers' range.
@@ -262,7 +267,7 @@ def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> d
         "Last-Event-ID",
         "Resume after this sequence (the `id:` of the last event received); wins over "
         "`after`. Blank means from the start.",
-        {"type": "string", "pattern": r"^\s*[0-9]*\s*$"},
+        {"type": "string", "pattern": _SEQUENCE_TEXT},
     )
     return {
         "operationId": "streamEvents",
