@@ -1,10 +1,8 @@
 """Operation limits: a hostile or careless query is refused before it costs any SQL.
 
-A document's bytes and tokens are counted before it is parsed; its shape
-(`graph/plan/shape.py`) is measured in time linear in the document, so nothing expands a
-fragment bomb. What depends only on the document is a validation rule and shares the
-validation cache; page sizes from variables change per request, so `check_variables`
-runs on every request, reusing the shape computed once per parsed document.
+Bytes and tokens are counted before parsing. What depends only on the document is a
+validation rule (sharing the validation cache); page sizes from variables are checked per
+request by `check_variables`, reusing the shape (graph/plan/shape.py) of the parsed document.
 """
 
 from __future__ import annotations
@@ -78,26 +76,11 @@ def over_error(limit: str, maximum: int, what: str, hint: str = "") -> GraphQLEr
     return limit_error(limit, maximum, f"{what}, more than the {maximum} allowed", hint)
 
 
-# ---------------------------------------------------------------------------- tokens
-
-
 CACHED_BODY_CHARS = 32_768
 
 
-def count_tokens(body: str, cap: int) -> int:
-    """Tokens in `body`, counting at most `cap + 1`, so the cost is bounded whatever its
-    size; small repeated documents are answered from a cache big bodies never fill."""
-    if len(body) <= CACHED_BODY_CHARS:
-        return _count_tokens_cached(body, cap)
-    return _count_tokens(body, cap)
-
-
-@lru_cache(maxsize=1024)
-def _count_tokens_cached(body: str, cap: int) -> int:
-    return _count_tokens(body, cap)
-
-
 def _count_tokens(body: str, cap: int) -> int:
+    """Tokens in `body`, counting at most `cap + 1`, so the cost is bounded whatever its size."""
     lexer = Lexer(Source(body))
     count = 0
     try:
@@ -108,19 +91,22 @@ def _count_tokens(body: str, cap: int) -> int:
     return count
 
 
+# Small repeated documents are counted once; big bodies never fill this cache.
+_count_tokens_cached = lru_cache(maxsize=1024)(_count_tokens)
+
+
 def size_error(body: str, limits: Limits) -> GraphQLError | None:
     """Bytes first: the lexer's work on one huge token grows with its length."""
     maximum = limits.max_document_bytes
     if len(body) > maximum or (len(body) * 4 > maximum and len(body.encode()) > maximum):
         message = f"the document is larger than {maximum} bytes"
         return limit_error("bytes", maximum, message, "; send large values as variables")
-    if count_tokens(body, limits.max_tokens) > limits.max_tokens:
+    count = _count_tokens_cached if len(body) <= CACHED_BODY_CHARS else _count_tokens
+    if count(body, limits.max_tokens) > limits.max_tokens:
         message = f"the document has more than {limits.max_tokens} tokens"
         return limit_error("tokens", limits.max_tokens, message)
     return None
 
-
-# ----------------------------------------------------------------------- the shape
 
 # Shapes per parsed document: the parser cache hands out one document object per query
 # text, so its identity (the document kept alive here) is an exact key.
@@ -143,16 +129,6 @@ def cached_shape(
     return shape
 
 
-def node_count(
-    shape: OperationShape, variables: Mapping[str, Any] | None, *, literal_only: bool
-) -> int | None:
-    """Nodes the operation may return; with `literal_only`, None when a page size comes
-    from a variable (that case is checked per request)."""
-    if literal_only and shape.sizes_from_variables:
-        return None
-    return shape.node_count(variables)
-
-
 def shape_errors(
     shape: OperationShape,
     limits: Limits,
@@ -160,7 +136,8 @@ def shape_errors(
     *,
     literal_only: bool,
 ) -> list[GraphQLError]:
-    """Page sizes, then (when they pass) the node budget."""
+    """Page sizes, then (when they pass) the node budget; with `literal_only`, no budget when
+    a page size comes from a variable (checked per request)."""
     errors = [
         limit_error(
             "pageSize",
@@ -171,8 +148,10 @@ def shape_errors(
         for size in shape.page_sizes
         if (value := size.value(variables)) is not None and not 1 <= value <= limits.max_page
     ]
-    count = None if errors else node_count(shape, variables, literal_only=literal_only)
-    if count is not None and count > limits.max_nodes:
+    if errors or (literal_only and shape.sizes_from_variables):
+        return errors
+    count = shape.node_count(variables)
+    if count > limits.max_nodes:
         what = f"the operation may return {count} nodes"
         errors.append(over_error("nodes", limits.max_nodes, what, "; ask for smaller pages"))
     return errors
@@ -194,9 +173,6 @@ def check_variables(
     if not shape.sizes_from_variables:
         return []  # literal sizes only: validation checked them, and the node budget
     return shape_errors(shape, limits, variables, literal_only=False)
-
-
-# ------------------------------------------------------------------------- rules
 
 
 def limit_rules(
@@ -241,12 +217,7 @@ def limit_rules(
                 what = f"the document uses {self.aliases} aliases"
                 self.report_error(over_error("aliases", limits.max_aliases, what))
 
-    if introspection:
-        return (DocumentLimits,)
-    return (DocumentLimits, NoSchemaIntrospectionCustomRule)
-
-
-# --------------------------------------------------------------------- extension
+    return (DocumentLimits,) if introspection else (DocumentLimits, NoSchemaIntrospectionCustomRule)
 
 
 class OperationLimits(SchemaExtension):

@@ -1,11 +1,10 @@
 """Persisted documents: automatic persisted queries (APQ) and a manifest of trusted documents.
 
-A request may name its document by `extensions.persistedQuery` (Apollo, urql) or by
-`documentId` (GraphQL over HTTP: `sha256:<hex>`, or a plain id as Relay uses). Either
-resolves to the text, so the text-keyed parser and validation caches serve it as if sent
-in full. The manifest (`{"<id>": "<document>"}`: GraphQL Code Generator's
+A request names its document by `extensions.persistedQuery` (Apollo, urql) or `documentId`
+(`sha256:<hex>`, or a plain id as Relay uses); either resolves to the text, so the
+text-keyed parse and validation caches serve it. The manifest (GraphQL Code Generator's
 `persisted-documents.json`, Relay's) is read at start; in trusted-only mode every other
-document is refused, over HTTP and WebSocket, and APQ registers nothing.
+document is refused and APQ registers nothing.
 """
 
 from __future__ import annotations
@@ -35,9 +34,10 @@ class ManifestError(ValueError):
 class DocumentRefused(Exception):
     """A request the HTTP layer answers with `status` before any GraphQL work."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    status = 400
+
+    def __init__(self, message: str, code: str = "BAD_USER_INPUT") -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
 
@@ -84,21 +84,16 @@ def persisted_hash(extensions: Mapping[str, Any] | None) -> str | None:
     if persisted is None:
         return None
     if not isinstance(persisted, dict):
-        raise DocumentRefused(
-            400, "BAD_USER_INPUT", "'extensions.persistedQuery' must be an object"
-        )
+        raise DocumentRefused("'extensions.persistedQuery' must be an object")
     if persisted.get("version") != 1:
         raise DocumentRefused(
-            400,
-            "PERSISTED_QUERY_VERSION_NOT_SUPPORTED",
             f"Unsupported persisted query version {persisted.get('version')!r}: "
             "this server speaks version 1",
+            "PERSISTED_QUERY_VERSION_NOT_SUPPORTED",
         )
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not digest:
-        raise DocumentRefused(
-            400, "BAD_USER_INPUT", "'extensions.persistedQuery.sha256Hash' must be a string"
-        )
+        raise DocumentRefused("'extensions.persistedQuery.sha256Hash' must be a string")
     return digest
 
 
@@ -131,15 +126,13 @@ class PersistedDocuments:
         """The text to run. Raises `DocumentRefused` or `DocumentNotFound`."""
         if document_id is not None:
             if query is not None:
-                raise DocumentRefused(
-                    400, "BAD_USER_INPUT", "send either 'query' or 'documentId', not both"
-                )
+                raise DocumentRefused("send either 'query' or 'documentId', not both")
             return self._lookup(document_id)
         digest = persisted_hash(extensions)
         if digest is not None and query is None:
             return self._lookup(digest)
         if query is None:
-            raise DocumentRefused(400, "BAD_USER_INPUT", "the request needs a 'query' string")
+            raise DocumentRefused("the request needs a 'query' string")
         if digest is not None:
             self._register(digest, query)
         elif self.trusted_only and query not in self.trusted_texts:
@@ -194,7 +187,7 @@ class PersistedDocuments:
     def _register(self, digest: str, query: str) -> None:
         """A full text with its hash: checked, then kept so the hash alone names it next time."""
         if sha256_hex(query) != digest.lower():
-            raise DocumentRefused(400, "BAD_USER_INPUT", "provided sha does not match query")
+            raise DocumentRefused("provided sha does not match query")
         if query in self.trusted_texts:
             return
         if self.trusted_only:
@@ -208,10 +201,9 @@ class PersistedDocuments:
 
     def _untrusted(self) -> DocumentRefused:
         return DocumentRefused(
-            400,
-            "TRUSTED_DOCUMENT_REQUIRED",
             "this server runs only trusted documents: name one from its manifest by "
             "'documentId' or 'extensions.persistedQuery.sha256Hash'",
+            "TRUSTED_DOCUMENT_REQUIRED",
         )
 
 

@@ -1,12 +1,8 @@
-"""A validated query operation as a read plan (db/store/read_plan.py).
+"""A validated query operation as a read plan (db/store/read_plan.py; docs/read-planner.md).
 
-Fields are collected as graphql-core collects them, so the plan's keys are the answer's
-keys in its order. What decides the plan's shape (directive conditions, which window
-arguments are given, the kind of id, the status filter, the order) is a *probe*: an
-argument and the function reducing it to that fact. Ids, page sizes, cursors and the
-creator filter are bound parameters, checked as the resolvers check them: one they would
-refuse raises `InvalidInput`, and the standard path answers the request. Anything else
-(introspection, a field the planner does not know) raises `Unplannable`.
+Fields are collected as graphql-core collects them, so the plan's keys are the answer's,
+in its order. A *probe* is an argument and the function reducing it to a fact of the
+plan's shape; a parameter one the resolvers would refuse raises `InvalidInput`.
 """
 
 from __future__ import annotations
@@ -75,8 +71,8 @@ class Unplannable(Exception):
 
 @dataclass(frozen=True, eq=False)
 class Argument:
-    """A literal, a variable, or the field's default; compared by identity (the document
-    is parsed once and cached, so its nodes are stable)."""
+    """A literal, a variable, or the field's default; compared by identity (the cached
+    document's nodes are stable)."""
 
     node: ValueNode | None
     type: GraphQLInputType | None
@@ -167,7 +163,6 @@ class Planner:
         self.parameters.append((argument, convert))
         return len(self.parameters) - 1
 
-    # Field collection, as graphql-core does it -----------------------------------------
     def collect(
         self, selection_sets: Iterable[SelectionSetNode], type_name: str
     ) -> dict[str, list[FieldNode]]:
@@ -240,7 +235,6 @@ class Planner:
             found = self.arguments[key] = Argument(value, type_, default)
         return found
 
-    # The plan ---------------------------------------------------------------------------
     def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
         return ReadPlan(self.entries([operation], "Query", self.root))
 
@@ -336,7 +330,9 @@ class Planner:
             )
         filter_argument = self.argument(node, "Query", "filter")
         statuses, by_user = self.probe(filter_argument, _filter_shape) or (None, False)
-        user_id = self.parameter(filter_argument, _user_id) if by_user else None
+        user_id = None
+        if by_user:
+            user_id = self.parameter(filter_argument, lambda v: free_of_nul(v["userId"], "userId"))
         newest_first = self.probe(self.argument(node, "Query", "orderBy"), _newest_first)
         if newest_first is None:
             raise Unplannable("Query.sessions(orderBy: null)")
@@ -348,7 +344,7 @@ def _field(known: Mapping[str, str], name: str) -> Field | None:
     return Field(known[name]) if name in known else None
 
 
-def _page_size(name: str) -> Callable[[Any], Any]:
+def _page_size(name: str) -> Callable[[Any], int]:
     def convert(value: Any) -> int:
         check_page_size(value, name)
         return int(value)
@@ -357,19 +353,13 @@ def _page_size(name: str) -> Callable[[Any], Any]:
 
 
 def _session_page_size(value: Any) -> int:
-    return int(_page_size("first")(DEFAULT_SESSIONS if value is None else value))
-
-
-def _user_id(value: Any) -> str:
-    return free_of_nul(value["userId"], "userId")
+    return _page_size("first")(DEFAULT_SESSIONS if value is None else value)
 
 
 class OperationPlans:
-    """The plans of one operation, one per shape: the tuple of its probes' answers.
-
-    Probes are learnt as plans are built (a branch skipped today may be probed tomorrow);
-    a plan built with a new probe clears the others, so every plan is keyed by every probe.
-    """
+    """The plans of one operation, one per shape: the tuple of its probes' answers. Probes
+    are learnt as plans are built (a branch skipped today may be probed tomorrow), and a new
+    one clears the plans, so every plan is keyed by every probe."""
 
     def __init__(
         self, schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode

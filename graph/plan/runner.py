@@ -1,10 +1,8 @@
 """Run a GraphQL request: a read the database can answer alone, else Strawberry.
 
-A document's first request takes Strawberry's standard path (parsing, validation with
-every rule, execution). A query that got data through it is planned
-(graph/plan/planner.py): later requests with the same text and operation name are one
-statement. Whatever a plan cannot answer exactly as the standard path would (a variable
-that does not coerce, an argument the resolvers refuse) is left to the standard path.
+A query that got data on the standard path is planned; later requests with the same text
+and operation name are one statement, unless a plan could not answer exactly as the
+standard path would (docs/read-planner.md).
 """
 
 from __future__ import annotations
@@ -44,7 +42,6 @@ KNOWN_EXTENSIONS = (
 )
 # Execution contexts that run queries exactly as graphql-core does.
 STANDARD_EXECUTION = (StrawberryGraphQLCoreExecutionContext, SharedEventExecutor)
-PlanKey = tuple[str, str | None]
 
 
 def planning_allowed(schema: Schema) -> bool:
@@ -66,7 +63,7 @@ class OperationRunner:
         self.enabled = planning_allowed(schema)
         self.max_plans = max_plans
         # None marks an operation that stays on the standard path.
-        self.plans: dict[PlanKey, OperationPlans | None] = {}
+        self.plans: dict[tuple[str, str | None], OperationPlans | None] = {}
         # Strawberry's parser cache when configured: the document the standard path parsed.
         caches = [e for e in schema.get_extensions() if isinstance(e, ParserCache)]
         self.parse = caches[0].cached_parse_document if caches else parse

@@ -1,9 +1,7 @@
 """What an operation asks for, measured in time linear in the document whatever its fragments do.
 
-A 1 KB document whose fragments spread each other can stand for billions of fields. Each
-fragment is measured once and shared by every spread of it, so the shape is a graph;
-its counts saturate, which is how the limits recognise such a document before anything
-expands it.
+A 1 KB document whose fragments spread each other can stand for billions of fields: each
+fragment is measured once and shared by its spreads, and the counts saturate.
 """
 
 from __future__ import annotations
@@ -64,8 +62,7 @@ class PageSize:
 @dataclass(eq=False, slots=True)
 class Part:
     """A selection set or fragment: its own connections, and the parts it contains (the
-    fragments it spreads, its other fields' selections). A connection's selection is its
-    `inner` part."""
+    fragments it spreads, its other fields' selections)."""
 
     depth: int = 0
     fields: int = 0
@@ -88,20 +85,15 @@ class ConnectionUse:
 class OperationShape:
     """An operation's measure; `visits` counts the selections the walk looked at."""
 
-    root: Part = field(default_factory=Part)
-    visits: int = 0
+    root: Part
+    visits: int
+    depth: int
+    fields: int
     too_deep: bool = False
 
     @property
-    def depth(self) -> int:
-        return sys.maxsize if self.too_deep else self.root.depth
-
-    @property
-    def fields(self) -> int:
-        return SATURATED if self.too_deep else self.root.fields
-
-    def connections(self) -> Iterator[ConnectionUse]:
-        """Each connection field of the document once, however often it is spread."""
+    def page_sizes(self) -> Iterator[PageSize]:
+        """Each connection field's sizes once, however often its fragment is spread."""
         seen: set[int] = set()
         pending = [self.root]
         while pending:
@@ -109,14 +101,9 @@ class OperationShape:
             if id(part) not in seen:
                 seen.add(id(part))
                 for use in part.connections:
-                    yield use
+                    yield from use.sizes
                     pending.append(use.inner)
                 pending.extend(part.parts)
-
-    @property
-    def page_sizes(self) -> Iterator[PageSize]:
-        for use in self.connections():
-            yield from use.sizes
 
     @cached_property
     def sizes_from_variables(self) -> bool:
@@ -201,13 +188,11 @@ class _Measure:
             return
         sizes = []
         for argument in node.arguments or ():
-            value = argument.value
-            if argument.name.value not in PAGE_ARGUMENTS:
-                continue
-            if isinstance(value, IntValueNode):
-                sizes.append(PageSize(argument.name.value, literal=int(value.value)))
-            elif isinstance(value, VariableNode):
-                sizes.append(PageSize(argument.name.value, variable=value.name.value))
+            given, value = argument.name.value, argument.value
+            if given in PAGE_ARGUMENTS and isinstance(value, IntValueNode):
+                sizes.append(PageSize(given, literal=int(value.value)))
+            elif given in PAGE_ARGUMENTS and isinstance(value, VariableNode):
+                sizes.append(PageSize(given, variable=value.name.value))
             # null or a wrong type: the default applies, or validation refuses it
         declared = field_def.args.get("first")
         default = declared.default_value if declared is not None else None
@@ -223,11 +208,10 @@ def shape_of(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     measure = _Measure(schema, fragments)
-    shape = OperationShape()
+    root = Part()
     try:
-        root = schema.get_root_type(operation.operation)
-        measure.selection_set(operation.selection_set, root, shape.root)
+        root_type = schema.get_root_type(operation.operation)
+        measure.selection_set(operation.selection_set, root_type, root)
     except RecursionError:
-        shape.too_deep = True
-    shape.visits = measure.visits
-    return shape
+        return OperationShape(root, measure.visits, sys.maxsize, SATURATED, too_deep=True)
+    return OperationShape(root, measure.visits, root.depth, root.fields)

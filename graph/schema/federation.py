@@ -1,22 +1,16 @@
 """The Apollo Federation 2 build of the schema, for `SESSIONGRAPH_FEDERATION=true`.
 
-`Session` and `Event` are declared without `@key` so `schema.graphql` stays the same with
-federation off. Strawberry finds entities by the `@key` on a type's definition while it
-builds the schema, and prints directives from the definition each time: so the keys are on
-the definitions only while the federated schema is built, and its types then point at
-keyed copies, which only its printer (`_service { sdl }`) reads.
-
-`_entities` answers like `Query.node` (another organisation's, missing and malformed ids
-are null); a representation without an entity `__typename` or a string `id` is
-`BAD_USER_INPUT`. Each representation is one node of the operation's budget.
+Strawberry finds entities by the `@key` on a type's definition while it builds a schema,
+and prints directives from the definition: so `Session` and `Event` carry `@key` only while
+this schema is built, and its types then point at keyed copies only `_service { sdl }`
+prints; `schema.graphql` stays the same. `_entities` answers like `Query.node`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import strawberry
 from graphql import DocumentNode, GraphQLError
@@ -45,8 +39,7 @@ KEY_FIELDS = "id"
 FEDERATION_VERSION: Final = "2.5"
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(NamedTuple):
     """One representation, checked: the entity type's name and the id asked for."""
 
     typename: str
@@ -115,11 +108,7 @@ async def resolve_references(
 ) -> list[Session | Event | None]:
     """In the order asked; null wherever `Query.node` would answer null."""
     session_ids = [r.id for r in references if r.typename == "Session"]
-    sessions = (
-        await session_ops.sessions_by_id(context.db, context.principal, session_ids)
-        if session_ids
-        else {}
-    )
+    sessions = await session_ops.sessions_by_id(context.db, context.principal, session_ids)
     results: list[Session | Event | None] = []
     for reference in references:
         if reference.typename == "Session":
@@ -132,8 +121,7 @@ async def resolve_references(
 
 
 def federated_schema(**schema_arguments: Any) -> FederatedSchema:
-    """`FederatedSchema(**schema_arguments)`, built while the entity definitions carry
-    `@key`; its types then point at keyed copies of the restored definitions."""
+    """`FederatedSchema(**schema_arguments)`, keyed as the module docstring says."""
     definitions = [get_object_definition(cls, strict=True) for cls in ENTITIES.values()]
     saved = [definition.directives for definition in definitions]
     try:

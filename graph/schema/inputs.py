@@ -13,10 +13,7 @@ from graph.schema.scalars import JSON, DateTime
 
 
 @strawberry.input
-class _SettableSessionFields:
-    """The fields a client may set, shared by both inputs; no field references it, so it
-    is not in the schema."""
-
+class CreateSessionInput:
     status: SessionStatus | None = UNSET
     assembly_state: JSON | None = UNSET
     catalog_version: str | None = UNSET
@@ -26,14 +23,9 @@ class _SettableSessionFields:
     expires_at: DateTime | None = UNSET
 
 
-@strawberry.input
-class CreateSessionInput(_SettableSessionFields):
-    pass
-
-
 @strawberry.input(description="Omitted fields are kept; fields sent as null are cleared.")
-class UpdateSessionInput(_SettableSessionFields):
-    pass
+class UpdateSessionInput(CreateSessionInput):
+    """The same fields as `CreateSessionInput`, the ones a client may set."""
 
 
 @strawberry.input
