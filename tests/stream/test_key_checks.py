@@ -13,6 +13,7 @@ from db.keys import revoke_key
 from db.plans import set_plan
 from db.records import Principal
 from db.store.engine import Database
+from tests.graph.test_ratelimit import away_from_minute_end
 
 pytestmark = pytest.mark.timeout(60)
 WATCH = "subscription { sessionUpdates { kind sessionId } }"
@@ -40,6 +41,7 @@ async def test_each_operation_spends_the_rate_limit(
 ) -> None:
     # The connection's key check (HTTP upgrade) costs nothing; each operation costs one.
     await set_plan(db, principal.organization_id, max_requests_per_minute=2)
+    await away_from_minute_end()  # all three operations in one minute's budget
     async with await connect(base_url, api_key) as ws:
         for number in ("1", "2"):
             await ws.send(
