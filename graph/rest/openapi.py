@@ -1,7 +1,6 @@
-"""`/openapi.json`, OpenAPI 3.1 made from the operation list and the pydantic models the
-handlers validate with (this only arranges the schemas pydantic prints and says which
-status carries which one), and `/docs`, Swagger UI over it from an installed package's
-assets: no CDN, no validator badge, so the page works without the internet.
+"""`/openapi.json`, OpenAPI 3.1 from the operation list and the schemas pydantic prints for
+the handlers' models; `/docs`, Swagger UI over it from an installed package's assets (no CDN,
+no validator badge, so the page works without the internet).
 """
 
 from __future__ import annotations
@@ -36,6 +35,15 @@ _SEQUENCE_TEXT = (
     r"|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])\s*$"
 )
 
+
+def _ref(model: type[BaseModel] | str) -> dict[str, Any]:
+    return {"$ref": REF.format(model=getattr(model, "__name__", model))}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
 # The free JSON objects (prd, payload, …): any JSON, except what no engine can store — a
 # NUL character in a key or string, or a number beyond the 64-bit integers' range.
 JSON_SCHEMAS: dict[str, Any] = {
@@ -43,7 +51,7 @@ JSON_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "A free JSON object.",
         "propertyNames": {"pattern": NO_NUL},
-        "additionalProperties": {"$ref": REF.format(model="JsonValue")},
+        "additionalProperties": _ref("JsonValue"),
     },
     "JsonValue": {
         "anyOf": [
@@ -51,8 +59,8 @@ JSON_SCHEMAS: dict[str, Any] = {
             {"type": "number", "minimum": MIN_JSON_NUMBER, "maximum": MAX_JSON_NUMBER},
             {"type": "boolean"},
             {"type": "null"},
-            {"type": "array", "items": {"$ref": REF.format(model="JsonValue")}},
-            {"$ref": REF.format(model="JsonObject")},
+            {"type": "array", "items": _ref("JsonValue")},
+            _ref("JsonObject"),
         ]
     },
 }
@@ -81,6 +89,17 @@ _ERROR_HEADERS = {
 }
 
 
+def _errors(statuses: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": ERROR_MEANINGS[status],
+            "content": _json(_ref(ErrorBody)),
+            **({"headers": _ERROR_HEADERS[status]} if status in _ERROR_HEADERS else {}),
+        }
+        for status in statuses
+    }
+
+
 def _param(
     where: str, name: str, description: str, schema: dict[str, Any], required: bool = False
 ) -> dict[str, Any]:
@@ -102,26 +121,17 @@ _SESSION_ID = _param(
 )
 # The headers an operation may take, and those a success may carry, by `Operation.headers`.
 _REQUEST_HEADERS = {
-    IDEMPOTENCY_HEADER: _param(
-        "header",
-        IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_HEADER: (
         "Makes the request safe to retry: a repeat with the same key and body gets the "
         "first response back and creates nothing; the same key with another body is "
         "422. Keys are kept 24 hours per organisation.",
         {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     ),
-    "If-Match": _param(
-        "header",
-        "If-Match",
+    "If-Match": (
         "Apply only if the session still has this ETag (else 412, nothing changed).",
         _STRING,
     ),
-    "If-None-Match": _param(
-        "header",
-        "If-None-Match",
-        "Answer 304 without a body if the session still has this ETag.",
-        _STRING,
-    ),
+    "If-None-Match": ("Answer 304 without a body if the session still has this ETag.", _STRING),
 }
 _ETAG = {
     "description": "Strong validator of the session and its log; changes with either.",
@@ -144,17 +154,6 @@ _RESPONSE_HEADERS = {
 }
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-def _error(status: int, error_ref: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": ERROR_MEANINGS[status], "content": _json(error_ref)}
-    if status in _ERROR_HEADERS:
-        response["headers"] = _ERROR_HEADERS[status]
-    return response
-
-
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(mode="validation")
     parameters = []
@@ -173,42 +172,40 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return parameters
 
 
-def _operation(
-    operation: Operation, refs: dict[Any, Any], error_ref: dict[str, Any]
-) -> dict[str, Any]:
+def _operation(operation: Operation) -> dict[str, Any]:
     success: dict[str, Any] = {"description": operation.success_description}
-    headers = dict(h for name, h in _RESPONSE_HEADERS.items() if name in operation.headers)
-    if headers:
+    if headers := dict(h for name, h in _RESPONSE_HEADERS.items() if name in operation.headers):
         success["headers"] = headers
     if operation.success_model is not None:
-        success["content"] = _json(refs[(operation.success_model, "serialization")])
+        success["content"] = _json(_ref(operation.success_model))
     responses: dict[str, Any] = {str(operation.success_status): success}
     if "If-None-Match" in operation.headers:
         responses["304"] = {
             "description": "Not modified: the session still has the ETag you sent.",
             "headers": {"ETag": _ETAG},
         }
-    responses.update({str(status): _error(status, error_ref) for status in operation.statuses})
     parameters = [_SESSION_ID] if "{id}" in operation.path else []
     if operation.query is not None:
         parameters += _query_parameters(operation.query)
-    parameters += [h for name, h in _REQUEST_HEADERS.items() if name in operation.headers]
+    parameters += [
+        _param("header", name, *h)
+        for name, h in _REQUEST_HEADERS.items()
+        if name in operation.headers
+    ]
     entry: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
         "tags": ["sessions"],
         "parameters": parameters,
-        "responses": responses,
+        "responses": responses | _errors(operation.statuses),
     }
     if operation.body is not None:
-        body = _json(refs[(operation.body, "validation")])
-        entry["requestBody"] = {"required": True, "content": body}
+        entry["requestBody"] = {"required": True, "content": _json(_ref(operation.body))}
     return entry
 
 
 # The SSE stream (graph/live/sse.py) is no JSON `Operation`; its parameter is `{id}` here too.
 EVENT_STREAM_PATH = STREAM_PATH.replace("{session_id}", "{id}")
-STREAM_STATUSES = (401, 404, 422, 429, 500)
 
 
 def _frame(kind: str, data: dict[str, Any], *, with_id: bool = False) -> dict[str, Any]:
@@ -222,7 +219,7 @@ def _frame(kind: str, data: dict[str, Any], *, with_id: bool = False) -> dict[st
     return {"type": "object", "required": required, "properties": properties}
 
 
-def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+def _stream_operation() -> dict[str, Any]:
     """OpenAPI 3.1 has no `itemSchema`; by the usual reading, `schema` describes each event."""
     end = {
         "type": "object",
@@ -232,9 +229,9 @@ def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> d
     events = {
         "description": "One Server-Sent Event.",
         "oneOf": [
-            _frame("event", event_ref, with_id=True),
+            _frame("event", _ref(Event), with_id=True),
             _frame("end", end),
-            _frame("error", error_ref),
+            _frame("error", _ref(ErrorBody)),
         ],
     }
     stream = {
@@ -247,14 +244,10 @@ def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> d
         "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-cache"}}},
         "content": {"text/event-stream": {"schema": events}},
     }
-    responses: dict[str, Any] = {
-        "200": stream,
-        "204": {
-            "description": "The session is terminal and every event after the resume point "
-            "was delivered: nothing to stream, and `EventSource` stops reconnecting."
-        },
+    finished = {
+        "description": "The session is terminal and every event after the resume point "
+        "was delivered: nothing to stream, and `EventSource` stops reconnecting."
     }
-    responses.update({str(status): _error(status, error_ref) for status in STREAM_STATUSES})
     after = _param(
         "query",
         "after",
@@ -276,7 +269,7 @@ def _stream_operation(event_ref: dict[str, Any], error_ref: dict[str, Any]) -> d
         "no duplicate, in sequence order.",
         "tags": ["sessions"],
         "parameters": [_SESSION_ID, last_event_id, after],
-        "responses": responses,
+        "responses": {"200": stream, "204": finished} | _errors((401, 404, 422, 429, 500)),
     }
 
 
@@ -288,14 +281,11 @@ def openapi_document() -> dict[str, Any]:
         *((op.body, "validation") for op in OPERATIONS if op.body is not None),
         *((op.success_model, "serialization") for op in OPERATIONS if op.success_model),
     ]
-    refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
-    error_ref = refs[(ErrorBody, "serialization")]
+    _, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
-            operation, refs, error_ref
-        )
-    paths[EVENT_STREAM_PATH] = {"get": _stream_operation(refs[(Event, "serialization")], error_ref)}
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
+    paths[EVENT_STREAM_PATH] = {"get": _stream_operation()}
     return {
         "openapi": "3.1.0",
         "info": {
