@@ -1,9 +1,6 @@
-"""Hints that something changed: in-process always, across processes through a broker.
-
-A hint carries no data, only "session S has events up to N" or "S was created / updated /
-expired / deleted": readers fetch rows after what they delivered, so a lost hint costs
-latency, never data.
-"""
+"""Hints that something changed: in-process always, across processes through a broker
+(PostgreSQL LISTEN/NOTIFY, Redis pub/sub or core NATS). A hint carries no data: readers
+fetch the rows after what they delivered, so a lost hint costs latency, never data."""
 
 from __future__ import annotations
 
@@ -50,12 +47,8 @@ class Hint:
             kind, session_id, organization, sequence, origin = (data[k] for k in _WIRE_KEYS)
         except (ValueError, TypeError, KeyError):
             return None
-        if (
-            kind not in _KINDS
-            or not isinstance(session_id, str)
-            or not isinstance(sequence, int)
-            or not (organization is None or isinstance(organization, str))
-        ):
+        ids_ok = isinstance(session_id, str) and isinstance(organization, str | None)
+        if kind not in _KINDS or not ids_ok or not isinstance(sequence, int):
             return None
         return Hint(kind, session_id, organization, sequence), str(origin)
 
@@ -124,7 +117,7 @@ class BrokerBus(Bus):
     dropped link; our own come back and are ignored by their origin. While the broker is
     unreachable the bus is *degraded*: every `poll_interval` listeners resync. Subclasses
     supply the link (`_connect` ... `_link_alive`; their client's own reconnect off, so a
-    drop ends the link), call `_received(payload)` per message and `_lost.set()` on a drop.
+    drop ends the link), call `_received(payload)` per message and `_link_lost()` on a drop.
     """
 
     kind = "broker"  # names the backend in logs and /readyz
@@ -143,8 +136,8 @@ class BrokerBus(Bus):
         self.polls = 0
         self.degraded = False
         self._outbox: dict[tuple[str, str], Hint] = {}
-        self._wake = asyncio.Event()
-        self._lost = asyncio.Event()
+        self._wake = asyncio.Event()  # something to send, or the link was lost
+        self._lost = False
         self._task: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._open = False
@@ -176,8 +169,7 @@ class BrokerBus(Bus):
             self._task = asyncio.create_task(self._run(), name=f"sessiongraph-bus-{self.kind}")
             # Wait briefly for the first connection so early hints cross processes.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await self._ready.wait()
+                await asyncio.wait_for(self._ready.wait(), 5)
 
     async def stop(self) -> None:
         for task in (self._task, self._poller):
@@ -192,7 +184,7 @@ class BrokerBus(Bus):
         delay = self.reconnect_delay
         first = True
         while True:
-            self._lost.clear()
+            self._lost = False
             try:
                 await self._connect()
             except Exception as error:
@@ -209,9 +201,8 @@ class BrokerBus(Bus):
                     self.reconnects += 1
                 if self.degraded:
                     self.degraded = False
-                    poller, self._poller = self._poller, None
-                    if poller is not None:
-                        poller.cancel()
+                    if self._poller is not None:
+                        self._poller.cancel()
                     log.info(
                         "bus: %s is back; live hints resume, readers catch up once more", self.kind
                     )
@@ -271,23 +262,19 @@ class BrokerBus(Bus):
                 self.alive_at = clock.now()
                 continue
             self._wake.clear()
-            waiters = [
-                asyncio.ensure_future(self._wake.wait()),
-                asyncio.ensure_future(self._lost.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waiters, timeout=self.keepalive_interval, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-            if self._lost.is_set() or not self._link_alive():
+            if not self._lost:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.keepalive_interval)
+            if self._lost or not self._link_alive():
                 raise OSError(f"{self.kind} connection closed")
             if not self._wake.is_set():
                 async with asyncio.timeout(self.keepalive_interval):
                     await self._probe()
                 self.alive_at = clock.now()
+
+    def _link_lost(self) -> None:
+        self._lost = True
+        self._wake.set()
 
     def _received(self, payload: str | bytes) -> None:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
@@ -331,7 +318,7 @@ class PostgresBus(BrokerBus):
             self.url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
         )
         self._conn = conn
-        conn.add_termination_listener(lambda _c: self._lost.set())
+        conn.add_termination_listener(lambda _c: self._link_lost())
         await conn.add_listener(self.CHANNEL, lambda _c, _pid, _ch, text: self._received(text))
 
     async def _disconnect(self) -> None:
@@ -351,6 +338,135 @@ class PostgresBus(BrokerBus):
         await self._conn.execute("SELECT 1")
 
 
+class RedisBus(BrokerBus):
+    """Redis pub/sub (`redis://host:port/db`): one channel for every process's hints,
+    subscribed on its own connection (Redis allows nothing else on it), published on a second."""
+
+    kind = "redis"
+    CHANNEL = "sessiongraph:hints"
+    _client: Any = None
+    _pubsub: Any = None
+    _reader: asyncio.Task[None] | None = None
+
+    async def _connect(self) -> None:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._client = Redis.from_url(
+            self.url,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            client_name=APPLICATION_NAME,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._pubsub = self._client.pubsub()
+        await self._pubsub.subscribe(self.CHANNEL)
+        # Connected only once Redis confirms the subscription: a catch-up read that ran
+        # before it could miss a hint published in between, and nothing would repeat it.
+        async with asyncio.timeout(5):
+            confirmed = await self._pubsub.get_message(timeout=None)
+        if not confirmed or confirmed.get("type") != "subscribe":
+            raise ConnectionError(f"redis did not confirm the subscription: {confirmed!r}")
+        await self._client.ping()  # the publishing connection works too
+        self._reader = asyncio.create_task(self._read(self._pubsub), name="sessiongraph-bus-redis")
+
+    async def _read(self, pubsub: Any) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._received(message["data"])
+                elif message.get("type") == "pong":
+                    self.alive_at = clock.now()
+        except Exception:  # the subscription's connection is gone: so is the link
+            pass
+        finally:
+            self._link_lost()
+
+    async def _disconnect(self) -> None:
+        reader, self._reader = self._reader, None
+        pubsub, self._pubsub = self._pubsub, None
+        client, self._client = self._client, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+        if client is not None:
+            await client.aclose()
+
+    def _link_alive(self) -> bool:
+        return self._reader is not None and not self._reader.done()
+
+    async def _send(self, payloads: list[str]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.publish(self.CHANNEL, payload)
+            await pipe.execute()
+
+    async def _probe(self) -> None:
+        # A PING on the subscription's own connection proves it is alive (its PONG comes
+        # back through `_read`); one on the publishing connection proves that one.
+        await self._pubsub.ping()
+        await self._client.ping()
+
+
+class NatsBus(BrokerBus):
+    """Core NATS (`nats://host:port`): one subject for every process's hints; no JetStream,
+    since the database is the log."""
+
+    kind = "nats"
+    SUBJECT = "sessiongraph.hints"
+    _nc: Any = None
+
+    async def _connect(self) -> None:
+        from nats.aio.client import Client
+
+        async def closed() -> None:
+            self._link_lost()
+
+        async def error(problem: Exception) -> None:
+            log.debug("bus: nats client: %s", problem)
+
+        async def received(message: Any) -> None:
+            self._received(message.data)
+
+        self._nc = Client()
+        await self._nc.connect(
+            self.url,
+            name=APPLICATION_NAME,
+            allow_reconnect=False,
+            # Two tries, then NoServersError (0 would mean "try forever" at connect).
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0,
+            connect_timeout=5,
+            no_echo=True,  # our own hints are delivered locally already
+            disconnected_cb=closed,
+            closed_cb=closed,
+            error_cb=error,
+        )
+        await self._nc.subscribe(self.SUBJECT, cb=received)
+        await self._nc.flush(timeout=5)
+
+    async def _disconnect(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is not None:
+            await nc.close()
+
+    def _link_alive(self) -> bool:
+        return self._nc is not None and bool(self._nc.is_connected)
+
+    async def _send(self, payloads: list[str]) -> None:
+        for payload in payloads:
+            await self._nc.publish(self.SUBJECT, payload.encode())
+        await self._nc.flush(timeout=5)
+
+    async def _probe(self) -> None:
+        await self._nc.flush(timeout=5)  # a PING answered by a PONG
+
+
 def bus_for(
     url: Any, *, listen_url: Any = None, bus_url: str | None = None, poll_interval: float = 1.0
 ) -> Bus:
@@ -367,14 +483,8 @@ def bus_for(
         target = url if listen_url is None else listen_url
         dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
         return PostgresBus(dsn, poll_interval=poll_interval)
-    assert bus_url is not None
-    if choice == "redis":
-        from db.live.redis import RedisBus
-
-        return RedisBus(bus_url, poll_interval=poll_interval)
-    from db.live.nats import NatsBus
-
-    return NatsBus(bus_url, poll_interval=poll_interval)
+    broker = RedisBus if choice == "redis" else NatsBus
+    return broker(str(bus_url), poll_interval=poll_interval)
 
 
 def bus_kind(bus_url: str) -> Literal["memory", "postgres", "redis", "nats"]:

@@ -13,9 +13,7 @@ from datetime import datetime
 import pytest
 
 from db import clock
-from db.live.bus import BrokerBus, Bus, Hint, PostgresBus, bus_for, bus_kind
-from db.live.nats import NatsBus
-from db.live.redis import RedisBus
+from db.live.bus import BrokerBus, Bus, Hint, NatsBus, PostgresBus, RedisBus, bus_for, bus_kind
 from db.store.engine import Database
 from tests.support.listeners import terminate_listeners
 from tests.support.tcp_proxy import tcp_proxy
