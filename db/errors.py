@@ -49,8 +49,7 @@ class IdempotencyKeyReused(InvalidInput):
 
 
 class ServiceUnavailable(DomainError):
-    """The database cannot serve now, through no fault of the caller's; `reason` is what
-    `/readyz` reports: `unreachable`, `busy` or `read_only`."""
+    """The database cannot serve now; `reason` (`/readyz`): unreachable, busy or read_only."""
 
     # Long enough not to hammer a restarting database, short enough for a dropped connection.
     retry_after_seconds = 2

@@ -1,5 +1,4 @@
-"""Event operations: the append-only log and its gapless per-session sequence; the
-statements are db/store/appends.py and db/store/events.py."""
+"""Event rules: the append-only log and its gapless per-session sequence."""
 
 from __future__ import annotations
 
@@ -40,8 +39,7 @@ async def append_event(
     payload: dict[str, Any] | None = None,
     conn: Transaction | None = None,
 ) -> EventRecord:
-    """Number the event inside the transaction that stores it (db/store/appends.py): on the
-    raw driver, or within `conn`, a transaction the caller holds."""
+    """Numbered in the transaction that stores it: on the raw driver, or within `conn`."""
     if type not in EVENT_TYPES:
         raise InvalidInput("type must be one of " + ", ".join(EVENT_TYPES), field="type")
     event: dict[str, Any] = {
@@ -52,18 +50,14 @@ async def append_event(
     }
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    now = clock.now()
     event.update(
         id=new_event_id(),
         session_id=session_id,
         organization_id=principal.organization_id,
         user_id=principal.user_id,
-        created_at=now,
+        created_at=clock.now(),
     )
-    if conn is None:
-        numbered = await db.appends.append(event)
-    else:
-        numbered = await append_within(conn, event)
+    numbered = await (db.appends.append(event) if conn is None else append_within(conn, event))
     if numbered is None:
         async with db.read() if conn is None else db.write(within=conn) as reading:
             found = await session_store.find(reading, principal.organization_id, session_id)
@@ -108,8 +102,7 @@ async def list_events(
 async def events_in_windows(
     db: Database, windows: Sequence[tuple[str, EventWindow]]
 ) -> dict[tuple[str, EventWindow], list[EventRecord]]:
-    """One statement for a DataLoader's (session, window) pairs, of sessions the caller
-    already resolved for the principal (so scope is settled)."""
+    """One statement for a DataLoader's (session, window) pairs, of sessions already in scope."""
     ranges = {(sid, w.low, w.high) for sid, w in windows if not w.is_empty}
     found: dict[tuple[str, int], EventRecord] = {}
     if ranges:
@@ -123,7 +116,6 @@ async def events_in_windows(
 
 
 async def find_event(db: Database, principal: Principal, event_id: str) -> EventRecord | None:
-    """An event by id, within the caller's organisation (for `Query.node`)."""
     if not is_well_formed(event_id, EVENT_PREFIX):
         return None
     async with db.read() as conn:

@@ -1,17 +1,13 @@
-"""Each resource's fields, declared once: column, API name, kind, nullability and
-whether clients may set it. Records and their rows, writes' settable fields, the read
-planner's SQL and the checks on the public GraphQL and REST types all take them from here.
-"""
+"""Each resource's fields, declared once: records, writes, the read planner's SQL and the
+checks on the public GraphQL and REST types all take them from here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-# How a value is stored and shown: `text` a string, `json` stored JSON text, `time` a
-# UTC timestamp shown as RFC 3339 with milliseconds, `int` a number, `status` the
-# session status readers see (a live session past expiry reads as expired), `enum` a
-# stored enum value, `count` the session's event count (its last sequence).
+# `time`: UTC, shown as RFC 3339 with milliseconds; `status`: the status readers see (a live
+# session past expiry reads as expired); `count`: the event count (the last sequence).
 Kind = Literal["text", "json", "time", "int", "status", "enum", "count"]
 
 

@@ -1,10 +1,7 @@
 """Idempotency keys: a retried request gets the first response back, not a second resource.
-
-The claim is the row itself (primary key `(organization_id, key)`); the claim, the operation
-it guards and its response commit in one transaction. A concurrent request with the same key
-waits on it (PostgreSQL's unique index; SQLite's single writer) and then replays the
-response, or runs if the first failed and its claim rolled back. So exactly one resource is
-created, and no crash leaves a resource without its response (or the reverse)."""
+The claim is the row itself; it, the operation and the response commit in one transaction, so
+a concurrent request with the key waits on it and then replays the response (or runs, if the
+first rolled back), and no crash leaves a resource without its response or the reverse."""
 
 from __future__ import annotations
 
@@ -33,8 +30,6 @@ _PURGE_ONE_IN = 100
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
-    """What the first request answered, exactly as it goes back on a replay."""
-
     status_code: int
     headers: dict[str, str]
     body: str
@@ -42,8 +37,7 @@ class StoredResponse:
 
 @dataclass(slots=True)
 class Claim:
-    """A replay of the first response, or the right to run and `record` a new one; run the
-    operation on `conn`, the claim's transaction, so both commit together."""
+    """A replay, or the right to run on `conn` (the claim's transaction) and `record`."""
 
     conn: AsyncConnection
     replay: StoredResponse | None
@@ -78,10 +72,8 @@ async def claim(
     *,
     retention: timedelta = RETENTION,
 ) -> AsyncIterator[Claim]:
-    """Claim `key` for this organisation, or hand back the response it already produced
-    (`IdempotencyKeyReused` if that was for a different request). A fresh claim must
-    `record` its response before the block ends; an exception releases the claim, so the
-    client may retry with the same key."""
+    """Claim `key`, or replay what it answered (`IdempotencyKeyReused` for another request).
+    A fresh claim must `record` before the block ends; an exception releases the claim."""
     check_key(key)
     now = clock.now()
     organization_id = principal.organization_id

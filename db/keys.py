@@ -1,6 +1,5 @@
-"""API keys and the organisations they belong to. Keys are 160 random bits, so a fast
-SHA-256 stores them safely (a slow hash buys nothing against an unguessable key) and lets
-every request look its key up by an index."""
+"""API keys and their organisations. Keys are 160 random bits, so a fast SHA-256 stores them
+safely (a slow hash buys nothing against an unguessable key) and is looked up by an index."""
 
 from __future__ import annotations
 
@@ -50,8 +49,7 @@ def check_name(value: str, field: str) -> str:
 async def create_key(
     db: Database, organization_id: str, user_id: str, *, plan: Plan = DEFAULT_PLAN
 ) -> tuple[KeyRecord, str]:
-    """The record and the secret, which is shown once and never stored; a new organisation
-    starts on `plan`."""
+    """The record and the secret (shown once, never stored); a new organisation gets `plan`."""
     check_name(organization_id, "org")
     check_name(user_id, "user")
     secret = KEY_PREFIX + secrets.token_hex(20)
@@ -126,7 +124,6 @@ class KeyWatch:
                 log_failure(log, error, "revoked-key check failed; retrying next interval")
 
     async def check(self) -> None:
-        """One round: end every watched connection whose key no longer authenticates."""
         watched = list(self._watched.items())
         revoked = await revoked_among(self.db, {key_id for _, (key_id, _) in watched})
         for token, (key_id, on_revoked) in watched:
@@ -137,7 +134,6 @@ class KeyWatch:
                     log.warning("ending a revoked key's connection failed", exc_info=True)
 
     async def stop(self) -> None:
-        """Shutdown: no more checks (connections are being closed anyway)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -94,8 +94,7 @@ class Event(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The first response to an `Idempotency-Key`, kept for replays; the primary key is
-    the claim, so concurrent requests with one key queue on it and one of them runs."""
+    """The first response to an `Idempotency-Key`; its primary key is the claim."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (sa.Index("ix_idempotency_keys_expires", "expires_at"),)
@@ -110,14 +109,6 @@ class IdempotencyRecord(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=Timestamp)
 
 
-organizations: sa.Table = Organization.__table__  # type: ignore[attr-defined]
-api_keys: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
-sessions: sa.Table = GenerationSession.__table__  # type: ignore[attr-defined]
-events: sa.Table = Event.__table__  # type: ignore[attr-defined]
-idempotency_keys: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-metadata = SQLModel.metadata
-
-
 class RateWindow(SQLModel, table=True):
     """Requests admitted per organisation per minute, leased by processes (db/ratelimit.py)."""
 
@@ -128,12 +119,8 @@ class RateWindow(SQLModel, table=True):
     used: int
 
 
-rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]
-
-
 class SessionTombstone(SQLModel, table=True):
-    """A deleted session, remembered for a while (db/store/tombstones.py), so a process that
-    missed the hint learns of it when it reconnects (`db/live/feeds.py`)."""
+    """A deleted session, remembered for a while (db/store/tombstones.py)."""
 
     __tablename__ = "session_tombstones"
     __table_args__ = (
@@ -146,4 +133,11 @@ class SessionTombstone(SQLModel, table=True):
     deleted_at: datetime = Field(sa_type=Timestamp)
 
 
+organizations: sa.Table = Organization.__table__  # type: ignore[attr-defined]
+api_keys: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
+sessions: sa.Table = GenerationSession.__table__  # type: ignore[attr-defined]
+events: sa.Table = Event.__table__  # type: ignore[attr-defined]
+idempotency_keys: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+rate_windows: sa.Table = RateWindow.__table__  # type: ignore[attr-defined]
 session_tombstones: sa.Table = SessionTombstone.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

@@ -1,10 +1,8 @@
-"""`maxRequestsPerMinute`: one budget per organisation and UTC minute, shared by all processes.
-A write per request would be too dear, so each process *leases* a slice of the minute's
-budget (`rate_windows.used` grows by it in one short transaction), spends it locally and
-leases again when it runs out. The database never grants more than the limit, so nothing
-over-admits; a slice one process leaves unspent is lost to the others, but slices shrink as
-the budget runs out (an eighth of what is left, at most a fiftieth of the limit), so fewer
-than `processes * limit / 50` requests a minute are lost, none with a limit of 50 or less."""
+"""`maxRequestsPerMinute`: one budget per organisation and UTC minute, for all processes. A
+write per request is too dear, so each process leases a slice of the minute (`rate_windows`)
+and spends it locally; nothing over-admits. Unspent slices are lost to other processes, but
+slices shrink (an eighth of what is left, at most a fiftieth of the limit), so fewer than
+`processes * limit / 50` requests a minute are lost, none with a limit of 50 or less."""
 
 from __future__ import annotations
 
@@ -26,8 +24,6 @@ SLICE_OF_REMAINDER = 8
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The answer for one request, with what the RateLimit header fields report."""
-
     allowed: bool
     limit: int
     remaining: int
@@ -40,8 +36,6 @@ class Decision:
 
 @dataclass(slots=True)
 class _Budget:
-    """This process's view of one organisation's current minute."""
-
     minute: int
     available: int = 0  # leased by this process and not yet spent
     seen: int = 0  # the shared count after this process's last lease
@@ -65,7 +59,6 @@ class RateLimiter:
         self.current_minute = 0
 
     async def admit(self, organization_id: str, limit: int) -> Decision:
-        """Spend one request of the organisation's minute, or refuse until the minute ends."""
         now = self.clock()
         minute = int(now // WINDOW_SECONDS)
         reset = max(1, math.ceil((minute + 1) * WINDOW_SECONDS - now))

@@ -13,14 +13,12 @@ from db.fields import EVENT_FIELDS, SESSION_FIELDS, Field
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """An organisation's limits; sessions keep a snapshot of it as `plan`."""
-
     name: str
     max_sessions: int
     max_requests_per_minute: int
 
     def snapshot(self) -> dict[str, Any]:
-        """The JSON shape of API.md: `{"name":…, "limits":{"maxSessions":N, …}}`."""
+        """What sessions keep as `plan`, in the JSON shape of API.md."""
         return {
             "name": self.name,
             "limits": {
@@ -32,8 +30,6 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: resolved from an API key; every operation is scoped by it."""
-
     key_id: str
     organization_id: str
     user_id: str
@@ -41,8 +37,8 @@ class Principal:
 
 
 class Record:
-    """A row's values by column (db/fields.py and `extra`), as attributes; only those the rules
-    read are annotated, and a test holds them to the declaration."""
+    """A row's values by column (db/fields.py and `extra`) as attributes; a test holds the
+    annotated ones to the declaration."""
 
     FIELDS: ClassVar[tuple[Field, ...]]
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -57,7 +53,7 @@ class Record:
 
     @classmethod
     def read(cls, row: Any) -> dict[str, Any]:
-        """A fetched row's (or a dict's) values, times in UTC (SQLite hands back naive ones)."""
+        """A row's (or dict's) values, times in UTC (SQLite hands back naive ones)."""
         mapping = row if isinstance(row, dict) else row._mapping
         values = {column: mapping[column] for column in cls.COLUMNS}
         for column in cls.TIMES:
@@ -143,11 +139,6 @@ class KeyRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> KeyRecord:
-        return cls(
-            id=row.id,
-            organization_id=row.organization_id,
-            user_id=row.user_id,
-            prefix=row.prefix,
-            created_at=as_utc(row.created_at),
-            revoked_at=as_utc(row.revoked_at) if row.revoked_at is not None else None,
-        )
+        revoked_at = as_utc(row.revoked_at) if row.revoked_at is not None else None
+        names = (row.id, row.organization_id, row.user_id, row.prefix)
+        return cls(*names, as_utc(row.created_at), revoked_at)

@@ -1,5 +1,4 @@
-"""Session operations: every rule about sessions (scope, status machine, hashes) lives here;
-the statements they run are db/store/sessions.py."""
+"""Session rules (scope, status machine, hashes); their statements are db/store/sessions.py."""
 
 from __future__ import annotations
 
@@ -37,9 +36,7 @@ class SessionPage:
 
     @property
     def next_cursor(self) -> str | None:
-        if not self.has_more or not self.items:
-            return None
-        return cursor_of(self.items[-1])
+        return cursor_of(self.items[-1]) if self.has_more and self.items else None
 
 
 def cursor_of(record: SessionRecord) -> str:
@@ -86,8 +83,7 @@ async def create_session(
     ttl: timedelta = DEFAULT_TTL,
     conn: Transaction | None = None,
 ) -> SessionRecord:
-    """A session of the caller's organisation and user with its plan's snapshot; `conn`: inside
-    the caller's write transaction."""
+    """A session of the caller's organisation, user and plan; `conn`: the caller's transaction."""
     now = clock.now()
     row: dict[str, Any] = dict.fromkeys(SessionRecord.COLUMNS)
     row.update(
@@ -159,23 +155,15 @@ async def list_sessions(
     statuses: Iterable[str] | None = None,
     user_id: str | None = None,
     newest_first: bool = True,
-    cursor_field: str = "after",
-    limit_field: str = "first",
 ) -> SessionPage:
     """Keyset-paginated by (createdAt, id); filters on the status readers see and the creator."""
-    check_page_size(limit, limit_field)
+    check_page_size(limit, "first")
     now = clock.now()
-    cursor = decode_session_cursor(after, field=cursor_field) if after is not None else None
+    cursor = decode_session_cursor(after, field="after") if after is not None else None
     wanted = _filter(statuses, user_id)
     async with db.read() as conn:
         found = await store.page(
-            conn,
-            principal.organization_id,
-            wanted,
-            after=cursor,
-            newest_first=newest_first,
-            limit=limit + 1,
-            now=now,
+            conn, principal.organization_id, wanted, cursor, newest_first, limit + 1, now
         )
     return SessionPage(items=found[:limit], has_more=len(found) > limit)
 
@@ -201,8 +189,7 @@ async def update_session(
     *,
     if_match: str | Collection[str] | None = None,
 ) -> SessionRecord:
-    """A partial update under the session's row lock; `if_match`: an ETag, or several (any
-    one matching is enough)."""
+    """A partial update under the row lock; `if_match`: ETags, any one matching is enough."""
     now = clock.now()
     values = _clean(changes, now, creating=False)
     if not is_well_formed(session_id, SESSION_PREFIX):

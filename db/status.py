@@ -1,5 +1,5 @@
-"""The session status machine of API.md. The status readers see is written twice, side by
-side: `effective` for records, `seen_sql` and `filter_sql` for statements."""
+"""The session status machine of API.md; the status readers see is `effective` for records,
+`seen_sql` and `filter_sql` for statements."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def seen_sql(alias: str, now: str) -> str:
 
 
 def filter_sql(wanted: Iterable[str], alias: str, now: Callable[[], str]) -> str:
-    """Rows of `alias` whose effective status is one of `wanted`. `now()` gives the time's
-    placeholder, asked only where a clause uses it (an unused one is an error)."""
+    """Rows whose effective status is in `wanted`; `now()` is asked only where used (an unused
+    placeholder is an error)."""
     clauses = []
     for status in sorted(set(wanted)):
         check_known(status)

@@ -51,8 +51,7 @@ def check_json_depth(value: Any, field: str) -> None:
 
 
 def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
-    """Every object and array in `value`, refusing any deeper than `MAX_JSON_DEPTH`; a loop,
-    so a value nested deeper than Python's stack is refused like any other."""
+    """Every object and array, refusing depth over `MAX_JSON_DEPTH`; a loop, not recursion."""
     if not isinstance(value, dict | list):
         return
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
@@ -70,8 +69,8 @@ def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
 
 
 def _check_json_values(value: Any, field: str) -> None:
-    """Keys and strings obey the text rule, nesting the depth limit, numbers 64-bit
-    integers' range (wider ones not every client reads; PostgreSQL writes 1e237 in full)."""
+    """Numbers in 64-bit integers' range: not every client reads wider ones (PostgreSQL
+    writes 1e237 in full)."""
     for container in _containers(value, field):
         if isinstance(container, dict):
             for key in container:

@@ -1,7 +1,5 @@
 """Relay windows over a session's events by arithmetic: sequences run 1..last_sequence
-without gaps, so a slice is a range known before any SQL runs and a batch of sessions
-needs one range query. `event_window` on values, `window_sql` the same in SQL.
-"""
+without gaps, so a slice is a range known before any SQL runs (`window_sql`: the same in SQL)."""
 
 from __future__ import annotations
 
@@ -14,8 +12,7 @@ DEFAULT_PAGE = 100
 
 
 class EventWindow(NamedTuple):
-    """Sequences `low..high` inclusive and the page flags; a tuple, as part of DataLoader
-    keys, so hashed and compared in C."""
+    """Sequences `low..high` inclusive; a tuple, as DataLoader keys are hashed in C."""
 
     low: int
     high: int
@@ -71,8 +68,7 @@ def window_sql(
     least: str,
     greatest: str,
 ) -> tuple[str, str, str, str]:
-    """`event_window` as SQL (low, high, has_next, has_previous) over SQL operands;
-    `least` and `greatest` are the engine's `{0}, {1}` templates."""
+    """`event_window` over SQL operands; `least` and `greatest`: the engine's templates."""
     paged = first
     if first is None and last is None:
         first = str(DEFAULT_PAGE)

@@ -1,22 +1,16 @@
-"""Appending events on the raw driver: bump the session's `last_sequence` and store the
-event under that number, atomically (SQLAlchemy's asyncio layer cost more than the statements).
-
-- PostgreSQL: one data-modifying CTE, in autocommit on the asyncpg pool: one round trip.
-  The UPDATE takes the session row's lock, so appends get consecutive numbers.
-- SQLite: one writer thread batches the appends that arrive while it writes into one
-  `BEGIN IMMEDIATE … COMMIT` (one fsync), under `Database.sqlite_writer_turn` so the
-  process's two writers never wait on SQLite's busy handler. A refused append writes
-  nothing; a broken constraint retries each append alone, so it fails only its own
-  request; a failing database (locked, I/O) fails the batch.
-- Within a caller's transaction (`append_within`): the same UPDATE and INSERT.
-"""
+"""Appending events on the raw driver (SQLAlchemy's asyncio layer cost more than the
+statements): bump the session's `last_sequence` and store the event under it, atomically.
+PostgreSQL: one data-modifying CTE in autocommit, whose UPDATE locks the session row.
+SQLite: one writer thread batches concurrent appends into one `BEGIN IMMEDIATE` (one fsync),
+under `Database.sqlite_writer_turn`; a broken constraint retries each append alone, so it
+fails only its own request, while a failing database (locked, I/O) fails the batch."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC
@@ -24,17 +18,16 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.fields import EVENT_FIELDS
 from db.models import JsonObject, Timestamp
 from db.status import LIVE_SQL
+from db.store.driver import LeanReader
 
 MAX_BATCH = 64
 _COLUMNS = [f.column for f in EVENT_FIELDS]
-# An event's values by column name (its `sequence` and `organization_id` come from BUMP,
-# which reads the caller's organisation from the same name).
+# Values by column; BUMP supplies `sequence` and `organization_id` (read as the caller's).
 NewEvent = dict[str, Any]
 BUMP = (
     "UPDATE sessions SET last_sequence = last_sequence + 1"
@@ -53,14 +46,12 @@ _APPEND = (
 _PG_NAMES = list(dict.fromkeys(re.findall(r":(\w+)", _APPEND)))
 APPEND_PG = re.sub(r":(\w+)", lambda m: f"${_PG_NAMES.index(m[1]) + 1}", _APPEND)
 _TYPED = (sa.bindparam("created_at", type_=Timestamp), sa.bindparam("payload", type_=JsonObject))
-
-
 Numbered = tuple[int, str]  # (sequence, the session's organization_id)
 Outcome = Numbered | None | BaseException
 
 
 async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | None:
-    """`Appender.append` inside the transaction `conn` (two statements on both engines)."""
+    """`Appender.append` inside the caller's transaction `conn`: the same UPDATE and INSERT."""
     bump = sa.text(BUMP).bindparams(_TYPED[0])
     bumped = (await conn.execute(bump, event)).first()
     if bumped is None:
@@ -71,24 +62,19 @@ async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | No
 
 
 class Appender:
-    """Appends events for one `Database`; connections open on first use."""
+    """Appends events for one `Database`, on `reader`'s PostgreSQL pool or its own SQLite
+    connection (opened on first use); statements are reported to `reader.listeners`."""
 
     def __init__(
         self,
-        url: Any,
-        *,
-        is_sqlite: bool,
+        reader: LeanReader,
         pragmas: Sequence[str],
         writer_turn: AbstractAsyncContextManager[Any],
-        listeners: list[Callable[[str], Any]],
-        postgres_pool: Callable[[], Awaitable[Any]],
     ) -> None:
-        self.url = url
-        self.is_sqlite = is_sqlite
-        self.postgres_pool = postgres_pool
+        self.reader = reader
+        self.listeners = reader.listeners
         self.pragmas = tuple(pragmas)
         self.writer_turn = writer_turn
-        self.listeners = listeners
         self._thread: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[NewEvent, asyncio.Future[Numbered | None]]] = []
@@ -98,7 +84,7 @@ class Appender:
     async def append(self, event: NewEvent) -> Numbered | None:
         """The event's (sequence, organization_id) once committed, or None when no live
         session of that organisation has that id (nothing is written then)."""
-        if not self.is_sqlite:
+        if not self.reader.is_sqlite:
             return await self._append_pg(event)
         future: asyncio.Future[Numbered | None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, future))
@@ -109,7 +95,7 @@ class Appender:
     # PostgreSQL
 
     async def _append_pg(self, event: NewEvent) -> Numbered | None:
-        pool = await self.postgres_pool()
+        pool = await self.reader.postgres_pool()
         for listener in self.listeners:
             listener(APPEND_PG)
         row = await pool.fetchrow(APPEND_PG, *(event[name] for name in _PG_NAMES))
@@ -206,7 +192,7 @@ class Appender:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            path = make_url(self.url).database or ""
+            path = self.reader.url.database or ""
             conn = sqlite3.connect(path, isolation_level=None)
             for pragma in self.pragmas:
                 conn.execute(pragma)

@@ -1,9 +1,6 @@
-"""The raw driver, for the statements every request runs: the key check and planned reads.
-
-Through SQLAlchemy's asyncio layer a statement costs 0.6-1.1 ms, on the driver 0.1-0.2 ms.
-Each is one read-only autocommit statement, so it sees one snapshot; each is reported to
-`listeners`, so counts stay observable. Appends without an idempotency claim share the
-PostgreSQL pool (db/store/appends.py)."""
+"""The raw driver, for the statements every request runs (the key check, planned reads): a
+statement costs 0.1-0.2 ms here, 0.6-1.1 ms through SQLAlchemy's asyncio layer. Each is one
+read-only autocommit statement (one snapshot), reported to `listeners` so counts stay visible."""
 
 from __future__ import annotations
 
@@ -19,7 +16,7 @@ from db.cursors import session_cursor
 
 
 class LeanReader:
-    """A few raw driver connections for read-only statements, opened on first use."""
+    """A few raw driver connections, opened on first use; appends share the PostgreSQL pool."""
 
     def __init__(
         self,
@@ -70,7 +67,6 @@ class LeanReader:
                 )
 
     async def postgres_pool(self) -> Any:
-        """The asyncpg pool, opened on first use; appends (`db.store.appends`) run on it too."""
         if self._pool is None:
             await self._open()
         return self._pool
@@ -83,8 +79,7 @@ class LeanReader:
         return self._pool.get_size() - idle, idle
 
     async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
-        """The first row of a read-only statement, or None. Placeholders are numbered in
-        the engine's own way: `$1` on PostgreSQL, `?1` on SQLite."""
+        """The first row, or None; placeholders are `$1` on PostgreSQL, `?1` on SQLite."""
         if not self._connections and self._pool is None:
             await self._open()
         for listener in self.listeners:
@@ -105,8 +100,7 @@ class LeanReader:
 
 
 def json_text(value: Any) -> str:
-    """JSON as stored by either driver: orjson's compact text, so reads that splice stored
-    JSON into an answer (db/store/read_sql.py) give exactly what orjson would write."""
+    """orjson's compact text, so reads splicing stored JSON into answers match orjson's."""
     return orjson.dumps(value).decode()
 
 
@@ -116,7 +110,6 @@ async def _nothing_to_reset(_conn: Any) -> None:
 
 
 async def _pg_codecs(conn: Any) -> None:
-    """JSON read and written by orjson, as SQLAlchemy's engines do (`JSON_CODEC`)."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name, schema="pg_catalog", encoder=json_text, decoder=orjson.loads

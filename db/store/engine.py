@@ -1,12 +1,8 @@
-"""The async engines behind every operation, tuned per database.
-
-SQLite has one writer at a time, so writes go through a one-connection `BEGIN IMMEDIATE`
-engine: this process's writers (and the appender, on `sqlite_writer_turn`) queue instead of
-racing for the lock; other processes wait on `busy_timeout`. Reads use a small WAL pool.
-PostgreSQL needs one pool; row locks serialise what must be serial.
-
-`pgbouncer=true` in the URL (Prisma's spelling, passed to no driver) means PgBouncer in
-transaction mode: nothing may outlive a transaction (named statements, session `SET`, LISTEN)."""
+"""The async engines behind every operation. SQLite has one writer, so this process's writes
+(and appends, on `sqlite_writer_turn`) queue on a one-connection `BEGIN IMMEDIATE` engine
+instead of racing for the lock; reads use a small WAL pool. PostgreSQL needs one pool.
+`pgbouncer=true` in the URL (Prisma's spelling) means PgBouncer in transaction mode: nothing
+may outlive a transaction (named statements, session `SET`, LISTEN)."""
 
 from __future__ import annotations
 
@@ -43,8 +39,7 @@ _FALSE = ("false", "0", "no", "off")
 
 
 def async_url(url: str | URL) -> URL:
-    """`postgresql://…` and `sqlite:///…` get the async driver; other schemes are refused.
-    `pgbouncer=…` is dropped from the result (read it with `behind_pgbouncer`)."""
+    """The async driver's URL, without `pgbouncer=…` (see `behind_pgbouncer`)."""
     parsed = make_url(url)
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
     if driver is None:
@@ -66,9 +61,8 @@ def behind_pgbouncer(url: str | URL) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionBudget:
-    """A process's PostgreSQL connections: `orm + raw + listen == total`, no pool overflows.
-    LISTEN (when the bus uses it) holds one for good; the rest is halved, the odd one to
-    SQLAlchemy's pool, which holds a connection for a whole transaction, not one statement."""
+    """`orm + raw + listen == total`, no overflow: LISTEN holds one for good; the rest is
+    halved, the odd one to SQLAlchemy's pool, which holds one for a whole transaction."""
 
     total: int
     orm: int
@@ -147,14 +141,7 @@ class Database:
             busy_timeout_ms=sqlite_busy_timeout_ms,
             pgbouncer=self.pgbouncer,
         )
-        self.appends = Appender(
-            self.url,
-            is_sqlite=self.is_sqlite,
-            pragmas=pragmas,
-            writer_turn=self.sqlite_writer_turn,
-            listeners=self.lean.listeners,
-            postgres_pool=self.lean.postgres_pool,
-        )
+        self.appends = Appender(self.lean, pragmas, self.sqlite_writer_turn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -164,8 +151,7 @@ class Database:
 
     @asynccontextmanager
     async def write(self, within: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed on success, rolled back on error.
-        `within` joins a transaction the caller already holds (e.g. an idempotency claim)."""
+        """A write transaction, or `within`, one the caller already holds (an idempotency claim)."""
         if within is not None:
             yield within
             return
@@ -178,8 +164,7 @@ class Database:
             self.bus.publish(hint)
 
     def announce(self, conn: AsyncConnection, hint: Hint) -> None:
-        """Publish `hint` when the transaction `conn` belongs to commits (even one joined with
-        `within`), never before, so no reader looks before the rows exist."""
+        """Publish `hint` once `conn`'s transaction commits, so no reader looks too early."""
         conn.info[_PENDING_HINTS].append(hint)
 
     def connections(self) -> dict[str, tuple[int, int]]:

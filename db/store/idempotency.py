@@ -26,8 +26,8 @@ async def take_claim(
     now: datetime,
     retention: timedelta,
 ) -> Any:
-    """Drop the key's expired claim, then insert this one unless the key exists (waiting for a
-    concurrent claim to finish first): None if inserted, else the existing claim's row."""
+    """Insert the claim (after dropping an expired one, waiting on a concurrent one): None
+    if inserted, else the existing claim's row."""
     the = _the(organization_id, key)
     await conn.execute(idempotency_keys.delete().where(*the, _c.expires_at <= now))
     statement = (
@@ -59,8 +59,7 @@ async def record_response(
 
 
 async def purge_expired(conn: AsyncConnection, now: datetime) -> int:
-    """Delete up to 1000 expired rows; rows another sweep holds are skipped, not waited on
-    (so two sweeps never deadlock on PostgreSQL; SQLite has one writer anyway)."""
+    """Delete up to 1000 expired rows, skipping (not waiting on) those another sweep holds."""
     expired = (
         sa.select(_c.organization_id, _c.key)
         .where(_c.expires_at <= now)

@@ -23,8 +23,8 @@ async def _open_window(conn: AsyncConnection, organization_id: str, minute: int)
 async def lease(
     db: Database, organization_id: str, minute: int, grant: Callable[[int], int]
 ) -> tuple[int, int]:
-    """Add `grant(used)` to the minute's count: (granted, count after). The row lock
-    (PostgreSQL) or the write lock (SQLite) makes concurrent leases add up exactly."""
+    """Add `grant(used)` to the minute's count under its row (or SQLite's write) lock:
+    (granted, count after)."""
     key = (rate_windows.c.organization_id == organization_id) & (rate_windows.c.minute == minute)
     async with db.write() as conn:
         await _open_window(conn, organization_id, minute)
@@ -38,13 +38,12 @@ async def lease(
 
 
 class _RollBack(Exception):
-    """Raised inside the probe's transaction so `Database.write` rolls it back."""
+    pass
 
 
 async def probe_lease(db: Database) -> None:
-    """A lease's first write, rolled back. A database that answers reads but refuses writes
-    (read-only file, standby after failover, full disk) fails every authenticated request
-    at its lease; this lets readiness find out without changing anything."""
+    """A lease's first write, rolled back: readiness finds a database that refuses writes
+    (read-only file, standby after failover, full disk) without changing anything."""
     with contextlib.suppress(_RollBack):
         async with db.write() as conn:
             await _open_window(conn, "", -1)

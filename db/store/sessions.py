@@ -1,4 +1,4 @@
-"""The statements about sessions; db/sessions.py holds the rules that run them."""
+"""The statements about sessions; db/sessions.py holds their rules."""
 
 from __future__ import annotations
 
@@ -78,7 +78,6 @@ async def page(
     conn: AsyncConnection,
     organization_id: str,
     wanted: Filter,
-    *,
     after: tuple[datetime, str] | None,
     newest_first: bool,
     limit: int,

@@ -1,7 +1,5 @@
-"""Deleted sessions, remembered for a day. Hints are not durable: a process whose LISTEN
-connection was down when a session was deleted elsewhere would keep showing it to
-`sessionUpdates` watchers, so each deletion `bury`s its sessions in the same transaction and a
-reconnecting process asks for those laid since its outage began (db/live/feeds.py)."""
+"""Deleted sessions, remembered for a day: hints are not durable, so a process whose LISTEN
+connection was down asks, on reconnecting, for those buried since (db/live/feeds.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +21,6 @@ TOMBSTONE_RETENTION = timedelta(days=1)
 async def bury(
     conn: AsyncConnection, deleted: Iterable[tuple[str, str | None]], at: datetime
 ) -> None:
-    """Lay a tombstone for each `(session id, organisation id)`, inside the deleting transaction."""
     rows = [{"session_id": s, "organization_id": o, "deleted_at": at} for s, o in deleted]
     if rows:
         await conn.execute(session_tombstones.insert(), rows)
@@ -43,7 +40,6 @@ async def deleted_since(
 
 
 async def forget_old(db: Database, now: datetime | None = None) -> int:
-    """Drop tombstones older than the retention; how many."""
     cutoff = (now or clock.now()) - TOMBSTONE_RETENTION
     async with db.write() as conn:
         result = await conn.execute(session_tombstones.delete().where(_t.deleted_at < cutoff))
