@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,7 +111,7 @@ class Bus:
         """Nothing to disconnect in one process."""
 
 
-class BrokerBus(Bus):
+class BrokerBus(Bus, ABC):
     """Hints across processes through a broker at `url`, reconnecting by itself.
 
     Outgoing hints are coalesced (newest sequence per kind and session) and kept across a
@@ -187,16 +188,9 @@ class BrokerBus(Bus):
             self._lost = False
             try:
                 await self._connect()
-            except Exception as error:
-                self._degrade(error)
-                await self._close_link()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_reconnect_delay)
-                continue
-            delay = self.reconnect_delay
-            try:
                 self._open = True
                 self._ready.set()
+                delay = self.reconnect_delay
                 if not first:
                     self.reconnects += 1
                 if self.degraded:
@@ -216,14 +210,13 @@ class BrokerBus(Bus):
             except Exception as error:
                 self._degrade(error)
             finally:
-                self._open = False
-                await self._close_link()
-            await asyncio.sleep(self.reconnect_delay)
-
-    async def _close_link(self) -> None:
-        """Never fails, never hangs: a client stuck while closing must not stop the bus."""
-        with contextlib.suppress(Exception):
-            await asyncio.shield(asyncio.wait_for(self._disconnect(), 5))
+                linked, self._open = self._open, False
+                # Never fails, never hangs: a client stuck while closing must not stop the bus.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(asyncio.wait_for(self._disconnect(), 5))
+            await asyncio.sleep(delay)
+            if not linked:  # back off while connecting fails
+                delay = min(delay * 2, self.max_reconnect_delay)
 
     def _degrade(self, error: BaseException) -> None:
         """The broker is unreachable: poll the log until it is back (said once)."""
@@ -287,21 +280,16 @@ class BrokerBus(Bus):
         if origin != self.origin:
             self._deliver(hint)
 
-    async def _connect(self) -> None:
-        raise NotImplementedError
-
-    async def _disconnect(self) -> None:
-        """Also after a failed `_connect`, which may leave a socket open."""
-        raise NotImplementedError
-
-    async def _send(self, payloads: list[str]) -> None:
-        raise NotImplementedError
-
-    async def _probe(self) -> None:
-        raise NotImplementedError
-
-    def _link_alive(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    async def _connect(self) -> None: ...
+    @abstractmethod
+    async def _disconnect(self) -> None: ...  # also after a failed `_connect`
+    @abstractmethod
+    async def _send(self, payloads: list[str]) -> None: ...
+    @abstractmethod
+    async def _probe(self) -> None: ...
+    @abstractmethod
+    def _link_alive(self) -> bool: ...
 
 
 class PostgresBus(BrokerBus):

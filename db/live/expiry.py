@@ -40,13 +40,12 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
     total = 0
     while True:
         async with db.write() as conn:
-            ids = await store.expired_before(conn, cutoff, BATCH)
-            gone = await store.delete_expired(conn, ids, cutoff) if ids else []
+            picked, gone = await store.delete_expired(conn, cutoff, BATCH)
             await tombstones.bury(conn, gone, clock.now())
         for session_id, organization_id in gone:
             db.bus.publish(Hint("deleted", session_id, organization_id))
         total += len(gone)
-        if len(ids) < BATCH:
+        if picked < BATCH:
             return total
 
 

@@ -1,9 +1,6 @@
 """Live reads of a session's log and of session changes, shared by every reader in a process.
-
-A hint wakes a session's one `SessionFeed`, which reads after its readers' positions in one
-database read and hands each reader the events that follow its last. A replay or resume is
-just a reader further behind: replay and live delivery are one code path.
-"""
+A hint wakes the session's one `SessionFeed`, which reads after its readers' positions in one
+read: a replay is just a reader further behind, so replay and live delivery are one path."""
 
 from __future__ import annotations
 
@@ -68,7 +65,7 @@ class Reader(Generic[T]):
             self._waiter.set_result(None)
 
     def _taken(self) -> None:
-        """Hook: called after the consumer took an item."""
+        """The consumer took an item."""
 
     def __aiter__(self) -> Reader[T]:
         return self
@@ -135,6 +132,10 @@ class SessionChange:
     session_id: str
     session: SessionRecord | None
 
+    @property
+    def state(self) -> tuple[int, str] | None:
+        return None if self.session is None else (self.session.revision, self.session.status)
+
 
 class UpdateReader(Reader[SessionChange]):
     """Changes to one session, or to every session of one organisation; `known` (one
@@ -170,26 +171,21 @@ class UpdateReader(Reader[SessionChange]):
             return
         self._buffer.append(change)
         self._wake()
-        if change.session is not None:
-            self.known = (change.session.revision, change.session.status)
-        if self.session_id is None:
-            now = time.monotonic()
-            self.sent[change.session_id] = (_state(change), now)
-            if len(self.sent) > self._prune_at:
-                self.sent = {k: v for k, v in self.sent.items() if v[1] > now - SENT_MEMORY}
-                self._prune_at = max(64, 2 * len(self.sent))
-        if self.session_id is not None and change.kind == "deleted":
-            self.finish()
+        if self.session_id is not None:
+            self.known = change.state
+            if change.kind == "deleted":
+                self.finish()
+            return
+        now = time.monotonic()
+        self.sent[change.session_id] = (change.state, now)
+        if len(self.sent) > self._prune_at:
+            self.sent = {k: v for k, v in self.sent.items() if v[1] > now - SENT_MEMORY}
+            self._prune_at = max(64, 2 * len(self.sent))
 
     def close(self) -> None:
         super().close()
         with contextlib.suppress(ValueError):
             self._feeds._updates.remove(self)
-
-
-def _state(change: SessionChange) -> tuple[int, str] | None:
-    session = change.session
-    return None if session is None else (session.revision, session.status)
 
 
 class SessionFeed:
@@ -406,7 +402,7 @@ class Feeds:
                 for organization_id, change in changes:
                     sent = reader.sent.get(change.session_id)
                     if organization_id != reader.organization_id or (
-                        sent is not None and sent[0] == _state(change)
+                        sent is not None and sent[0] == change.state
                     ):
                         continue
                     if change.kind == "created" and change.session_id in reader.sent:

@@ -86,25 +86,17 @@ async def mark_expired(conn: AsyncConnection, now: datetime, limit: int) -> list
     return list(claimed.all())
 
 
-def _expired_before(cutoff: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(_s.status == status_rules.EXPIRED, _s.expires_at <= cutoff)
-
-
-async def expired_before(conn: AsyncConnection, cutoff: datetime, limit: int) -> list[str]:
-    """Ids of up to `limit` sessions that expired at or before `cutoff`."""
-    rows = await conn.execute(sa.select(_s.id).where(_expired_before(cutoff)).limit(limit))
-    return [row.id for row in rows]
-
-
 async def delete_expired(
-    conn: AsyncConnection, ids: list[str], cutoff: datetime
-) -> list[tuple[str, str | None]]:
-    """Delete these sessions (still expired before `cutoff`) and their events:
-    (id, organization_id) of each one deleted."""
+    conn: AsyncConnection, cutoff: datetime, limit: int
+) -> tuple[int, list[tuple[str, str | None]]]:
+    """Delete up to `limit` sessions that expired at or before `cutoff`, and their events: how
+    many were picked, and (id, organization_id) of each one deleted (another sweep may race)."""
+    expired = sa.and_(_s.status == status_rules.EXPIRED, _s.expires_at <= cutoff)
+    ids = list(await conn.scalars(sa.select(_s.id).where(expired).limit(limit)))
+    if not ids:
+        return 0, []
     await conn.execute(events.delete().where(events.c.session_id.in_(ids)))
     gone = await conn.execute(
-        sessions.delete()
-        .where(_s.id.in_(ids), _expired_before(cutoff))
-        .returning(_s.id, _s.organization_id)
+        sessions.delete().where(_s.id.in_(ids), expired).returning(_s.id, _s.organization_id)
     )
-    return [(row.id, row.organization_id) for row in gone]
+    return len(ids), [(row.id, row.organization_id) for row in gone]
