@@ -21,10 +21,9 @@ from db.idempotency import MAX_KEY_LENGTH
 from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
 from graph.http.jsonio import JSONResponse
 from graph.live.sse import RETRY_MS, STREAM_PATH
-from graph.rest.handlers import REPLAYED_HEADER
+from graph.rest.handlers import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 from graph.rest.models import NO_NUL, ErrorBody, Event
 from graph.rest.operations import OPERATIONS, Operation
-from graph.rest.wire import IDEMPOTENCY_HEADER
 
 REF = "#/components/schemas/{model}"
 _STRING = {"type": "string"}
@@ -120,7 +119,7 @@ _SESSION_ID = _param(
     required=True,
 )
 # The headers an operation may take, and those a success may carry, by `Operation.headers`.
-_REQUEST_HEADERS = {
+_REQUEST_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     IDEMPOTENCY_HEADER: (
         "Makes the request safe to retry: a repeat with the same key and body gets the "
         "first response back and creates nothing; the same key with another body is "

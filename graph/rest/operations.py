@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from graph.rest import handlers
-from graph.rest.handlers import COLLECTION, RestContext
+from graph.rest.handlers import COLLECTION, IDEMPOTENCY_HEADER, RestContext
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -24,7 +24,6 @@ from graph.rest.models import (
     SessionList,
     UpdateSessionRequest,
 )
-from graph.rest.wire import IDEMPOTENCY_HEADER
 
 Handler = Callable[[Request, RestContext], Awaitable[Response]]
 ITEM = COLLECTION + "/{id}"
