@@ -223,7 +223,6 @@ class SessionFeed:
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -235,8 +234,6 @@ class SessionFeed:
                 self._dirty.clear()
                 try:
                     await self._round()
-                except asyncio.CancelledError:
-                    raise
                 except Exception:
                     log.exception("reading session %s for its live readers", self.session_id)
                     await asyncio.sleep(RETRY_DELAY)
@@ -448,10 +445,8 @@ async def changes_since(
         else:
             kind, at = "updated", record.updated_at
         found.append((at, record.organization_id, SessionChange(kind, record.id, record)))
-    for session_id, organization_id, deleted_at in await tombstones.deleted_since(
-        db, organization_ids, since
-    ):
-        found.append((deleted_at, organization_id, SessionChange("deleted", session_id, None)))
+    deleted = await tombstones.deleted_since(db, organization_ids, since)
+    found += [(at, org, SessionChange("deleted", sid, None)) for sid, org, at in deleted]
     found.sort(key=lambda f: f[0])
     return [(organization_id, change) for _, organization_id, change in found]
 

@@ -22,11 +22,10 @@ _MESSAGES = {
     BUSY: "the database is busy; retry shortly",
     READ_ONLY: "the database refuses writes; retry later",
 }
-# asyncpg's own classes: the connection is gone or cannot be made (SQLSTATE class 08,
-# 57P01-03 shutdown/restart, 53300 too many connections), or the server refuses writes
-# (25006 read-only transaction, e.g. a standby after failover; 53100 disk full).
-# InternalClientError ("cannot switch to state …"): a pooled connection whose server end
-# was terminated while idle, which asyncpg notices only when it is used next.
+# The connection is gone or cannot be made (SQLSTATE class 08, 57P01-03 shutdown/restart,
+# 53300 too many connections; InternalClientError: a pooled connection whose server end was
+# terminated while idle), or the server refuses writes (25006 read-only, e.g. a standby after
+# failover; 53100 disk full).
 _PG_UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,
     asyncpg.PostgresConnectionError,
@@ -54,13 +53,11 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
     pending = [error]
     while pending and len(seen) < 16:
         current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        for nxt in (getattr(current, "orig", None), current.__cause__, current.__context__):
-            if isinstance(nxt, BaseException):
-                pending.append(nxt)
+        if id(current) not in seen:
+            seen.add(id(current))
+            yield current
+            nexts = (getattr(current, "orig", None), current.__cause__, current.__context__)
+            pending += [e for e in nexts if isinstance(e, BaseException)]
 
 
 def _reason(error: BaseException) -> str | None:
