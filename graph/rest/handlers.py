@@ -28,7 +28,6 @@ from db.store.read_plan import ReadPlan
 from graph.http.auth import Folded, principal_of
 from graph.http.request import RequestRefused, read_body
 from graph.rest import reads
-from graph.rest.bodies import event_body, session_body
 from graph.rest.errors import RequestRejected
 from graph.rest.models import (
     AppendEventRequest,
@@ -36,6 +35,8 @@ from graph.rest.models import (
     ListEventsQuery,
     ListSessionsQuery,
     UpdateSessionRequest,
+    event_body,
+    session_body,
 )
 
 COLLECTION = "/v1/products/generation/sessions"

@@ -15,8 +15,7 @@ from db.records import EventRecord, Principal, SessionRecord
 from db.store import read_sql
 from db.store.engine import Database
 from graph.rest import reads
-from graph.rest.bodies import event_body, session_body
-from graph.rest.models import Event, Session
+from graph.rest.models import Event, Session, event_body, session_body
 from tests.support.sessions import session_and_log
 
 _text = st.text(max_size=12)
