@@ -6,19 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
+
 from db import clock, validation
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
 from db.live.bus import Hint
-from db.metrics import EVENTS_APPENDED
 from db.records import EventRecord, Principal, SessionRecord
-from db.store import events as store
+from db.store import appends as store
 from db.store import sessions as session_store
-from db.store.appends import append_within
 from db.store.engine import Database, Transaction
 from db.windows import EventWindow, check_page_size
 
 EVENT_TYPES = ("debug", "info", "warning", "error")
+EVENTS_APPENDED = Counter("sessiongraph_events_appended_total", "Events committed to session logs.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ async def append_event(
         user_id=principal.user_id,
         created_at=clock.now(),
     )
-    numbered = await (db.appends.append(event) if conn is None else append_within(conn, event))
+    appending = db.appends.append(event) if conn is None else store.append_within(conn, event)
+    numbered = await appending
     if numbered is None:
         async with db.read() if conn is None else db.write(within=conn) as reading:
             found = await session_store.find(reading, principal.organization_id, session_id)

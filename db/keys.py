@@ -146,9 +146,7 @@ _WATCHES: weakref.WeakKeyDictionary[Database, KeyWatch] = weakref.WeakKeyDiction
 
 def key_watch_of(db: Database, interval: float | None = None) -> KeyWatch:
     """The process's one `KeyWatch` of `db`; `interval` (the server's setting) applies to all."""
-    watch = _WATCHES.get(db)
-    if watch is None:
-        watch = _WATCHES[db] = KeyWatch(db)
+    watch = _WATCHES.setdefault(db, KeyWatch(db))
     if interval is not None:
         watch.interval = interval
     return watch

@@ -62,8 +62,11 @@ class RateLimiter:
         now = self.clock()
         minute = int(now // WINDOW_SECONDS)
         reset = max(1, math.ceil((minute + 1) * WINDOW_SECONDS - now))
-        if minute != self.current_minute:
-            await self._new_minute(minute)
+        if minute != self.current_minute:  # the first process to notice clears old rows
+            previous, self.current_minute = self.current_minute, minute
+            self.budgets = {o: b for o, b in self.budgets.items() if b.minute >= minute}
+            if previous:
+                await store.forget_windows_before(self.db, minute - 1)
         budget = self.budgets.get(organization_id)
         if budget is None or budget.minute != minute:
             budget = self.budgets[organization_id] = _Budget(minute)
@@ -79,13 +82,6 @@ class RateLimiter:
             budget.available -= 1
             return Decision(True, limit, max(limit - budget.seen, 0) + budget.available, reset)
         return Decision(False, limit, 0, reset)
-
-    async def _new_minute(self, minute: int) -> None:
-        """Drop last minute's budgets; the first process to notice clears old rows."""
-        previous, self.current_minute = self.current_minute, minute
-        self.budgets = {o: b for o, b in self.budgets.items() if b.minute >= minute}
-        if previous:
-            await store.forget_windows_before(self.db, minute - 1)
 
 
 _limiters: weakref.WeakKeyDictionary[Database, RateLimiter] = weakref.WeakKeyDictionary()

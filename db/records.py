@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 from db import status as status_rules
 from db.clock import as_utc
@@ -36,9 +37,9 @@ class Principal:
     plan: Plan
 
 
-class Record:
-    """A row's values by column (db/fields.py and `extra`) as attributes; a test holds the
-    annotated ones to the declaration."""
+class Record(SimpleNamespace):
+    """A row's values by column (db/fields.py and `extra`) as attributes, compared by value and
+    unhashable; a test holds the annotated ones to the declaration."""
 
     FIELDS: ClassVar[tuple[Field, ...]]
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -47,9 +48,6 @@ class Record:
     def __init_subclass__(cls, extra: tuple[str, ...] = ()) -> None:
         cls.COLUMNS = tuple(f.column for f in cls.FIELDS) + extra
         cls.TIMES = tuple(f.column for f in cls.FIELDS if f.kind == "time")
-
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
 
     @classmethod
     def read(cls, row: Any) -> dict[str, Any]:
@@ -61,20 +59,8 @@ class Record:
                 values[column] = as_utc(values[column])
         return values
 
-    if TYPE_CHECKING:  # any declared field; at run time a plain instance attribute
-
-        def __getattr__(self, name: str) -> Any: ...
-
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.__dict__ == self.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.__dict__!r})"
 
 
 class SessionRecord(Record, extra=("revision",)):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
+
 from db import clock, validation
 from db import status as status_rules
 from db.cursors import decode_session_cursor, encode_session_cursor
@@ -15,7 +17,6 @@ from db.fields import SESSION_FIELDS
 from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
 from db.live.bus import Hint
-from db.metrics import SESSIONS_CREATED
 from db.records import Principal, SessionRecord
 from db.store import sessions as store
 from db.store import tombstones
@@ -27,6 +28,7 @@ SETTABLE_FIELDS = {f.name: f for f in SESSION_FIELDS if f.settable}
 # On create, null for these means "use the default" (pending, now + TTL).
 _DEFAULTED_FIELDS = ("status", "expires_at")
 DEFAULT_TTL = timedelta(days=7)
+SESSIONS_CREATED = Counter("sessiongraph_sessions_created_total", "Sessions created.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,6 @@ async def update_session(
 
 
 async def delete_session(db: Database, principal: Principal, session_id: str) -> str:
-    """Remove the session and its whole log."""
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
     async with db.write() as conn:

@@ -1,5 +1,5 @@
-"""Appending events on the raw driver (SQLAlchemy's asyncio layer cost more than the
-statements): bump the session's `last_sequence` and store the event under it, atomically.
+"""The statements on events. Appends run on the raw driver (SQLAlchemy's asyncio layer cost
+more than the statements): bump the session's `last_sequence`, store the event under it.
 PostgreSQL: one data-modifying CTE in autocommit, whose UPDATE locks the session row.
 SQLite: one writer thread batches concurrent appends into one `BEGIN IMMEDIATE` (one fsync),
 under `Database.sqlite_writer_turn`; a broken constraint retries each append alone, so it
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC
@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.fields import EVENT_FIELDS
-from db.models import JsonObject, Timestamp
+from db.models import JsonObject, Timestamp, events
+from db.records import EventRecord
 from db.status import LIVE_SQL
 from db.store.driver import LeanReader
 
@@ -61,9 +62,41 @@ async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | No
     return bumped[0], bumped[1]
 
 
+async def after(
+    conn: AsyncConnection, session_id: str, sequence: int, limit: int | None
+) -> list[EventRecord]:
+    query = (
+        sa.select(events)
+        .where(events.c.session_id == session_id, events.c.sequence > sequence)
+        .order_by(events.c.sequence)
+    )
+    rows = await conn.execute(query if limit is None else query.limit(limit))
+    return [EventRecord.from_row(row) for row in rows]
+
+
+async def in_ranges(
+    conn: AsyncConnection, ranges: Iterable[tuple[str, int, int]]
+) -> list[EventRecord]:
+    """Events of each (session, low, high) range, in one statement, in no order."""
+    wanted = [
+        sa.and_(events.c.session_id == session_id, events.c.sequence.between(low, high))
+        for session_id, low, high in ranges
+    ]
+    rows = await conn.execute(sa.select(events).where(sa.or_(*wanted)))
+    return [EventRecord.from_row(row) for row in rows]
+
+
+async def find(conn: AsyncConnection, organization_id: str, event_id: str) -> EventRecord | None:
+    query = sa.select(events).where(
+        events.c.id == event_id, events.c.organization_id == organization_id
+    )
+    row = (await conn.execute(query)).first()
+    return EventRecord.from_row(row) if row is not None else None
+
+
 class Appender:
-    """Appends events for one `Database`, on `reader`'s PostgreSQL pool or its own SQLite
-    connection (opened on first use); statements are reported to `reader.listeners`."""
+    """Appends events for one `Database`: through `reader` on PostgreSQL, on SQLite through its
+    own connection (opened on first use), reporting statements to `reader.listeners`."""
 
     def __init__(
         self,
@@ -84,24 +117,14 @@ class Appender:
     async def append(self, event: NewEvent) -> Numbered | None:
         """The event's (sequence, organization_id) once committed, or None when no live
         session of that organisation has that id (nothing is written then)."""
-        if not self.reader.is_sqlite:
-            return await self._append_pg(event)
+        if not self.reader.is_sqlite:  # one autocommit round trip on the raw reader's pool
+            row = await self.reader.fetch_row(APPEND_PG, [event[name] for name in _PG_NAMES])
+            return (row[0], row[1]) if row is not None else None
         future: asyncio.Future[Numbered | None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, future))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_batches())
         return await future
-
-    # PostgreSQL
-
-    async def _append_pg(self, event: NewEvent) -> Numbered | None:
-        pool = await self.reader.postgres_pool()
-        for listener in self.listeners:
-            listener(APPEND_PG)
-        row = await pool.fetchrow(APPEND_PG, *(event[name] for name in _PG_NAMES))
-        return (row[0], row[1]) if row is not None else None
-
-    # SQLite
 
     async def _write_batches(self) -> None:
         loop = asyncio.get_running_loop()
@@ -113,10 +136,9 @@ class Appender:
                 live = [(e, f) for e, f in batch if not f.cancelled()]
                 if not live:
                     continue
-                events = [e for e, _ in live]
                 try:
                     outcomes, statements = await loop.run_in_executor(
-                        self._thread, self._write, events
+                        self._thread, self._write, [e for e, _ in live]
                     )
                 except BaseException as error:  # e.g. cancelled at shutdown: tell the waiters
                     for _, future in live:
@@ -138,21 +160,19 @@ class Appender:
                 else:
                     future.set_result(outcome)
 
-    def _write(self, events: list[NewEvent]) -> tuple[list[Outcome], list[str]]:
+    def _write(self, batch: list[NewEvent]) -> tuple[list[Outcome], list[str]]:
         """In the writer thread: each append's outcome and the committed statements."""
         statements: list[str] = []
         try:
-            conn = self._connection()
-            outcomes: list[Outcome] = list(self._transaction(conn, events, statements))
-            return outcomes, statements
+            return [*self._transaction(self._connection(), batch, statements)], statements
         except sqlite3.OperationalError as error:
             # Retrying each append alone would only repeat the wait.
-            return [error] * len(events), statements
+            return [error] * len(batch), statements
         except Exception as error:
-            if len(events) == 1:
+            if len(batch) == 1:
                 return [error], statements
         singles: list[Outcome] = []
-        for event in events:
+        for event in batch:
             try:
                 singles.extend(self._transaction(self._connection(), [event], statements))
             except Exception as error:
@@ -160,13 +180,13 @@ class Appender:
         return singles, statements
 
     def _transaction(
-        self, conn: sqlite3.Connection, events: list[NewEvent], committed: list[str]
+        self, conn: sqlite3.Connection, batch: list[NewEvent], committed: list[str]
     ) -> list[Numbered | None]:
         statements: list[str] = []
         numbered: list[Numbered | None] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
+            for event in batch:
                 # As SQLAlchemy stores a time in SQLite: UTC text with microseconds.
                 stamp = event["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
                 values = {**event, "created_at": stamp}

@@ -1,6 +1,6 @@
 """The raw driver, for the statements every request runs (the key check, planned reads): a
 statement costs 0.1-0.2 ms here, 0.6-1.1 ms through SQLAlchemy's asyncio layer. Each is one
-read-only autocommit statement (one snapshot), reported to `listeners` so counts stay visible."""
+autocommit statement (one snapshot), reported to `listeners` so counts stay visible."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from db.cursors import session_cursor
 
 
 class LeanReader:
-    """A few raw driver connections, opened on first use; appends share the PostgreSQL pool."""
+    """A few raw driver connections, opened on first use."""
 
     def __init__(
         self,
@@ -72,14 +72,14 @@ class LeanReader:
         return self._pool
 
     def postgres_connections(self) -> tuple[int, int]:
-        """(in use, idle) connections of the asyncpg pool; (0, 0) before it opens."""
         if self._pool is None:
             return 0, 0
         idle: int = self._pool.get_idle_size()
         return self._pool.get_size() - idle, idle
 
     async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
-        """The first row, or None; placeholders are `$1` on PostgreSQL, `?1` on SQLite."""
+        """The first row, or None, of a read or an autocommit append (db/store/appends.py);
+        placeholders are `$1` on PostgreSQL, `?1` on SQLite."""
         if not self._connections and self._pool is None:
             await self._open()
         for listener in self.listeners:

@@ -76,9 +76,8 @@ class ConnectionBudget:
                 f"a connection budget of {total} is too small: it needs one connection for "
                 f"each pool{' and one for LISTEN' if listen else ''} ({2 + listen})"
             )
-        rest = total - listen
-        raw = rest // 2
-        return cls(total=total, orm=rest - raw, raw=raw, listen=listen)
+        raw = (total - listen) // 2
+        return cls(total=total, orm=total - listen - raw, raw=raw, listen=listen)
 
 
 class Database:
@@ -117,8 +116,8 @@ class Database:
                 f"PRAGMA synchronous={sqlite_synchronous}",
                 "PRAGMA foreign_keys=ON",
             )
-            self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", pool_size=4)
-            self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", pool_size=1)
+            self.engine = _sqlite_engine(self.url, pragmas, "BEGIN", 4)
+            self.write_engine = _sqlite_engine(self.url, pragmas, "BEGIN IMMEDIATE", 1)
             self.engines: tuple[AsyncEngine, ...] = (self.engine, self.write_engine)
         else:
             self.budget = ConnectionBudget.split(
@@ -128,7 +127,6 @@ class Database:
                 self.url,
                 pool_size=self.budget.orm,
                 max_overflow=0,
-                pool_pre_ping=False,
                 connect_args=dict(PGBOUNCER_CONNECT_ARGS) if self.pgbouncer else {},
                 **JSON_CODEC,
             )
@@ -194,9 +192,7 @@ def upsert(conn: AsyncConnection, table: Table) -> Any:
 JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
 
 
-def _sqlite_engine(
-    url: Any, pragmas: tuple[str, ...], begin: str, *, pool_size: int
-) -> AsyncEngine:
+def _sqlite_engine(url: Any, pragmas: tuple[str, ...], begin: str, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=0, pool_timeout=60, **JSON_CODEC
     )

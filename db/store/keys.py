@@ -66,7 +66,6 @@ async def put_organization(
 
 
 async def list_plans(db: Database, organization_id: str | None = None) -> list[tuple[str, Plan]]:
-    """Every organisation's plan by id, or only `organization_id`'s."""
     o = organizations.c
     query = sa.select(o.id, o.plan_name, o.max_sessions, o.max_requests_per_minute).order_by(o.id)
     if organization_id is not None:

@@ -24,8 +24,6 @@ def head_revision() -> str | None:
 
 
 async def upgrade_to_head(db: Database) -> None:
-    """Bring the schema to the newest revision; a no-op when it is already there."""
-
     def run(sync_connection: Any) -> None:
         config = alembic_config()
         config.attributes["connection"] = sync_connection

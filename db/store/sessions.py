@@ -83,7 +83,6 @@ async def page(
     limit: int,
     now: datetime,
 ) -> list[SessionRecord]:
-    """Up to `limit` sessions in (createdAt, id) order, keyset-paged after `after`."""
     conditions = _filtered(organization_id, wanted, now)
     if after is not None:
         key = sa.tuple_(sessions.c.created_at, sessions.c.id)
