@@ -27,6 +27,7 @@ from graph.ops.logs import configure_logging
 from graph.ops.metrics import Observed, metrics_endpoint
 from graph.plan.limits import Limits
 from graph.plan.persisted import persisted_documents
+from graph.rest.openapi import docs_routes
 from graph.rest.routing import rest_api_routes
 from graph.schema.build import build_schema
 from graph.settings import Settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/readyz", readyz, methods=["GET"]),
             Route("/monitor", monitor, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *docs_routes(),
             *rest_api_routes(settings, db),
         ],
         middleware=[Middleware(Observed, access_log=settings.access_log)],

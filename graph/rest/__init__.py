@@ -1,2 +1,2 @@
 """The REST API under `/v1/products/generation/sessions`, its OpenAPI document and docs page
-(`operations` lists them, `models` is the wire format, `handlers` the translation)."""
+(`routing` lists them, `models` is the wire format, `handlers` the translation)."""

@@ -116,18 +116,10 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def entity_tags(value: str | None) -> list[str] | None:
-    """The tags of `If-Match` / `If-None-Match` (`*` stays `*`); None when absent."""
-    if value is None:
-        return None
-    return [tag.strip() for tag in value.split(",") if tag.strip()]
-
-
-def none_match(tags: list[str] | None, etag: str) -> bool:
-    """`If-None-Match` uses the weak comparison: `W/"x"` matches `"x"`."""
-    if tags is None:
-        return False
-    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
+def _entity_tags(request: Request, header: str) -> list[str] | None:
+    """The tags of `If-Match` / `If-None-Match` (`*` stays `*`); None when it is absent."""
+    value = request.headers.get(header)
+    return None if value is None else [tag.strip() for tag in value.split(",") if tag.strip()]
 
 
 def _session_id(request: Request) -> str:
@@ -180,7 +172,9 @@ async def _read_session(
 
 def _document(request: Request, body: str, version: str) -> Response:
     etag = f'"{version}"'
-    if none_match(entity_tags(request.headers.get("if-none-match")), etag):
+    tags = _entity_tags(request, "if-none-match") or []
+    # The weak comparison: `W/"x"` matches `"x"`.
+    if "*" in tags or etag in (tag.removeprefix("W/") for tag in tags):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(body, headers={"ETag": etag}, media_type=JSON)
 
@@ -234,7 +228,7 @@ def folded_get_session(ctx: RestContext) -> Folded:
 async def update_session(request: Request, ctx: RestContext) -> Response:
     body = await read_json_object(request, ctx.max_body_bytes)
     changes = UpdateSessionRequest.model_validate(body).provided()
-    tags = entity_tags(request.headers.get("if-match"))
+    tags = _entity_tags(request, "if-match")
     await session_ops.update_session(
         ctx.db,
         principal_of(request.scope),

@@ -23,7 +23,7 @@ from graph.http.jsonio import JSONResponse
 from graph.live.sse import RETRY_MS, STREAM_PATH
 from graph.rest.handlers import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 from graph.rest.models import NO_NUL, ErrorBody, Event
-from graph.rest.operations import OPERATIONS, Operation
+from graph.rest.routing import OPERATIONS, Operation
 
 REF = "#/components/schemas/{model}"
 _STRING = {"type": "string"}

@@ -1,12 +1,16 @@
-"""The REST routes: each path is a `Resource` behind `KeyRequired`, so a request without a
-valid key is a 401 whatever it asks for, and an unknown method a JSON 405 with `Allow`."""
+"""Every REST operation, declared once, and the routes serving them: `/openapi.json`
+describes the same list, so a path, model or status cannot exist in one and not the other.
+Each path is a `Resource` behind `KeyRequired`, so a request without a valid key is a 401
+whatever it asks for, and an unknown method a JSON 405 with `Allow`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -22,10 +26,127 @@ from graph.rest.errors import (
     error_response,
     validation_error_response,
 )
-from graph.rest.handlers import COLLECTION, RestContext
-from graph.rest.openapi import docs_routes
-from graph.rest.operations import OPERATIONS, Operation
+from graph.rest.handlers import COLLECTION, IDEMPOTENCY_HEADER, RestContext
+from graph.rest.models import (
+    AppendEventRequest,
+    CreateSessionRequest,
+    Event,
+    EventList,
+    ListEventsQuery,
+    ListSessionsQuery,
+    Session,
+    SessionList,
+    UpdateSessionRequest,
+)
 from graph.settings import Settings
+
+Handler = Callable[[Request, RestContext], Awaitable[Response]]
+ITEM = COLLECTION + "/{id}"
+EVENTS = ITEM + "/events"
+_BODY_ERRORS = (400, 413, 415, 422)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    success_model: type[BaseModel] | None
+    success_description: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    # The headers it takes (Idempotency-Key, If-Match, If-None-Match) and sets on success.
+    headers: tuple[str, ...] = ()
+
+    @property
+    def operation_id(self) -> str:
+        return to_camel(self.handler.__name__)
+
+    @property
+    def success_status(self) -> int:
+        return {"POST": 201, "DELETE": 204}.get(self.method, 200)
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        return tuple(sorted({401, 429, 500, *self.errors}))
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "GET",
+        COLLECTION,
+        handlers.list_sessions,
+        "List generation sessions, newest first",
+        SessionList,
+        "A page of sessions (without their events).",
+        query=ListSessionsQuery,
+        errors=(422,),
+    ),
+    Operation(
+        "POST",
+        COLLECTION,
+        handlers.create_session,
+        "Create a generation session",
+        Session,
+        "The new session; `Location` is its URL.",
+        body=CreateSessionRequest,
+        errors=(*_BODY_ERRORS, 409),
+        headers=(IDEMPOTENCY_HEADER, "Location", "ETag"),
+    ),
+    Operation(
+        "GET",
+        ITEM,
+        handlers.get_session,
+        "Get session details",
+        Session,
+        "Session with events.",
+        errors=(404,),
+        headers=("ETag", "If-None-Match"),
+    ),
+    Operation(
+        "PATCH",
+        ITEM,
+        handlers.update_session,
+        "Update a generation session",
+        Session,
+        "The updated session with its events.",
+        body=UpdateSessionRequest,
+        errors=(*_BODY_ERRORS, 404, 409, 412),
+        headers=("ETag", "If-Match"),
+    ),
+    Operation(
+        "DELETE",
+        ITEM,
+        handlers.delete_session,
+        "Delete a generation session and its events",
+        None,
+        "Deleted.",
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        EVENTS,
+        handlers.append_event,
+        "Append an event to a session",
+        Event,
+        "The stored event with its sequence.",
+        body=AppendEventRequest,
+        errors=(*_BODY_ERRORS, 404, 409),
+        headers=(IDEMPOTENCY_HEADER,),
+    ),
+    Operation(
+        "GET",
+        EVENTS,
+        handlers.list_events,
+        "List a session's events after a sequence",
+        EventList,
+        "A page of events in sequence order.",
+        query=ListEventsQuery,
+        errors=(404, 422),
+    ),
+)
 
 
 class Resource:
@@ -70,8 +191,8 @@ class Resource:
 
 
 def rest_api_routes(settings: Settings, db: Database) -> list[BaseRoute]:
-    """The REST paths (the collection also with a trailing slash), `/openapi.json` and
-    `/docs`, then a JSON 404 for any other path under `/v1`: list them after the others."""
+    """The REST paths (the collection also with a trailing slash), then a JSON 404 for any
+    other path under `/v1`: list them after the others."""
     ctx = RestContext(
         db=db,
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
@@ -93,4 +214,4 @@ def rest_api_routes(settings: Settings, db: Database) -> list[BaseRoute]:
             routes.append(Route(path + "/", guarded))
     not_found = error_response(404, "not_found", "no such path in the REST API")  # an ASGI app
     fallback = KeyRequired(not_found, db, refuse=domain_error_response)
-    return [*routes, *docs_routes(), Route("/v1/{rest:path}", fallback)]
+    return [*routes, Route("/v1/{rest:path}", fallback)]

@@ -32,8 +32,7 @@ from graph.rest.models import (
     UpdateSessionRequest,
 )
 from graph.rest.openapi import EVENT_STREAM_PATH, REF, openapi_document
-from graph.rest.operations import OPERATIONS
-from graph.rest.routing import Resource
+from graph.rest.routing import OPERATIONS, Resource
 from graph.settings import Settings
 from tests.rest.conftest import Rest
 from tests.support.server import running_server
