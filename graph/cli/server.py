@@ -14,7 +14,6 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess, multiprocess
 
-from graph.ops.logs import uvicorn_log_config
 from graph.settings import Settings
 
 log = logging.getLogger("sessiongraph.server")
@@ -157,7 +156,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=settings.log_level,
-        log_config=uvicorn_log_config(),
+        log_config={"version": 1, "disable_existing_loggers": False},  # configure_logging owns it
         access_log=False,  # graph.ops.metrics writes the access log, with request ids
         http=BoundedHttpProtocol,
         header_timeout=settings.http_header_timeout_seconds,

@@ -8,7 +8,7 @@ import re
 import secrets
 import sys
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -60,8 +60,3 @@ def configure_logging(level: str, fmt: LogFormat) -> None:
         logger.propagate = True
     # Our access log (graph.ops.metrics) replaces uvicorn's, adding the request id and route.
     logging.getLogger("uvicorn.access").disabled = True
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """Tell uvicorn to leave logging alone: `configure_logging` owns it."""
-    return {"version": 1, "disable_existing_loggers": False}
