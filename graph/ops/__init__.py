@@ -1,1 +1,1 @@
-"""Running the server: health, readiness, metrics, logs and the garbage collector."""
+"""Running the server: health, readiness, metrics and logs."""
