@@ -1,15 +1,11 @@
-"""Every name the server takes from Strawberry's and graphql-core's internals, in one place.
-
-The server extends Strawberry where its public API stops: its execution context (shared
-subscription events, planned reads), its WebSocket protocol handlers, its schema converter
-(Federation entities) and its pre-execution results. Those names are not promised across
-releases, so they are imported here only, the versions are bounded in pyproject.toml, and
+"""Every name the server takes from Strawberry's and graphql-core's internals, in one place:
+they are not promised across releases, so the versions are bounded in pyproject.toml and
 tests/graph/test_framework.py fails at once when an installed release moves one of them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
 from strawberry.federation.schema import FederationAny
@@ -59,17 +55,14 @@ DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 def core_schema(schema: Any) -> GraphQLSchema:
     """The graphql-core schema a Strawberry schema wraps."""
-    core: GraphQLSchema = schema._schema
-    return core
+    return cast(GraphQLSchema, schema._schema)
 
 
 def raw_info(info: Any) -> GraphQLResolveInfo[Any]:
     """The graphql-core resolve info behind a Strawberry `Info`."""
-    raw: GraphQLResolveInfo[Any] = info._raw_info
-    return raw
+    return cast(GraphQLResolveInfo[Any], info._raw_info)
 
 
 def pre_execution_close_reason(error: GraphQLError) -> str | None:
     """The 4400 reason graphql-transport-ws gives this pre-execution error, if it closes."""
-    reason: str | None = BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
-    return reason
+    return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
