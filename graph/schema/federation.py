@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import strawberry
 from graphql import DocumentNode, GraphQLError
@@ -26,8 +26,7 @@ from graph.framework import (
     get_object_definition,
     raw_info,
 )
-from graph.plan.limits import Limits, limit_error, over_error
-from graph.plan.shape import shape_of
+from graph.plan.limits import Limits, limit_error, over_error, shape_of
 from graph.schema.build import Schema
 from graph.schema.context import Context
 from graph.schema.types import Event, Session
@@ -39,13 +38,6 @@ KEY_FIELDS = "id"
 FEDERATION_VERSION: Final = "2.5"
 
 
-class Reference(NamedTuple):
-    """One representation, checked: the entity type's name and the id asked for."""
-
-    typename: str
-    id: str
-
-
 class FederatedSchema(Schema, strawberry.federation.Schema):
     """The server's schema (codes, limits, timeout) plus `_service` and `_entities`."""
 
@@ -54,14 +46,26 @@ class FederatedSchema(Schema, strawberry.federation.Schema):
     ) -> list[FederationAny]:
         """Strawberry's resolver would look each one up on its own and turn a bad
         `__typename` into an internal error; this one checks the representations first,
-        spends the node budget, and reads the sessions in one statement."""
+        spends the node budget, and reads the sessions in one statement. Answers are in
+        the order asked, null wherever `Query.node` would answer null."""
         references = [_reference(value, index) for index, value in enumerate(representations)]
         _check_budget(info, len(references), self.limits)
-        found = await resolve_references(info.context, references)
-        return found  # type: ignore[return-value]
+        context: Context = info.context
+        session_ids = [entity_id for typename, entity_id in references if typename == "Session"]
+        sessions = await session_ops.sessions_by_id(context.db, context.principal, session_ids)
+        results: list[Session | Event | None] = []
+        for typename, entity_id in references:
+            if typename == "Session":
+                record = sessions.get(entity_id)
+                results.append(Session.from_record(record) if record is not None else None)
+            else:
+                event = await event_ops.find_event(context.db, context.principal, entity_id)
+                results.append(Event.from_record(event) if event is not None else None)
+        return results  # type: ignore[return-value]
 
 
-def _reference(value: Any, index: int) -> Reference:
+def _reference(value: Any, index: int) -> tuple[str, str]:
+    """The entity type's name and the id asked for, or the representation's problem."""
     if not isinstance(value, Mapping):
         raise _bad_representation(index, "must be an object")
     typename = value.get("__typename")
@@ -72,7 +76,7 @@ def _reference(value: Any, index: int) -> Reference:
     entity_id = value.get(KEY_FIELDS)
     if not isinstance(entity_id, str):
         raise _bad_representation(index, f"needs a string {KEY_FIELDS!r} (the @key)")
-    return Reference(typename, entity_id)
+    return typename, entity_id
 
 
 def _bad_representation(index: int, problem: str) -> GraphQLError:
@@ -101,23 +105,6 @@ def _check_budget(info: Info, count: int, limits: Limits) -> None:
         raise over_error(
             "nodes", limits.max_nodes, what, "; ask for fewer entities or smaller pages"
         )
-
-
-async def resolve_references(
-    context: Context, references: Sequence[Reference]
-) -> list[Session | Event | None]:
-    """In the order asked; null wherever `Query.node` would answer null."""
-    session_ids = [r.id for r in references if r.typename == "Session"]
-    sessions = await session_ops.sessions_by_id(context.db, context.principal, session_ids)
-    results: list[Session | Event | None] = []
-    for reference in references:
-        if reference.typename == "Session":
-            record = sessions.get(reference.id)
-            results.append(Session.from_record(record) if record is not None else None)
-        else:
-            event = await event_ops.find_event(context.db, context.principal, reference.id)
-            results.append(Event.from_record(event) if event is not None else None)
-    return results
 
 
 def federated_schema(**schema_arguments: Any) -> FederatedSchema:

@@ -26,9 +26,8 @@ from hypothesis import strategies as st
 
 from db.records import Principal
 from db.store.engine import Database
-from graph.plan.limits import Limits, limit_rules
+from graph.plan.limits import SATURATED, Limits, limit_rules, shape_of
 from graph.plan.planner import Planner
-from graph.plan.shape import SATURATED, shape_of
 from graph.schema.build import build_schema
 from tests.graph.test_limits import refused, run
 from tests.support.graphql import GraphQLClient
