@@ -1,10 +1,9 @@
 """Persisted documents: automatic persisted queries (APQ) and a manifest of trusted documents.
 
-A request names its document by `extensions.persistedQuery` (Apollo, urql) or `documentId`
-(`sha256:<hex>`, or a plain id as Relay uses); either resolves to the text, so the
-text-keyed parse and validation caches serve it. The manifest (GraphQL Code Generator's
-`persisted-documents.json`, Relay's) is read at start; in trusted-only mode every other
-document is refused and APQ registers nothing.
+A document named by `extensions.persistedQuery` (Apollo, urql) or `documentId` (`sha256:<hex>`
+or Relay's plain id) resolves to its text, so the text-keyed caches serve it. The manifest
+(GraphQL Code Generator's `persisted-documents.json`, Relay's) is read at start; in
+trusted-only mode every other document is refused and APQ registers nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError
-
-from graph.schema.production import trusted_only
 
 if TYPE_CHECKING:
     from graph.settings import Settings
@@ -43,8 +40,7 @@ class DocumentRefused(Exception):
 
 
 class DocumentNotFound(Exception):
-    """The named document is unknown here: a request error whose message and code clients
-    recognise, and retry with the full text."""
+    """A request error whose message and code clients recognise, to retry with the full text."""
 
     def __init__(self, supported: bool) -> None:
         super().__init__("PersistedQueryNotFound" if supported else "PersistedQueryNotSupported")
@@ -140,8 +136,7 @@ class PersistedDocuments:
         return query
 
     def resolve_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A WebSocket start payload with its document's text as `query`; one of the wrong
-        shape passes unchanged, for the protocol's shape check to answer."""
+        """A WebSocket start payload with its text as `query`; a wrong shape passes unchanged."""
         query = payload.get("query")
         document_id = payload.get("documentId", payload.get("doc_id"))
         extensions = payload.get("extensions")
@@ -156,8 +151,8 @@ class PersistedDocuments:
         return payload if text is query else {**payload, "query": text}
 
     def message(self, message: Any, start: str) -> tuple[Any, dict[str, Any] | None]:
-        """A WebSocket message with its document resolved, or the GraphQL error answering
-        it. Only `start` messages with an id are looked at; the shape check answers others."""
+        """A WebSocket `start` message with its document resolved, or the error answering it;
+        the protocol's shape check answers any other message."""
         if not (
             isinstance(message, dict)
             and message.get("type") == start
@@ -205,6 +200,14 @@ class PersistedDocuments:
             "'documentId' or 'extensions.persistedQuery.sha256Hash'",
             "TRUSTED_DOCUMENT_REQUIRED",
         )
+
+
+def trusted_only(env: str, manifest: str | None, setting: bool | None) -> bool:
+    """Shipping a manifest to production means allow-listing, so that is the default there;
+    an explicit setting wins either way."""
+    if setting is not None:
+        return setting
+    return env == "production" and manifest is not None
 
 
 def persisted_documents(settings: Settings) -> PersistedDocuments:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -16,11 +17,12 @@ from graph.live.fanout import SharedEventExecutor
 from graph.plan.limits import Limits, OperationLimits, limit_rules
 from graph.schema.errors import stream_with_codes, with_codes
 from graph.schema.mutation import Mutation
-from graph.schema.production import without_suggestions
 from graph.schema.query import Query
 from graph.schema.scalars import SCALAR_MAP
 from graph.schema.subscription import Subscription
 from graph.schema.types import Event, Session
+
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
 
 class Schema(strawberry.Schema):
@@ -37,7 +39,12 @@ class Schema(strawberry.Schema):
         except TimeoutError:
             result = ExecutionResult(data=None, errors=[timeout_error(self.limits)])
         result = with_codes(result, production=self.production)
-        return without_suggestions(result) if self.production else result
+        if self.production:
+            # graphql-core suggests near names of fields, arguments, types and enum values;
+            # Strawberry's switch covers only fields, so every kind is cut here.
+            for error in result.errors or ():
+                error.message = _SUGGESTION.sub("", error.message)
+        return result
 
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         """Subscriptions and operations over WebSocket: every result gets codes too."""

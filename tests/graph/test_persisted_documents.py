@@ -16,8 +16,8 @@ from graph.plan.persisted import (
     load_manifest,
     persisted_documents,
     sha256_hex,
+    trusted_only,
 )
-from graph.schema.production import trusted_only
 from graph.settings import Settings
 
 QUERY = "query Q { sessions(first: 1) { totalCount } }"
