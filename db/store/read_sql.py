@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from db import clock
@@ -216,21 +216,18 @@ class Renderer:
         # The window's placeholders are numbered as they are written: a page that shows
         # only its total must not bind them, which PostgreSQL could not type.
         w = page.window
-        window: list[str] = []
 
-        def bounds() -> list[str]:
+        @cache
+        def bounds() -> tuple[str, str, str, str]:
             """low, high, hasNextPage, hasPreviousPage (`db.windows.window_sql`)."""
-            if not window:
-                first, last, after, before = (
-                    None if index is None else self.param(index, "bigint")
-                    for index in (w.first, w.last, w.after, w.before)
-                )
-                d = self.dialect
-                last_sequence = f"{session}.last_sequence"
-                window.extend(
-                    window_sql(last_sequence, first, after, last, before, d.least, d.greatest)
-                )
-            return window
+            first, last, after, before = (
+                None if index is None else self.param(index, "bigint")
+                for index in (w.first, w.last, w.after, w.before)
+            )
+            d = self.dialect
+            return window_sql(
+                f"{session}.last_sequence", first, after, last, before, d.least, d.greatest
+            )
 
         def part(value: Part) -> str:
             if isinstance(value, Rows):
@@ -402,10 +399,15 @@ async def read(db: Database, organization_id: str, plan: ReadPlan, values: Seque
 
 async def read_as(
     db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
-) -> tuple[Principal, str] | None:
-    """The caller of a live key and `plan`'s answer for it; None for an unknown or revoked key."""
+) -> tuple[Principal, Any] | None:
+    """The caller of a live key and the answer `read` (or, for a `top="row"` plan,
+    `read_row`) gives it, in one statement; None for an unknown or revoked key."""
     row = await _row(db, key_hash, plan, values, keyed=True)
-    return (principal_from_row(row), row[6]) if row is not None else None
+    if row is None:
+        return None
+    if plan.top != "row":
+        return principal_from_row(row), row[6]
+    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)
 
 
 async def read_row(
@@ -414,13 +416,3 @@ async def read_row(
     """A `top="row"` plan's answer and the session's version (`id.revision.sequence`)."""
     row = await _row(db, organization_id, plan, values, keyed=False)
     return (row[0], row[1]) if row is not None else None
-
-
-async def read_row_as(
-    db: Database, key_hash: str, plan: ReadPlan, values: Sequence[Any]
-) -> tuple[Principal, tuple[str, str] | None] | None:
-    """`read_row` with the key check in the same statement (see `read_as`)."""
-    row = await _row(db, key_hash, plan, values, keyed=True)
-    if row is None:
-        return None
-    return principal_from_row(row), ((row[6], row[7]) if row[6] is not None else None)

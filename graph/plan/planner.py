@@ -8,6 +8,7 @@ plan's shape; a parameter one the resolvers would refuse raises `InvalidInput`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
@@ -31,6 +32,7 @@ from graphql import (
 from graphql.type import GraphQLInputType, is_abstract_type
 
 from db.cursors import decode_event_cursor, decode_session_cursor
+from db.errors import InvalidInput
 from db.fields import EVENT_FIELDS, SESSION_FIELDS
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed
 from db.store.read_plan import (
@@ -90,6 +92,7 @@ class Argument:
 
 # An argument and what reads it: a probe's classifier, or a parameter's converter.
 Probe = tuple[Argument, Callable[[Any], Any]]
+Planned = tuple[ReadPlan, tuple[Probe, ...]]
 
 
 def _given(value: Any) -> bool:
@@ -130,18 +133,6 @@ def _filter_shape(value: Any) -> tuple[tuple[str, ...] | None, bool] | None:
 def _newest_first(value: Any) -> bool | None:
     """None for an explicit null, which the standard path refuses (`SessionOrder!`)."""
     return None if value is None else bool(_stored(value) != "created_at_asc")
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRead:
-    """A plan and how to read its parameters from a request's variables."""
-
-    plan: ReadPlan
-    parameters: tuple[Probe, ...]
-
-    def values(self, variables: Variables) -> list[Any]:
-        """Raises `InvalidInput` for an argument the standard resolvers would refuse."""
-        return [convert(argument.value(variables)) for argument, convert in self.parameters]
 
 
 @dataclass
@@ -227,13 +218,9 @@ class Planner:
     def cached(
         self, node: Any, name: str, value: ValueNode | None, type_: Any, default: Any = None
     ) -> Argument:
-        """The same `Argument` for the same place in the document, whichever request
-        builds the plan: probes are compared by identity, so a shape learnt once stays."""
-        key = (id(node), name)
-        found = self.arguments.get(key)
-        if found is None:
-            found = self.arguments[key] = Argument(value, type_, default)
-        return found
+        """One `Argument` per place in the document, whichever request plans it: probes are
+        compared by identity, so a shape learnt once stays."""
+        return self.arguments.setdefault((id(node), name), Argument(value, type_, default))
 
     def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
         return ReadPlan(self.entries([operation], "Query", self.root))
@@ -310,9 +297,9 @@ class Planner:
             return self.parameter(argument, convert)
 
         window = Window(
-            first=window_argument("first", _page_size("first")),
+            first=window_argument("first", partial(_page_size, name="first")),
             after=window_argument("after", partial(decode_event_cursor, field="after")),
-            last=window_argument("last", _page_size("last")),
+            last=window_argument("last", partial(_page_size, name="last")),
             before=window_argument("before", partial(decode_event_cursor, field="before")),
         )
         return EventPage(window, self.connection(nodes, "Event", self.event))
@@ -344,16 +331,13 @@ def _field(known: Mapping[str, str], name: str) -> Field | None:
     return Field(known[name]) if name in known else None
 
 
-def _page_size(name: str) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        check_page_size(value, name)
-        return int(value)
-
-    return convert
+def _page_size(value: Any, name: str) -> int:
+    check_page_size(value, name)
+    return int(value)
 
 
 def _session_page_size(value: Any) -> int:
-    return _page_size("first")(DEFAULT_SESSIONS if value is None else value)
+    return _page_size(DEFAULT_SESSIONS if value is None else value, "first")
 
 
 class OperationPlans:
@@ -371,29 +355,33 @@ class OperationPlans:
         }
         self.probes: list[Probe] = []
         self.arguments: dict[tuple[int, str], Argument] = {}
-        self.plans: dict[tuple[Any, ...], PlannedRead | None] = {}
+        self.plans: dict[tuple[Any, ...], Planned | None] = {}
 
     def shape(self, variables: Variables) -> tuple[Any, ...]:
         return tuple(classify(argument.value(variables)) for argument, classify in self.probes)
 
-    def plan_for(self, variables: Variables) -> PlannedRead | None:
-        """None: this shape stays on the standard path."""
+    def plan_for(self, variables: Variables) -> tuple[ReadPlan, list[Any]] | None:
+        """The plan and its parameters' values; None: the standard path answers."""
         key = self.shape(variables)
-        if key in self.plans:
-            return self.plans[key]
-        planner = Planner(self.schema, self.fragments, variables, self.arguments)
-        planned: PlannedRead | None
+        found = self.plans[key] if key in self.plans else self.learn(variables)
+        if found is None:
+            return None
+        plan, parameters = found
         try:
-            plan = planner.operation(self.operation)
-            planned = PlannedRead(plan, tuple(planner.parameters))
-        except Unplannable:
-            planned = None
+            return plan, [convert(argument.value(variables)) for argument, convert in parameters]
+        except InvalidInput:
+            return None  # refused by the standard resolvers, which say why
+
+    def learn(self, variables: Variables) -> Planned | None:
+        planner = Planner(self.schema, self.fragments, variables, self.arguments)
+        planned: Planned | None = None
+        with suppress(Unplannable):
+            planned = planner.operation(self.operation), tuple(planner.parameters)
         new = [p for p in planner.probes if p not in self.probes]
         if new:
             self.probes.extend(dict.fromkeys(new))
             self.plans.clear()
-            key = self.shape(variables)
         if len(self.plans) >= MAX_SHAPES:
             self.plans.pop(next(iter(self.plans)))
-        self.plans[key] = planned
+        self.plans[self.shape(variables)] = planned
         return planned

@@ -17,7 +17,6 @@ from graphql.execution import get_variable_values
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.types import ExecutionResult
 
-from db.errors import InvalidInput
 from db.store import read_sql
 from db.store.read_plan import ReadPlan
 from graph.framework import OperationType as AllowedType
@@ -30,9 +29,8 @@ from graph.schema.errors import with_codes
 
 log = logging.getLogger("sessiongraph.plans")
 
-# Extensions whose work is done once a document has passed the standard path: those that
-# act only while it is parsed or validated, and `OperationLimits`, whose per-request
-# variable checks and timeout the runner applies itself.
+# Extensions with nothing left to do after the standard path: parse and validation hooks,
+# and `OperationLimits`, whose variable checks and timeout the runner applies itself.
 KNOWN_EXTENSIONS = (
     ParserCache,
     ValidationCache,
@@ -71,8 +69,7 @@ class OperationRunner:
     async def planned(
         self, query: str, variables: dict[str, Any] | None, context: Any, operation_name: str | None
     ) -> bytes | ExecutionResult | None:
-        """`{"data":…}` from one statement, the standard path's timeout error, or None when
-        the standard path must answer."""
+        """`{"data":…}` from one statement, the standard path's timeout error, or None."""
         found = self.plan_of(query, variables, operation_name)
         if found is None:
             return None
@@ -102,14 +99,7 @@ class OperationRunner:
         document = self.parse(query)
         if check_variables(schema, document, operation_name, variables, self.schema.limits):
             return None
-        values = coerced.coerced
-        plan = plans.plan_for(values)
-        if plan is None:
-            return None
-        try:
-            return plan.plan, plan.values(values)
-        except InvalidInput:
-            return None
+        return plans.plan_for(coerced.coerced)
 
     async def execute(
         self,
@@ -131,15 +121,12 @@ class OperationRunner:
         if self.enabled and result.data is not None and key not in self.plans:
             if len(self.plans) >= self.max_plans:
                 self.plans.pop(next(iter(self.plans)))
-            self.plans[key] = self._plans(query, operation_name)
+            document = self.parse(query)
+            operation = get_operation_ast(document, operation_name)
+            self.plans[key] = None
+            if operation is not None and operation.operation is OperationType.QUERY:
+                self.plans[key] = OperationPlans(core_schema(self.schema), document, operation)
         return result
-
-    def _plans(self, query: str, operation_name: str | None) -> OperationPlans | None:
-        document = self.parse(query)
-        operation = get_operation_ast(document, operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY:
-            return None
-        return OperationPlans(core_schema(self.schema), document, operation)
 
 
 def is_request_error(result: ExecutionResult) -> bool:

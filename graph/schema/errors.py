@@ -79,8 +79,7 @@ def door_error_response(
     error_id: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """An error answered before a door's own handler: in the REST or the GraphQL shape,
-    with the mapped status and, when a retry may cure it, `Retry-After`."""
+    """An error answered before a door's own handler, in its REST or GraphQL shape."""
     mapping = mapping_for(error)
     all_headers = dict(headers or {})
     retry_after = getattr(error, "retry_after_seconds", None)
@@ -135,7 +134,6 @@ def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        original_error=None,
         extensions=extensions,
     )
 
