@@ -160,9 +160,7 @@ class BrokerBus(Bus, ABC):
         if self._task is None:
             return  # not started: no other process can be listening through us
         key = (hint.kind, hint.session_id)
-        queued = self._outbox.get(key)
-        if queued is None or queued.sequence < hint.sequence:
-            self._outbox[key] = hint
+        self._outbox[key] = max(self._outbox.get(key, hint), hint, key=lambda h: h.sequence)
         self._wake.set()
 
     async def start(self) -> None:
@@ -468,8 +466,7 @@ def bus_for(
     if choice == "postgres":
         if sqlite:
             raise ValueError("SESSIONGRAPH_BUS_URL=postgres needs a PostgreSQL database")
-        target = url if listen_url is None else listen_url
-        dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = (listen_url or url).set(drivername="postgresql").render_as_string(hide_password=False)
         return PostgresBus(dsn, poll_interval=poll_interval)
     broker = RedisBus if choice == "redis" else NatsBus
     return broker(str(bus_url), poll_interval=poll_interval)

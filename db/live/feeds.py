@@ -45,24 +45,20 @@ class SessionDeleted(NotFound):
 class Reader(Generic[T]):
     """A buffer one consumer iterates; the feed fills it and may end it."""
 
-    __slots__ = ("_buffer", "_error", "_waiter", "finished")
+    __slots__ = ("_buffer", "_error", "_ready", "finished")
 
     def __init__(self) -> None:
         self._buffer: deque[T] = deque()
         self.finished = False
         self._error: DomainError | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._ready = asyncio.Event()  # set when there may be something to take
 
     def finish(self, error: DomainError | None = None) -> None:
         """End after what is buffered (with `error` raised last, when given)."""
         if not self.finished:
             self.finished = True
             self._error = error
-            self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+            self._ready.set()
 
     def _taken(self) -> None:
         """The consumer took an item."""
@@ -71,21 +67,17 @@ class Reader(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        while True:
-            if self._buffer:
-                item = self._buffer.popleft()
-                self._taken()
-                return item
-            if self.finished:
-                if self._error is not None:
-                    error, self._error = self._error, None
-                    raise error
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        while not self._buffer and not self.finished:
+            self._ready.clear()
+            await self._ready.wait()
+        if self._buffer:
+            item = self._buffer.popleft()
+            self._taken()
+            return item
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        raise StopAsyncIteration
 
     def close(self) -> None:
         """The consumer is gone: stop feeding it."""
@@ -112,7 +104,7 @@ class EventReader(Reader[EventRecord]):
                 self.position = event.sequence
         if len(self._buffer) >= HIGH_WATER:
             self.paused = True
-        self._wake()
+        self._ready.set()
 
     def _taken(self) -> None:
         if self.paused and len(self._buffer) <= LOW_WATER:
@@ -170,7 +162,7 @@ class UpdateReader(Reader[SessionChange]):
             self.finish(Conflict("too many session updates are waiting; subscribe again"))
             return
         self._buffer.append(change)
-        self._wake()
+        self._ready.set()
         if self.session_id is not None:
             self.known = change.state
             if change.kind == "deleted":
@@ -211,14 +203,6 @@ class SessionFeed:
         self._dirty.set()
         if self._task is None and self.readers:
             self._task = asyncio.create_task(self._run(), name=f"feed-{self.session_id}")
-
-    def on_hint(self, hint: Hint) -> None:
-        """An `events` hint every reader is already past needs no read."""
-        if hint.kind == "events" and all(
-            r.position >= hint.sequence or r.finished for r in self.readers
-        ):
-            return
-        self.poke()
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -324,8 +308,12 @@ class Feeds:
 
     def _on_hint(self, hint: Hint) -> None:
         feed = self._feeds.get(hint.session_id)
-        if feed is not None:
-            feed.on_hint(hint)
+        # An `events` hint every reader is already past needs no read.
+        if feed is not None and (
+            hint.kind != "events"
+            or any(not r.finished and r.position < hint.sequence for r in feed.readers)
+        ):
+            feed.poke()
         if hint.kind in SESSION_KINDS and any(r.wants(hint) for r in self._updates):
             self._queue_update(hint)
 

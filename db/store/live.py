@@ -25,26 +25,21 @@ async def read_log(
     `limit` events after each position. The row is read first: on PostgreSQL each
     statement sees everything committed before it, so the events reach its last_sequence.
     """
+    head = sa.select(_s.status, _s.expires_at, _s.last_sequence).where(_s.id == session_id)
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(_s.status, _s.expires_at, _s.last_sequence).where(_s.id == session_id)
-            )
-        ).first()
+        row = (await conn.execute(head)).first()
         if row is None:
             return None, []
         batches: list[list[EventRecord]] = []
         for after in afters:
-            if after >= row.last_sequence:
-                batches.append([])
-                continue
-            rows = await conn.execute(
-                sa.select(events)
-                .where(events.c.session_id == session_id, events.c.sequence > after)
-                .order_by(events.c.sequence)
-                .limit(limit)
-            )
-            batches.append([EventRecord.from_row(r) for r in rows])
+            found = []
+            if after < row.last_sequence:
+                page = sa.select(events).where(
+                    events.c.session_id == session_id, events.c.sequence > after
+                )
+                rows = await conn.execute(page.order_by(events.c.sequence).limit(limit))
+                found = [EventRecord.from_row(r) for r in rows]
+            batches.append(found)
     return row, batches
 
 

@@ -24,9 +24,10 @@ _MESSAGES = {
 }
 # The connection is gone or cannot be made (SQLSTATE class 08, 57P01-03 shutdown/restart,
 # 53300 too many connections; InternalClientError: a pooled connection whose server end was
-# terminated while idle), or the server refuses writes (25006 read-only, e.g. a standby after
-# failover; 53100 disk full).
-_PG_UNREACHABLE: tuple[type[BaseException], ...] = (
+# terminated while idle; OSError: refused, reset or timed out), or the server refuses writes
+# (25006 read-only, e.g. a standby after failover; 53100 disk full).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
     asyncpg.exceptions.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
@@ -63,21 +64,18 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 def _reason(error: BaseException) -> str | None:
     if isinstance(error, _PG_READ_ONLY):
         return READ_ONLY
-    if isinstance(error, _PG_UNREACHABLE):
-        return UNREACHABLE
-    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
-        return UNREACHABLE  # "connection is closed": the server or network dropped it
-    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
-        return UNREACHABLE
     if isinstance(error, sqlalchemy.exc.TimeoutError):
         return BUSY  # no pooled connection came free in time
     if isinstance(error, sqlite3.OperationalError):
         text = str(error).lower()
-        for reason, needles in _SQLITE.items():
-            if any(needle in text for needle in needles):
-                return reason
-    if isinstance(error, OSError | TimeoutError):
-        return UNREACHABLE  # refused, reset or timed-out connection to the database
+        return next((r for r, needles in _SQLITE.items() if any(n in text for n in needles)), None)
+    if (
+        isinstance(error, _UNREACHABLE)
+        # "connection is closed": the server or network dropped it
+        or (isinstance(error, asyncpg.InterfaceError) and "closed" in str(error))
+        or (isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated)
+    ):
+        return UNREACHABLE
     return None
 
 
