@@ -55,7 +55,7 @@ class RestContext:
     idempotency_retention: timedelta
 
 
-def parse_query(model: type[M], request: Request) -> M:
+def _parse_query(model: type[M], request: Request) -> M:
     """Repeatable parameters (lists) take every value; others the last one given."""
     params = request.query_params
     values: dict[str, Any] = {}
@@ -80,7 +80,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+async def _read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or the 4xx that says why it is not one."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -104,7 +104,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     return value
 
 
-def idempotency_key(request: Request) -> str | None:
+def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and (not key or len(key) > MAX_KEY_LENGTH):
         raise RequestRejected(
@@ -139,8 +139,8 @@ async def _write_once(
 ) -> Response:
     """Validate the body and run the write once per Idempotency-Key: a retry with the same
     request replays the first answer."""
-    key = idempotency_key(request)  # a bad key is refused before the body is read
-    body = await read_json_object(request, ctx.max_body_bytes)
+    key = _idempotency_key(request)  # a bad key is refused before the body is read
+    body = await _read_json_object(request, ctx.max_body_bytes)
     parsed = model.model_validate(body)
     principal = principal_of(request.scope)
     if key is None:
@@ -180,7 +180,7 @@ def _document(request: Request, body: str, version: str) -> Response:
 
 
 async def list_sessions(request: Request, ctx: RestContext) -> Response:
-    query = parse_query(ListSessionsQuery, request)
+    query = _parse_query(ListSessionsQuery, request)
     cursor = decode_session_cursor(query.cursor, field="cursor") if query.cursor else None
     plan = reads.session_list(
         cursor=cursor is not None,
@@ -226,7 +226,7 @@ def folded_get_session(ctx: RestContext) -> Folded:
 
 
 async def update_session(request: Request, ctx: RestContext) -> Response:
-    body = await read_json_object(request, ctx.max_body_bytes)
+    body = await _read_json_object(request, ctx.max_body_bytes)
     changes = UpdateSessionRequest.model_validate(body).provided()
     tags = _entity_tags(request, "if-match")
     await session_ops.update_session(
@@ -258,6 +258,6 @@ async def append_event(request: Request, ctx: RestContext) -> Response:
 
 
 async def list_events(request: Request, ctx: RestContext) -> Response:
-    query = parse_query(ListEventsQuery, request)
+    query = _parse_query(ListEventsQuery, request)
     body, _ = await _read_session(ctx, request, reads.EVENT_PAGE, query.limit, query.after)
     return Response(body, media_type=JSON)
