@@ -27,7 +27,7 @@ from graph.schema.errors import (
 
 # Checks the key inside the statement that answers: (caller, answer), or None for the usual
 # path (which then says why).
-Folded = Callable[[Request, str], Awaitable[tuple[Principal, Response] | None]]
+Folded = Callable[[Request, str], Awaitable[tuple[Principal, ASGIApp] | None]]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
 
 REST_PREFIX = "/v1/"

@@ -4,12 +4,13 @@ media types and cross-site rules are in docs/graphql-over-http.md."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import orjson
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, get_operation_ast
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.types import ExecutionResult
 
@@ -28,6 +29,8 @@ from graph.http.request import (
     params_from_query_string,
     response_media_type,
 )
+from graph.ops.metrics import count_operation
+from graph.plan.limits import Limits, size_error
 from graph.plan.persisted import DocumentNotFound, DocumentRefused, PersistedDocuments
 from graph.plan.runner import OperationRunner, is_request_error, response_body
 from graph.schema.build import Schema
@@ -84,7 +87,7 @@ class GraphQLEndpoint:
             )
         await response(scope, receive, send)
 
-    async def folded(self, request: Request, key_hash: str) -> tuple[Principal, Response] | None:
+    async def folded(self, request: Request, key_hash: str) -> tuple[Principal, ASGIApp] | None:
         """A planned read with the key check in its statement (see `KeyRequired`); None for
         anything else, which then takes the usual path and gets its usual answer."""
         media_type = response_media_type(request.headers.get("accept"))
@@ -108,8 +111,14 @@ class GraphQLEndpoint:
         if answered is None:
             return None
         principal, text = answered
-        body = b'{"data":' + text.encode() + b"}"
-        return principal, Response(body, media_type=media_type)
+        operation = self._operation_of(query, params.operation_name)
+        response = Response(b'{"data":' + text.encode() + b"}", media_type=media_type)
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            count_operation(*operation, ok=True)  # only when sent: not when answered 429
+            await response(scope, receive, send)
+
+        return principal, counted
 
     async def _respond(self, request: Request, media_type: str) -> Response:
         params, allowed = await self._params(request)
@@ -145,19 +154,34 @@ class GraphQLEndpoint:
         self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
     ) -> tuple[bytes, bool]:
         """The response body, and whether it is a request error (no `data`)."""
+        query, result = params.query, None
         try:
             query = self.documents.resolve(params.query, params.extensions, params.document_id)
+            result = await self._result(query, params, context, allowed)
         except DocumentNotFound as missing:
             result = ExecutionResult(data=None, errors=[missing.error()])
-            return orjson.dumps(response_body(result)), is_request_error(result)
         except DocumentRefused as refused:
             raise RequestRefused(refused.status, refused.message, code=refused.code) from None
+        finally:  # counted however it ends, a refusal included
+            ok = isinstance(result, bytes) or (result is not None and not result.errors)
+            count_operation(*self._operation_of(query, params.operation_name), ok)
+        if isinstance(result, bytes):
+            return result, False
+        return orjson.dumps(response_body(result)), is_request_error(result)
+
+    async def _result(
+        self,
+        query: str,
+        params: GraphQLParams,
+        context: Context,
+        allowed: tuple[OperationType, ...],
+    ) -> bytes | ExecutionResult:
         variables, name = params.variables, params.operation_name
         planned = await self.runner.planned(query, variables, context, name)
-        if isinstance(planned, bytes):
-            return planned, False
+        if planned is not None:
+            return planned
         try:
-            result = planned or await self.runner.execute(query, variables, context, name, allowed)
+            return await self.runner.execute(query, variables, context, name, allowed)
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:
                 raise RequestRefused(
@@ -168,8 +192,26 @@ class GraphQLEndpoint:
             raise RequestRefused(400, "the request needs a 'query' string") from None
         except CannotGetOperationTypeError as error:
             failed = ExecutionResult(data=None, errors=[GraphQLError(error.as_http_error_reason())])
-            result = with_codes(failed, production=self.schema.production)
-        return orjson.dumps(response_body(result)), is_request_error(result)
+            return with_codes(failed, production=self.schema.production)
+
+    def _operation_of(self, query: str | None, name: str | None) -> tuple[str, str | None]:
+        return operation_of(self.runner.parse, self.schema.limits, query, name)
+
+
+def operation_of(
+    parse: Callable[[str], DocumentNode], limits: Limits, query: str | None, name: str | None
+) -> tuple[str, str | None]:
+    """The type and name an operation is counted under: "unknown" for a document over the
+    limits (never parsed), that does not parse or lacks the operation. `parse` is the
+    pipeline's cached one, so a document that ran is not parsed again."""
+    try:
+        document = None if query is None or size_error(query, limits) else parse(query)
+    except GraphQLError:
+        document = None
+    operation = None if document is None else get_operation_ast(document, name)
+    if operation is None:
+        return "unknown", name
+    return operation.operation.value, name or (operation.name.value if operation.name else None)
 
 
 def unauthenticated_response(error: Unauthenticated) -> Response:

@@ -25,6 +25,7 @@ from db.records import EventRecord
 from db.store.engine import Database
 from graph.http.auth import KeyRequired, principal_of
 from graph.http.jsonio import JSONResponse
+from graph.ops.metrics import OPEN_SUBSCRIPTIONS
 from graph.schema.errors import mapping_for
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
@@ -121,6 +122,7 @@ class EventStreams:
         # left first) then never registers a reader it could not unregister.
         reader = feeds_of(self.db).events(session_id, after)
         self.open += 1
+        OPEN_SUBSCRIPTIONS.inc()
         revoked = asyncio.Event()
 
         async def on_revoked() -> None:
@@ -167,6 +169,7 @@ class EventStreams:
                     waiter.cancel()
             reader.close()
             self.open -= 1
+            OPEN_SUBSCRIPTIONS.dec()
 
 
 def event_stream_endpoint(streams: EventStreams) -> KeyRequired:

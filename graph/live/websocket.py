@@ -17,12 +17,14 @@ from datetime import timedelta
 from typing import Any, cast
 
 import orjson
+from graphql import parse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry import UNSET
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import ParserCache
 
 from db.errors import Unauthenticated
 from db.events import events_in_windows
@@ -40,6 +42,7 @@ from graph.framework import (
     pre_execution_close_reason,
 )
 from graph.http.auth import principal_from_header
+from graph.http.graphql import operation_of
 from graph.http.ratelimit import admit, graphql_error_body, refusal
 from graph.live.fanout import (
     legacy_prefix,
@@ -47,6 +50,7 @@ from graph.live.fanout import (
     results_untouched_by_extensions,
     transport_prefix,
 )
+from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation
 from graph.plan.persisted import PersistedDocuments
 from graph.schema.context import EventKey
 from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
@@ -220,6 +224,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
     OPERATION = "subscribe"
     MESSAGES = TRANSPORT_MESSAGES
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _Operations(self)  # type: ignore[assignment]
+
     @staticmethod
     def error(operation_id: str, error: object) -> dict[str, Any]:
         return {"id": operation_id, "type": "error", "payload": [error]}
@@ -244,29 +252,50 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
             await super().handle_task_exception(error)
 
 
-class _AnyOperation:
-    """The legacy protocol's `start` carries queries and mutations too, as its clients send;
-    a document that does not parse or names no operation of its own closes the socket with
-    4400, as on graphql-transport-ws (Strawberry's legacy handler would answer `error`)."""
+class _Operations:
+    """The schema as both handlers run it: each operation counted once as it ends, a
+    subscription in the open gauge while it runs, however it ends. With `refuse` (legacy
+    `start`, which carries queries and mutations too), a document that does not parse or
+    names no operation of its own closes the socket with 4400, as on graphql-transport-ws
+    (Strawberry's legacy handler would answer `error`)."""
 
-    def __init__(self, schema: Any, refuse: Callable[[str], Awaitable[None]]) -> None:
-        self.schema = schema
+    def __init__(
+        self, handler: Any, refuse: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        self.schema = handler.schema
+        self.parse = cast("GraphQLWebSocket", handler.view).parse
         self.refuse = refuse
 
-    async def subscribe(self, **kwargs: Any) -> Any:
-        return self._refusing_bad_requests(await self.schema.stream(**kwargs))
+    async def stream(self, query: str, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        name = kwargs.get("operation_name")
+        kind, name = operation_of(self.parse, self.schema.limits, query, name)
+        return self._counted(await self.schema.stream(query, **kwargs), kind, name)
 
-    async def _refusing_bad_requests(self, source: Any) -> AsyncGenerator[Any, None]:
-        async with aclosing(source):
-            first = True
-            async for result in source:
-                if first and isinstance(result, PreExecutionError) and result.errors:
-                    reason = pre_execution_close_reason(result.errors[0])
-                    if reason is not None:
-                        await self.refuse(reason)
-                        return
-                first = False
-                yield result
+    subscribe = stream  # the legacy handler's name for it
+
+    async def _counted(self, source: Any, kind: str, name: str | None) -> AsyncGenerator[Any, None]:
+        ok = first = True
+        if kind == "subscription":
+            OPEN_SUBSCRIPTIONS.inc()
+        try:
+            async with aclosing(source):
+                async for result in source:
+                    ok = ok and not result.errors
+                    refused = first and isinstance(result, PreExecutionError) and result.errors
+                    if refused and self.refuse is not None:
+                        reason = pre_execution_close_reason(result.errors[0])
+                        if reason is not None:
+                            await self.refuse(reason)
+                            return
+                    first = False
+                    yield result
+        except Exception:
+            ok = False
+            raise
+        finally:
+            if kind == "subscription":
+                OPEN_SUBSCRIPTIONS.dec()
+            count_operation(kind, name, ok)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
@@ -277,7 +306,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = _AnyOperation(self.schema, self.handle_invalid_message)  # type: ignore[assignment]
+        self.schema = _Operations(self, self.handle_invalid_message)  # type: ignore[assignment]
         self.init_deadline = asyncio.create_task(self._init_deadline())
 
     @staticmethod
@@ -404,6 +433,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.sockets: dict[WebSocket, SocketContext | None] = {}
         self.closing = False
+        caches = [e for e in schema.get_extensions() if isinstance(e, ParserCache)]
+        self.parse = caches[0].cached_parse_document if caches else parse
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -36,7 +37,6 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-# README lists these two; nothing feeds them yet, so they export no samples / zero.
 OPERATIONS = Counter(
     "sessiongraph_graphql_operations_total",
     "GraphQL operations by type, name (bounded) and outcome.",
@@ -69,6 +69,23 @@ BUS_DEGRADED = Gauge(
     "database instead (summed over processes); as of the last scrape.",
     multiprocess_mode="livesum",
 )
+OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+MAX_OPERATION_NAMES = 200  # per process
+_operation_names: set[str] = set()
+
+
+def count_operation(kind: str, name: str | None, ok: bool) -> None:
+    """Clients choose operation names: the label keeps to a bounded set of well-formed ones."""
+    if not name:
+        label = "anonymous"
+    elif not OPERATION_NAME.fullmatch(name):
+        label = "invalid"
+    elif name in _operation_names or len(_operation_names) < MAX_OPERATION_NAMES:
+        _operation_names.add(name)
+        label = name
+    else:
+        label = "other"
+    OPERATIONS.labels(kind, label, "ok" if ok else "error").inc()
 
 
 class Observed:
