@@ -18,24 +18,10 @@ from db import status as status_rules
 from db.clock import to_rfc3339
 from db.fields import EVENTS, SESSIONS, Field
 from db.records import Principal, SessionRecord
+from db.store import read_plan
 from db.store.engine import Database
 from db.store.keys import KEY_SOURCE, PRINCIPAL_COLUMNS, live_key, principal_from_row
-from db.store.read_plan import (
-    Entries,
-    EventById,
-    EventList,
-    EventPage,
-    Null,
-    Obj,
-    Part,
-    ReadPlan,
-    Rows,
-    SessionById,
-    SessionFilter,
-    SessionPage,
-    Text,
-)
-from db.store.read_plan import Field as FieldRef
+from db.store.read_plan import Entries, Part, ReadPlan
 from db.windows import window_sql
 
 ORGANIZATION, NOW, KEY = "organization", "now", "key"
@@ -151,11 +137,11 @@ class Renderer:
 
     def value(self, value: Part, part: Callable[[Part], str]) -> str:
         """Constants and nested objects (over the same scope) here; the scope's parts by `part`."""
-        if isinstance(value, Text):
+        if isinstance(value, read_plan.Text):
             return _literal('"' + value.value + '"')
-        if isinstance(value, Null):
+        if isinstance(value, read_plan.Null):
             return "'null'"
-        if isinstance(value, Obj):
+        if isinstance(value, read_plan.Obj):
             return self.obj(value.entries, part)
         return part(value)
 
@@ -182,19 +168,19 @@ class Renderer:
         return self.obj(entries, lambda value: self.session_part(value, alias))
 
     def session_part(self, value: Part, alias: str) -> str:
-        if isinstance(value, FieldRef):
+        if isinstance(value, read_plan.Field):
             if value.name == "cursor":
                 return self.session_cursor(alias)
             return self.field(SESSIONS[value.name], alias)
-        if isinstance(value, EventPage):
+        if isinstance(value, read_plan.EventPage):
             return self.event_page(value, alias)
-        if isinstance(value, EventList):
+        if isinstance(value, read_plan.EventList):
             return self.events(value.entries, alias, f"<= {alias}.last_sequence")
         raise _misplaced(value)
 
     def event(self, entries: Entries, alias: str) -> str:
         def part(value: Part) -> str:
-            if not isinstance(value, FieldRef):
+            if not isinstance(value, read_plan.Field):
                 raise _misplaced(value)
             if value.name == "cursor":
                 return _quoted(f"{alias}.sequence")
@@ -212,7 +198,7 @@ class Renderer:
         )
         return self.array(self.event(entries, alias), source, f"{alias}.sequence")
 
-    def event_page(self, page: EventPage, session: str) -> str:
+    def event_page(self, page: read_plan.EventPage, session: str) -> str:
         # The window's placeholders are numbered as they are written: a page that shows
         # only its total must not bind them, which PostgreSQL could not type.
         w = page.window
@@ -230,10 +216,10 @@ class Renderer:
             )
 
         def part(value: Part) -> str:
-            if isinstance(value, Rows):
+            if isinstance(value, read_plan.Rows):
                 low, high, _, _ = bounds()
                 return self.events(value.entries, session, f"BETWEEN {low} AND {high}")
-            if not isinstance(value, FieldRef):
+            if not isinstance(value, read_plan.Field):
                 raise _misplaced(value)
             if value.name == "total_count":
                 return self.number(f"{session}.last_sequence")
@@ -252,8 +238,8 @@ class Renderer:
 
     # Roots --------------------------------------------------------------------------
     def root(self, value: Part) -> str:
-        if isinstance(value, SessionById | EventById):
-            events = isinstance(value, EventById)
+        if isinstance(value, read_plan.SessionById | read_plan.EventById):
+            events = isinstance(value, read_plan.EventById)
             alias = self.alias("e" if events else "s")
             shown = (self.event if events else self.session)(value.entries, alias)
             return (
@@ -261,11 +247,13 @@ class Renderer:
                 f" WHERE {alias}.id = {self.param(value.id, 'text')}"
                 f" AND {alias}.organization_id = {self.org()}), 'null')"
             )
-        if isinstance(value, SessionPage):
+        if isinstance(value, read_plan.SessionPage):
             return self.session_page(value)
         raise _misplaced(value)
 
-    def session_conditions(self, query: SessionFilter, alias: str, *, keyset: bool) -> str:
+    def session_conditions(
+        self, query: read_plan.SessionFilter, alias: str, *, keyset: bool
+    ) -> str:
         conditions = [f"{alias}.organization_id = {self.org()}"]
         if query.user_id is not None:
             conditions.append(f"{alias}.user_id = {self.param(query.user_id, 'text')}")
@@ -278,7 +266,7 @@ class Renderer:
             conditions.append(f"({alias}.created_at, {alias}.id) {op} ({stamp}, {session_id})")
         return " AND ".join(conditions)
 
-    def session_page(self, page: SessionPage) -> str:
+    def session_page(self, page: read_plan.SessionPage) -> str:
         query = page.query
         direction = "DESC" if query.newest_first else "ASC"
         reverse = "ASC" if query.newest_first else "DESC"
@@ -295,13 +283,13 @@ class Renderer:
             )
 
         def part(value: Part) -> str:
-            if isinstance(value, Rows):
+            if isinstance(value, read_plan.Rows):
                 alias = self.alias("s")
                 inner = page_rows(f"{alias}.*", alias)
                 outer = self.alias("s")
                 item = self.session(value.entries, outer)
                 return self.array(item, f"FROM ({inner}) {outer}", order(outer))
-            if not isinstance(value, FieldRef):
+            if not isinstance(value, read_plan.Field):
                 raise _misplaced(value)
             return page_field(value.name)
 
@@ -352,7 +340,7 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
     if plan.top == "row":
         # One session's row, with its version beside the answer; nothing when it is missing.
         ((_, found),) = plan.entries
-        assert isinstance(found, SessionById)
+        assert isinstance(found, read_plan.SessionById)
         ((_, only),) = found.entries
         s = renderer.alias("s")
         shown = renderer.value(only, lambda value: renderer.session_part(value, s))

@@ -35,22 +35,8 @@ from db.cursors import decode_event_cursor, decode_session_cursor
 from db.errors import InvalidInput
 from db.fields import EVENT_FIELDS, SESSION_FIELDS
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed
-from db.store.read_plan import (
-    Entries,
-    EventById,
-    EventPage,
-    Field,
-    Null,
-    Obj,
-    Part,
-    ReadPlan,
-    Rows,
-    SessionById,
-    SessionFilter,
-    SessionPage,
-    Text,
-    Window,
-)
+from db.store import read_plan
+from db.store.read_plan import Entries, Part, ReadPlan
 from db.validation import free_of_nul
 from db.windows import check_page_size
 
@@ -240,7 +226,7 @@ class Planner:
         entries: list[tuple[str, Part]] = []
         for key, fields in self.subfields(nodes, type_name).items():
             name = fields[0].name.value
-            found = Text(type_name) if name == "__typename" else part(name, fields)
+            found = read_plan.Text(type_name) if name == "__typename" else part(name, fields)
             if found is None:
                 raise Unplannable(f"{type_name}.{name}")
             entries.append((key, found))
@@ -256,10 +242,10 @@ class Planner:
         if kind == "null":
             raise Unplannable(f"Query.{name}(id: null)")
         if kind == "session":
-            return SessionById(self.parameter(argument, str), self.session(nodes))
+            return read_plan.SessionById(self.parameter(argument, str), self.session(nodes))
         if kind == "event" and name == "node":
-            return EventById(self.parameter(argument, str), self.event(nodes))
-        return Null()
+            return read_plan.EventById(self.parameter(argument, str), self.event(nodes))
+        return read_plan.Null()
 
     def session(self, nodes: list[FieldNode]) -> Entries:
         def part(name: str, fields: list[FieldNode]) -> Part | None:
@@ -275,17 +261,19 @@ class Planner:
     ) -> Entries:
         def part(name: str, fields: list[FieldNode]) -> Part | None:
             if name == "nodes":
-                return Rows(rows(fields))
+                return read_plan.Rows(rows(fields))
             if name == "edges":
-                return Rows(self.entries(fields, f"{kind}Edge", edge))
+                return read_plan.Rows(self.entries(fields, f"{kind}Edge", edge))
             if name == "pageInfo":
-                return Obj(self.entries(fields, "PageInfo", lambda n, _: _field(PAGE_INFO, n)))
-            return Field("total_count") if name == "totalCount" else None
+                return read_plan.Obj(
+                    self.entries(fields, "PageInfo", lambda n, _: _field(PAGE_INFO, n))
+                )
+            return read_plan.Field("total_count") if name == "totalCount" else None
 
         def edge(name: str, fields: list[FieldNode]) -> Part | None:
             if name == "node":
-                return Obj(rows(fields))
-            return Field("cursor") if name == "cursor" else None
+                return read_plan.Obj(rows(fields))
+            return read_plan.Field("cursor") if name == "cursor" else None
 
         return self.entries(nodes, f"{kind}Connection", part)
 
@@ -296,13 +284,13 @@ class Planner:
                 return None
             return self.parameter(argument, convert)
 
-        window = Window(
+        window = read_plan.Window(
             first=window_argument("first", partial(_page_size, name="first")),
             after=window_argument("after", partial(decode_event_cursor, field="after")),
             last=window_argument("last", partial(_page_size, name="last")),
             before=window_argument("before", partial(decode_event_cursor, field="before")),
         )
-        return EventPage(window, self.connection(nodes, "Event", self.event))
+        return read_plan.EventPage(window, self.connection(nodes, "Event", self.event))
 
     def sessions(self, nodes: list[FieldNode]) -> Part:
         node = nodes[0]
@@ -323,12 +311,12 @@ class Planner:
         newest_first = self.probe(self.argument(node, "Query", "orderBy"), _newest_first)
         if newest_first is None:
             raise Unplannable("Query.sessions(orderBy: null)")
-        query = SessionFilter(first, after, statuses, user_id, newest_first)
-        return SessionPage(query, self.connection(nodes, "Session", self.session))
+        query = read_plan.SessionFilter(first, after, statuses, user_id, newest_first)
+        return read_plan.SessionPage(query, self.connection(nodes, "Session", self.session))
 
 
-def _field(known: Mapping[str, str], name: str) -> Field | None:
-    return Field(known[name]) if name in known else None
+def _field(known: Mapping[str, str], name: str) -> read_plan.Field | None:
+    return read_plan.Field(known[name]) if name in known else None
 
 
 def _page_size(value: Any, name: str) -> int:

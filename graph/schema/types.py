@@ -6,8 +6,7 @@ db/fields.py by tests/graph/test_declared_fields.py; records are copied by that 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -19,9 +18,6 @@ from db.sessions import count_sessions, cursor_of
 from db.windows import EventWindow, event_window
 from graph.schema.enums import EventType, SessionStatus
 from graph.schema.scalars import JSON, DateTime
-
-if TYPE_CHECKING:
-    from graph.schema.context import Context
 
 
 @strawberry.interface(description="An object with a globally unique id (`sess_…`, `evt_…`).")
@@ -113,34 +109,28 @@ class Session(Node):
         status = SessionStatus(record.status)
         return cls(**(_declared(record, SESSION_FIELDS) | {"status": status}), record=record)
 
-    @strawberry.field(
-        description="The session's events in sequence order (100 when unbounded).",
-        graphql_type=EventConnection,
-    )
-    def events(
+    @strawberry.field(description="The session's events in sequence order (100 when unbounded).")
+    async def events(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Awaitable[EventConnection]:
+    ) -> EventConnection:
         """Through the request's DataLoader: a page of sessions reads its events at once."""
+        record = self.record
         window = event_window(
-            self.record.last_sequence,
+            record.last_sequence,
             first=first,
             after=decode_event_cursor(after, field="after") if after is not None else None,
             last=last,
             before=decode_event_cursor(before, field="before") if before is not None else None,
         )
-        return _event_connection(info.context, self.record, window)
-
-
-async def _event_connection(
-    context: Context, record: SessionRecord, window: EventWindow
-) -> EventConnection:
-    loaded = [] if window.is_empty else await context.events.load((record.id, window))
-    return EventConnection.build([Event.from_record(r) for r in loaded], window, record.event_count)
+        loaded = [] if window.is_empty else await info.context.events.load((record.id, window))
+        return EventConnection.build(
+            [Event.from_record(r) for r in loaded], window, record.event_count
+        )
 
 
 @strawberry.type
