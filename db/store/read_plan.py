@@ -1,8 +1,7 @@
 """A read plan: what an answer shows, in order, and nothing about SQL (db/store/read_sql.py
-renders it). Arguments are indexes of bound parameters, so one plan and one statement
-serve every request of the same shape. Within a `SessionById`, `EventById` or `Rows`,
-`Field`s name a row's declared fields (or `cursor`); within a page, the page's fields;
-`Obj` is an object over the same scope.
+renders it). Arguments are indexes of bound parameters, so one plan and one statement serve
+every request of the same shape. A `Field` names a declared field (or `cursor`) of the row
+it is under, else one of its page; an `Obj` is an object over the same row or page.
 """
 
 from __future__ import annotations
@@ -100,8 +99,7 @@ Entries = tuple[tuple[str, Part], ...]
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
     """`top`: "object", the entries' object (GraphQL's `data`); "single", the one entry's
-    value; "row", the one entry of a `SessionById` over that row, with the session's version
-    (REST's answers about one session)."""
+    value; "row", a `SessionById`'s one entry with the session's version (REST's reads)."""
 
     entries: Entries
     enum_case: Literal["upper", "lower"] = "upper"

@@ -119,6 +119,7 @@ def size_error(body: str, limits: Limits) -> GraphQLError | None:
 
 PAGE_ARGUMENTS = ("first", "last")
 SATURATED = 2**62  # counts stop growing here: far past any limit, still a small integer
+Variables = Mapping[str, Any] | None
 
 
 def _add(a: int, b: int) -> int:
@@ -137,7 +138,7 @@ class PageSize:
     literal: int | None = None
     variable: str | None = None
 
-    def value(self, variables: Mapping[str, Any] | None) -> int | None:
+    def value(self, variables: Variables) -> int | None:
         """None when the default applies (a variable absent, null, or refused by coercion)."""
         if self.literal is not None or variables is None or self.variable is None:
             return self.literal
@@ -161,7 +162,7 @@ class ConnectionUse:
     default: int
     inner: Part
 
-    def size(self, variables: Mapping[str, Any] | None) -> int:
+    def size(self, variables: Variables) -> int:
         values = [max(v, 0) for s in self.sizes if (v := s.value(variables)) is not None]
         return min(values) if values else self.default
 
@@ -195,7 +196,7 @@ class OperationShape:
         """Only then can a request's variables break a limit validation did not check."""
         return any(size.literal is None for size in self.page_sizes)
 
-    def node_count(self, variables: Mapping[str, Any] | None) -> int:
+    def node_count(self, variables: Variables) -> int:
         """Each connection's page size times those around it, summed (GitHub's formula)."""
         memo: dict[int, int] = {}
 
@@ -213,47 +214,49 @@ class OperationShape:
         return nodes(self.root)
 
 
-class _Measure:
-    """Measures selection sets, each named fragment once."""
+def shape_of(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> OperationShape:
+    """Each named fragment measured once; a document nested past Python's stack is too deep."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    measured: dict[str, Part] = {}
+    measuring: set[str] = set()
+    visits = 0
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]):
-        self.schema = schema
-        self.fragments = fragments
-        self.measured: dict[str, Part] = {}
-        self.measuring: set[str] = set()
-        self.visits = 0
-
-    def selection_set(self, node: SelectionSetNode | None, parent_type: Any, into: Part) -> None:
+    def selection_set(node: SelectionSetNode | None, parent_type: Any, into: Part) -> None:
+        nonlocal visits
         for selection in node.selections if node is not None else ():
-            self.visits += 1
+            visits += 1
             if isinstance(selection, FieldNode):
-                self.field(selection, parent_type, into)
+                field_of(selection, parent_type, into)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = self.schema.get_type(condition.name.value) if condition else parent_type
-                self.selection_set(selection.selection_set, inner or parent_type, into)
+                inner = schema.get_type(condition.name.value) if condition else parent_type
+                selection_set(selection.selection_set, inner or parent_type, into)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragment(selection.name.value)
-                if fragment is not None:
-                    into.depth = max(into.depth, fragment.depth)
-                    into.fields = _add(into.fields, fragment.fields)
-                    into.parts.append(fragment)
+                spread = fragment(selection.name.value)
+                if spread is not None:
+                    into.depth = max(into.depth, spread.depth)
+                    into.fields = _add(into.fields, spread.fields)
+                    into.parts.append(spread)
 
-    def fragment(self, name: str) -> Part | None:
+    def fragment(name: str) -> Part | None:
         """None for an unknown or cyclic fragment: other validation rules report it."""
-        known = self.measured.get(name)
-        definition = self.fragments.get(name)
-        if known is not None or definition is None or name in self.measuring:
+        known = measured.get(name)
+        definition = fragments.get(name)
+        if known is not None or definition is None or name in measuring:
             return known
-        self.measuring.add(name)
+        measuring.add(name)
         part = Part()
-        condition = self.schema.get_type(definition.type_condition.name.value)
-        self.selection_set(definition.selection_set, condition, part)
-        self.measuring.discard(name)
-        self.measured[name] = part
+        condition = schema.get_type(definition.type_condition.name.value)
+        selection_set(definition.selection_set, condition, part)
+        measuring.discard(name)
+        measured[name] = part
         return part
 
-    def field(self, node: FieldNode, parent_type: Any, into: Part) -> None:
+    def field_of(node: FieldNode, parent_type: Any, into: Part) -> None:
         name = node.name.value
         into.fields = _add(into.fields, 1)
         if name.startswith("__"):
@@ -264,7 +267,7 @@ class _Measure:
         field_type = get_named_type(field_def.type) if field_def is not None else None
         inner = Part()
         # An unknown field (FieldsOnCorrectTypeRule reports it) still counts its depth.
-        self.selection_set(node.selection_set, field_type, inner)
+        selection_set(node.selection_set, field_type, inner)
         into.depth = max(into.depth, inner.depth + 1)
         into.fields = _add(into.fields, inner.fields)
         if field_def is None or field_type is None or not field_type.name.endswith("Connection"):
@@ -283,22 +286,12 @@ class _Measure:
         default = default if isinstance(default, int) else DEFAULT_PAGE
         into.connections.append(ConnectionUse(tuple(sizes), default, inner))
 
-
-def shape_of(
-    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
-) -> OperationShape:
-    """A document nested past Python's stack counts as too deep."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    measure = _Measure(schema, fragments)
     root = Part()
     try:
-        root_type = schema.get_root_type(operation.operation)
-        measure.selection_set(operation.selection_set, root_type, root)
+        selection_set(operation.selection_set, schema.get_root_type(operation.operation), root)
     except RecursionError:
-        return OperationShape(root, measure.visits, sys.maxsize, SATURATED, too_deep=True)
-    return OperationShape(root, measure.visits, root.depth, root.fields)
+        return OperationShape(root, visits, sys.maxsize, SATURATED, too_deep=True)
+    return OperationShape(root, visits, root.depth, root.fields)
 
 
 # The parser cache hands out one document per query text: its identity is an exact key.
@@ -322,11 +315,7 @@ def cached_shape(
 
 
 def shape_errors(
-    shape: OperationShape,
-    limits: Limits,
-    variables: Mapping[str, Any] | None,
-    *,
-    literal_only: bool,
+    shape: OperationShape, limits: Limits, variables: Variables, *, literal_only: bool
 ) -> list[GraphQLError]:
     """Page sizes, then the node budget; with `literal_only`, none if a size is a variable."""
     errors = [
@@ -352,7 +341,7 @@ def check_variables(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
-    variables: Mapping[str, Any] | None,
+    variables: Variables,
     limits: Limits,
 ) -> list[GraphQLError]:
     """What depends on variables: every path validating with the schema's rules runs it after."""
