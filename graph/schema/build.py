@@ -64,9 +64,8 @@ def timeout_error(limits: Limits) -> GraphQLError:
 def build_schema(
     *, production: bool = False, limits: Limits | None = None, federation: bool = False
 ) -> Schema:
-    """Parses and validations are cached (validation is half a small query's cost); the
-    limits come first, so a document over the token limit is never parsed. `federation`
-    builds the same schema as a Federation 2 subgraph (graph/schema/federation.py)."""
+    """Parses and validations are cached (validation is half a small query's cost) after the
+    limits, so a document over the token limit is never parsed; `federation`: a subgraph."""
     limits = limits or Limits()
     rules = limit_rules(limits, introspection=not production)
     arguments: dict[str, Any] = {

@@ -1,8 +1,6 @@
 """Subscription root: live views over `db.live.feeds`, scoped by the caller like every read.
-
-Each resolver checks scope and arguments before it returns its stream, so a foreign or
-missing session is an `error` message (`NOT_FOUND`) before anything is streamed.
-"""
+Scope and arguments are checked before a stream is returned, so a foreign or missing session
+is an `error` message (`NOT_FOUND`) before anything is streamed."""
 
 from __future__ import annotations
 
