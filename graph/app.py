@@ -17,9 +17,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from db.live.expiry import ExpirySweeper
 from db.live.feeds import feeds_of
 from db.store.engine import Database
-from graph.http.graphiql import asset_routes, ide_page
+from graph.http.graphiql import asset_routes, ide_page, monitor
 from graph.http.graphql import GraphQLEndpoint, graphql_endpoint
-from graph.http.monitor import monitor
 from graph.live.sse import STREAM_PATH, EventStreams, event_stream_endpoint
 from graph.live.websocket import GraphQLWebSocket
 from graph.ops.health import healthz, readyz

@@ -25,17 +25,14 @@ from graph.schema.errors import (
     unavailable,
 )
 
-# Checks the key inside the statement that answers: (caller, answer), or None for the usual
-# path (which then says why).
+# Checks the key inside the statement that answers: (caller, answer), or None for the usual path.
 Folded = Callable[[Request, str], Awaitable[tuple[Principal, ASGIApp] | None]]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
-
-REST_PREFIX = "/v1/"
 
 
 def is_rest(scope: Scope) -> bool:
     """REST paths (SSE included) answer in the REST error shape, everything else GraphQL's."""
-    return str(scope["path"]).startswith(REST_PREFIX)
+    return str(scope["path"]).startswith("/v1/")
 
 
 def failure_response(error: Exception, scope: Scope, where: str) -> Response:
@@ -63,7 +60,7 @@ async def principal_from_header(db: Database, value: str | None) -> Principal:
 
 
 def authorization_of(scope: Scope) -> str | None:
-    """The `Authorization` field, read from the ASGI scope without building `Headers`."""
+    """Read from the ASGI scope without building `Headers`."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             return str(value.decode("latin-1"))
@@ -71,8 +68,7 @@ def authorization_of(scope: Scope) -> str | None:
 
 
 def principal_of(scope: Scope) -> Principal:
-    """The caller `KeyRequired` resolved for this request."""
-    principal: Principal = scope["state"]["principal"]
+    principal: Principal = scope["state"]["principal"]  # set by `KeyRequired`
     return principal
 
 

@@ -1,5 +1,7 @@
-"""GraphiQL, pre-filled for sessiongraph, with its pinned files served from /graphiql/assets
-(works offline) or loaded from unpkg.com; each tag carries its integrity hash."""
+"""The browser pages. GraphiQL, pre-filled for sessiongraph, with its pinned files served from
+/graphiql/assets (works offline) or loaded from unpkg.com, each tag with its integrity hash;
+`/monitor`, a live view of an organisation's sessions and one session's events: one static
+page (no framework, no CDN) that asks for a key and talks to `/graphql`."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from graph.http.graphiql_assets import SHIPPED, pinned_files, problems
 ASSETS_ROUTE = "/graphiql/assets"
 # The URL names the file's hash, so a changed file is a new URL: caching for a year is safe.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
-_TEMPLATE = Template((Path(__file__).parent / "static" / "graphiql.html").read_text())
+_STATIC = Path(__file__).parent / "static"
+_TEMPLATE = Template((_STATIC / "graphiql.html").read_text())
+_MONITOR = (_STATIC / "monitor.html").read_text()
 
 Source = Literal["local", "cdn"]
 # The page's placeholders and the shipped file each one loads.
@@ -78,12 +82,10 @@ def _attributes(file: str, source: Source) -> str:
 
 
 def _script_json(value: str) -> str:
-    """A JS string literal that cannot end the <script> it sits in."""
-    return json.dumps(value).replace("</", "<\\/")
+    return json.dumps(value).replace("</", "<\\/")  # cannot end the <script> it sits in
 
 
 def render_page(*, source: Source = "local") -> str:
-    """The page, its script and style tags pointing at our own copies or at the CDN."""
     tags = {slot: _attributes(file, source) for slot, file in PAGE_FILES.items()}
     return _TEMPLATE.substitute(
         tags,
@@ -94,8 +96,8 @@ def render_page(*, source: Source = "local") -> str:
 
 
 def asset_routes(folder: Path | None = None) -> list[Route]:
-    """Routes serving the pinned files from `folder` (default: the shipped copies), checked
-    here so a broken copy stops start-up with the command that fixes it, not a blank page."""
+    """Routes serving the pinned files from `folder` (default: the shipped copies), checked so
+    a broken copy stops start-up with the command that fixes it, not a blank page."""
     folder = folder or SHIPPED
     found = problems(folder)
     if found:
@@ -124,3 +126,7 @@ def ide_page(*, source: Source = "local") -> PublicPage:
         return HTMLResponse(page) if wants_page else None
 
     return serve
+
+
+async def monitor(_: Request) -> Response:
+    return HTMLResponse(_MONITOR, headers={"Cache-Control": "no-cache"})

@@ -1,12 +1,8 @@
 """GraphiQL's browser files: pinned npm packages, shipped in graph/http/static/graphiql/.
-
-The shipped `manifest.json` is the record of the pins (versions, tarball `dist.integrity`,
-each file's SRI hash). `sessiongraph graphiql-assets DIR` downloads each tarball, checks it
-and every file against the pins, and writes them with the manifest: the same pins always
-give the same bytes; the server and the tests check a folder against them offline. To move
-to another version, edit the manifest's versions and integrities, then run the command on
-graph/http/static/graphiql.
-"""
+The shipped `manifest.json` records the pins (versions, tarball `dist.integrity`, each
+file's SRI hash); `sessiongraph graphiql-assets DIR` downloads, checks and writes them, so
+the same pins always give the same bytes. To move to another version, edit the manifest's
+versions and integrities, then run the command on graph/http/static/graphiql."""
 
 from __future__ import annotations
 
@@ -28,8 +24,6 @@ REGISTRY = "https://registry.npmjs.org"
 
 @dataclass(frozen=True)
 class PinnedFile:
-    """One file taken from a package's tarball, with the SRI hash browsers check."""
-
     source: str
     file: str
     integrity: str
@@ -73,18 +67,17 @@ class AssetError(RuntimeError):
 
 
 def sri(data: bytes, algorithm: str = "sha384") -> str:
-    """A Subresource Integrity string, the form both browsers and npm's dist.integrity use."""
+    """The form both browsers (Subresource Integrity) and npm's dist.integrity use."""
     digest = hashlib.new(algorithm, data).digest()
     return f"{algorithm}-{base64.b64encode(digest).decode()}"
 
 
 def pinned_files() -> dict[str, tuple[Package, PinnedFile]]:
-    """Every shipped file by its name in the folder."""
     return {pinned.file: (package, pinned) for package in PACKAGES for pinned in package.files}
 
 
 def manifest_bytes() -> bytes:
-    """manifest.json exactly as the build writes it (tarball URLs derived from the pins)."""
+    """manifest.json as the build writes it (tarball URLs derived from the pins)."""
     document = {
         "about": _PINS["about"],
         "packages": [
@@ -126,15 +119,14 @@ def unpack(package: Package, tarball: bytes) -> dict[str, bytes]:
 
 
 def download(package: Package, registry: str = REGISTRY) -> bytes:
-    """The tarball from the registry (proxies from the environment apply, as for npm)."""
+    """Proxies from the environment apply, as for npm."""
     response = httpx.get(package.tarball_url(registry), follow_redirects=True, timeout=120)
-    response.raise_for_status()
-    return response.content
+    return response.raise_for_status().content
 
 
 def build(target: Path) -> list[Path]:
-    """Fill `target` with the pinned files and manifest, all checked before any is written.
-    `NPM_CONFIG_REGISTRY` names a mirror, as for npm; the pins still decide."""
+    """Fill `target` with the pinned files and manifest, all checked before any is written;
+    `NPM_CONFIG_REGISTRY` names a mirror, as for npm."""
     registry = os.environ.get("NPM_CONFIG_REGISTRY") or REGISTRY
     files: dict[str, bytes] = {}
     for package in PACKAGES:

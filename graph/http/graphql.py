@@ -4,10 +4,9 @@ media types and cross-site rules are in docs/graphql-over-http.md."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import orjson
-from graphql import DocumentNode, GraphQLError, get_operation_ast
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,8 +28,7 @@ from graph.http.request import (
     params_from_query_string,
     response_media_type,
 )
-from graph.ops.metrics import count_operation
-from graph.plan.limits import Limits, size_error
+from graph.ops.metrics import count_operation, operation_of
 from graph.plan.persisted import DocumentNotFound, DocumentRefused, PersistedDocuments
 from graph.plan.runner import OperationRunner, is_request_error, response_body
 from graph.schema.build import Schema
@@ -74,7 +72,15 @@ class GraphQLEndpoint:
                     f"this endpoint answers with {GRAPHQL_RESPONSE} or {JSON}; Accept allows "
                     "neither",
                 )
-            response = await self._respond(request, media_type)
+            params, allowed = await self._params(request)
+            context = Context(self.db, principal_of(scope), self.session_ttl_seconds)
+            if isinstance(params, list):
+                bodies = [(await self._answer(one, context, allowed))[0] for one in params]
+                response = Response(b"[" + b",".join(bodies) + b"]", media_type=media_type)
+            else:
+                body, request_error = await self._answer(params, context, allowed)
+                status = 400 if media_type == GRAPHQL_RESPONSE and request_error else 200
+                response = Response(body, status_code=status, media_type=media_type)
         except ClientDisconnect:
             return  # the client left before sending its whole body: nobody to answer
         except RequestRefused as refused:
@@ -110,78 +116,45 @@ class GraphQLEndpoint:
             return None  # the usual path reports the timeout
         if answered is None:
             return None
-        principal, text = answered
         operation = self._operation_of(query, params.operation_name)
-        response = Response(b'{"data":' + text.encode() + b"}", media_type=media_type)
+        response = Response(b'{"data":' + answered[1].encode() + b"}", media_type=media_type)
 
         async def counted(scope: Scope, receive: Receive, send: Send) -> None:
-            count_operation(*operation, ok=True)  # only when sent: not when answered 429
+            count_operation(*operation, ok=True)  # once sent: not when refused with 429
             await response(scope, receive, send)
 
-        return principal, counted
-
-    async def _respond(self, request: Request, media_type: str) -> Response:
-        params, allowed = await self._params(request)
-        context = Context(
-            db=self.db,
-            principal=principal_of(request.scope),
-            session_ttl_seconds=self.session_ttl_seconds,
-        )
-        if isinstance(params, list):
-            bodies = [(await self._answer(one, context, allowed))[0] for one in params]
-            return Response(b"[" + b",".join(bodies) + b"]", media_type=media_type)
-        body, request_error = await self._answer(params, context, allowed)
-        status = 400 if media_type == GRAPHQL_RESPONSE and request_error else 200
-        return Response(body, status_code=status, media_type=media_type)
+        return answered[0], counted
 
     async def _params(self, request: Request) -> Parsed:
         """The request's parameters, read once: a request the fold declined was read there."""
         state = request.scope.setdefault("state", {})
         parsed: Parsed | None = state.pop(PARSED, None)
-        if parsed is None:
-            parsed = state[PARSED] = await self._read_params(request)
-        return parsed
-
-    async def _read_params(self, request: Request) -> Parsed:
+        if parsed is not None:
+            return parsed
         if request.method == "GET":
-            return params_from_query_string(request), QUERIES_ONLY
-        if request.method == "POST":
+            parsed = params_from_query_string(request), QUERIES_ONLY
+        elif request.method == "POST":
             limit, most = self.max_body_bytes, self.schema.limits.max_operations
-            return await params_from_body(request, limit, max_operations=most), ALL_OPERATIONS
-        raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
+            parsed = await params_from_body(request, limit, max_operations=most), ALL_OPERATIONS
+        else:
+            raise RequestRefused(405, f"{request.method} is not allowed", {"Allow": "GET, POST"})
+        state[PARSED] = parsed
+        return parsed
 
     async def _answer(
         self, params: GraphQLParams, context: Context, allowed: tuple[OperationType, ...]
     ) -> tuple[bytes, bool]:
         """The response body, and whether it is a request error (no `data`)."""
+        variables, name = params.variables, params.operation_name
         query, result = params.query, None
         try:
             query = self.documents.resolve(params.query, params.extensions, params.document_id)
-            result = await self._result(query, params, context, allowed)
+            result = await self.runner.planned(query, variables, context, name)
+            result = result or await self.runner.execute(query, variables, context, name, allowed)
         except DocumentNotFound as missing:
             result = ExecutionResult(data=None, errors=[missing.error()])
         except DocumentRefused as refused:
             raise RequestRefused(refused.status, refused.message, code=refused.code) from None
-        finally:  # counted however it ends, a refusal included
-            ok = isinstance(result, bytes) or (result is not None and not result.errors)
-            count_operation(*self._operation_of(query, params.operation_name), ok)
-        if isinstance(result, bytes):
-            return result, False
-        return orjson.dumps(response_body(result)), is_request_error(result)
-
-    async def _result(
-        self,
-        query: str,
-        params: GraphQLParams,
-        context: Context,
-        allowed: tuple[OperationType, ...],
-    ) -> bytes | ExecutionResult:
-        variables, name = params.variables, params.operation_name
-        planned = await self.runner.planned(query, variables, context, name)
-        if planned is not None:
-            return planned
-        try:
-            return await self.runner.execute(query, variables, context, name, allowed)
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:
                 raise RequestRefused(
@@ -192,26 +165,16 @@ class GraphQLEndpoint:
             raise RequestRefused(400, "the request needs a 'query' string") from None
         except CannotGetOperationTypeError as error:
             failed = ExecutionResult(data=None, errors=[GraphQLError(error.as_http_error_reason())])
-            return with_codes(failed, production=self.schema.production)
+            result = with_codes(failed, production=self.schema.production)
+        finally:  # counted however it ends, a refusal included
+            ok = isinstance(result, bytes) or (result is not None and not result.errors)
+            count_operation(*self._operation_of(query, name), ok)
+        if isinstance(result, bytes):
+            return result, False
+        return orjson.dumps(response_body(result)), is_request_error(result)
 
     def _operation_of(self, query: str | None, name: str | None) -> tuple[str, str | None]:
         return operation_of(self.runner.parse, self.schema.limits, query, name)
-
-
-def operation_of(
-    parse: Callable[[str], DocumentNode], limits: Limits, query: str | None, name: str | None
-) -> tuple[str, str | None]:
-    """The type and name an operation is counted under: "unknown" for a document over the
-    limits (never parsed), that does not parse or lacks the operation. `parse` is the
-    pipeline's cached one, so a document that ran is not parsed again."""
-    try:
-        document = None if query is None or size_error(query, limits) else parse(query)
-    except GraphQLError:
-        document = None
-    operation = None if document is None else get_operation_ast(document, name)
-    if operation is None:
-        return "unknown", name
-    return operation.operation.value, name or (operation.name.value if operation.name else None)
 
 
 def unauthenticated_response(error: Unauthenticated) -> Response:

@@ -36,20 +36,14 @@ class GraphQLParams:
 
 def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
     """The quality of the most specific range matching `media_type` (RFC 9110 §12.5.1)."""
-    candidates = (media_type, media_type.split("/")[0] + "/*", "*/*")
-    best: tuple[int, float] = (-1, 0.0)
-    for media, quality in ranges:
-        if media in candidates:
-            specificity = 2 - candidates.index(media)
-            if specificity > best[0]:
-                best = (specificity, quality)
-    return best[1]
+    candidates = ("*/*", media_type.split("/")[0] + "/*", media_type)
+    found = [(candidates.index(media), quality) for media, quality in ranges if media in candidates]
+    return max(found, key=lambda match: match[0], default=(0, 0.0))[1]
 
 
 def response_media_type(accept: str | None) -> str | None:
     """`application/graphql-response+json` when asked for by name, else `application/json`
-    (also for a missing Accept or a wildcard, which legacy clients send); None when the
-    client accepts neither (406)."""
+    (also for no Accept or a wildcard, as legacy clients send); None for neither (406)."""
     if not accept or not accept.strip():
         return JSON
     ranges: list[tuple[str, float]] = []
@@ -66,9 +60,9 @@ def response_media_type(accept: str | None) -> str | None:
                 except ValueError:
                     quality = 0.0
         ranges.append((media.lower(), quality))
-    explicit = any(media == GRAPHQL_RESPONSE for media, _ in ranges)
     response_quality = _quality(ranges, GRAPHQL_RESPONSE)
     json_quality = _quality(ranges, JSON)
+    explicit = any(media == GRAPHQL_RESPONSE for media, _ in ranges)
     if explicit and response_quality > 0 and response_quality >= json_quality:
         return GRAPHQL_RESPONSE
     if json_quality > 0:
@@ -153,8 +147,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def params_from_body(
     request: Request, limit: int, *, max_operations: int = 1
 ) -> GraphQLParams | list[GraphQLParams]:
-    """POST: a JSON object sent as `application/json`, or a JSON array of them: a batch,
-    accepted only when batching is on (`max_operations` above 1) and up to that many."""
+    """POST: a JSON object sent as `application/json`, or a batch (a JSON array of them) when
+    batching is on (`max_operations` above 1), up to that many."""
     if not _is_json_content_type(request.headers.get("content-type")):
         raise RequestRefused(415, "send the request as 'Content-Type: application/json'")
     body = await read_body(request, limit)

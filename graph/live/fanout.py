@@ -1,16 +1,14 @@
-"""Execute a subscription event once per process, not once per subscriber.
-
-An `Event` result depends only on the document, the variables its selection uses and the
-(immutable) event, so results are shared under that key. On a WebSocket lane (`open_lane`)
-an `EventStream` writes each event itself, encoded once per event and selection with each
-operation id spliced in: Strawberry's bytes without its per-result cost at 1,000
-subscribers. Results with errors, or extensions that add to results, take Strawberry's path.
-"""
+"""Execute a subscription event once per process, not once per subscriber: an `Event`
+result depends only on the document, the variables its selection uses and the (immutable)
+event. On a WebSocket lane (`open_lane`) an `EventStream` writes each event itself, encoded
+once per event and selection with each operation id spliced in: Strawberry's bytes without
+its per-result cost. Results with errors, or extensions that add to results, take
+Strawberry's path."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
 from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any, ClassVar, TypeVar
@@ -131,8 +129,8 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().cancellable_iterable(iterable)
 
     async def encoded_payload(self, record: EventRecord, group: tuple[Any, ...]) -> str | None:
-        """The `next` payload as JSON text, executed and encoded once per event and
-        selection (`group_key`); None when the result has errors (Strawberry maps those)."""
+        """The payload as JSON text, once per event and `group_key`; None for a result with
+        errors (Strawberry maps those)."""
         key = (record.id, *group)
         hit = self._encoded.get(key)
         if hit is not None and hit[0] is self.operation:
@@ -159,10 +157,7 @@ class EventStream(AsyncIterable[Event]):
         self._open_reader = open_reader
         self.executor: SharedEventExecutor | None = None
 
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._events()
-
-    async def _events(self) -> AsyncGenerator[Event, None]:
+    async def __aiter__(self) -> AsyncGenerator[Event, None]:
         reader = self._open_reader()
         lane = _LANE.get()
         executor = self.executor if lane is not None else None

@@ -1,8 +1,6 @@
-"""Server-Sent Events: the `sessionEvents` feed for REST clients and `EventSource`.
-
-Each event's `id:` is its sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after
-the last event seen; the frames are described in /openapi.json (graph/rest/openapi.py).
-"""
+"""Server-Sent Events: the `sessionEvents` feed for REST clients and `EventSource`. Each
+event's `id:` is its sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after the
+last event seen; the frames are described in /openapi.json (graph/rest/openapi.py)."""
 
 from __future__ import annotations
 
@@ -30,23 +28,21 @@ from graph.schema.errors import mapping_for
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
 RETRY_MS = 2000
+MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
 
 
 def rest_error(error: DomainError) -> Response:
-    """`{"error":{"code":…,"message":…}}` with the status `mapping_for` gives."""
     status = mapping_for(error).http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(error), status_code=status, headers=headers)
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
-    """An event with the REST paths' field names, in `db/fields.py`'s order."""
     values = ((f, getattr(event, f.name)) for f in EVENT_FIELDS)
     return {f.api: to_rfc3339(value) if f.kind == "time" else value for f, value in values}
 
 
 def error_body(error: DomainError) -> dict[str, Any]:
-    """The REST error body, as an `error` event's data."""
     return {"error": {"code": mapping_for(error).rest_code, "message": error.message}}
 
 
@@ -55,18 +51,15 @@ def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
     return f"{head}event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
-MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
-
-
 def resume_point(request: Request) -> int:
     """`Last-Event-ID` wins over `?after=` (it is what a reconnecting browser sends)."""
     for name, raw in (
         ("Last-Event-ID", request.headers.get("last-event-id")),
         ("after", request.query_params.get("after")),
     ):
-        if raw is None or raw.strip() == "":
+        text = (raw or "").strip()
+        if not text:
             continue
-        text = raw.strip()
         # ASCII digits only: `isdigit` alone also accepts "²", which `int` refuses.
         if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQUENCE:
             raise InvalidInput(
@@ -97,8 +90,7 @@ class EventStreams:
         self._stopping.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response = await self.respond(request)
+        response = await self.respond(Request(scope, receive))
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
@@ -135,8 +127,7 @@ class EventStreams:
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             while True:
-                if following is None:
-                    following = asyncio.ensure_future(anext(reader, None))
+                following = following or asyncio.ensure_future(anext(reader, None))
                 done, _ = await asyncio.wait(
                     {following, stopping, ending},
                     timeout=self.keepalive_seconds,
@@ -165,8 +156,8 @@ class EventStreams:
         finally:
             stop_watching()
             for waiter in (following, stopping, ending):
-                if waiter is not None and not waiter.done():
-                    waiter.cancel()
+                if waiter is not None:
+                    waiter.cancel()  # a no-op once done
             reader.close()
             self.open -= 1
             OPEN_SUBSCRIPTIONS.dec()

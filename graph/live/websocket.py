@@ -1,10 +1,8 @@
 """`/graphql` over WebSocket: graphql-transport-ws and legacy graphql-ws, on Strawberry's handlers.
-
 Added alike on both: the API key from `connection_init` or the upgrade request; 4400 with a
-reason for any malformed message or frame and for a document that does not parse or names
-an unknown operation; 4403 once the key is revoked; 1001 at shutdown. A database outage is
-not a bad key: 1013 at `connection_init`, SERVICE_UNAVAILABLE for an operation.
-"""
+reason for a malformed message or frame and for a document that does not parse or names an
+unknown operation; 4403 once the key is revoked; 1001 at shutdown. A database outage is not
+a bad key: 1013 at `connection_init`, SERVICE_UNAVAILABLE for an operation."""
 
 from __future__ import annotations
 
@@ -42,7 +40,6 @@ from graph.framework import (
     pre_execution_close_reason,
 )
 from graph.http.auth import principal_from_header
-from graph.http.graphql import operation_of
 from graph.http.ratelimit import admit, graphql_error_body, refusal
 from graph.live.fanout import (
     legacy_prefix,
@@ -50,7 +47,7 @@ from graph.live.fanout import (
     results_untouched_by_extensions,
     transport_prefix,
 )
-from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation
+from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation, operation_of
 from graph.plan.persisted import PersistedDocuments
 from graph.schema.context import EventKey
 from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
@@ -80,10 +77,6 @@ LEGACY_MESSAGES = {
 }
 
 
-class KeyRevoked(Exception):
-    """The connection's key no longer works: the socket must close with 4403."""
-
-
 class FrameTooDeep(json.JSONDecodeError):
     """A frame nested past `MAX_FRAME_DEPTH`: malformed for this server, with its own reason."""
 
@@ -109,7 +102,7 @@ class SocketContext:
         self, operation_id: str, running: Mapping[str, object], limit: int | None
     ) -> dict[str, Any] | None:
         """None when a new operation may start (spending one request of the organisation's
-        budget), else the GraphQL error that answers it; `KeyRevoked` once the key fails."""
+        budget), else the GraphQL error that answers it; `Unauthenticated` once the key fails."""
         if limit is not None and operation_id not in running and len(running) >= limit:
             return {
                 "message": f"at most {limit} operations may run at once on one connection",
@@ -119,7 +112,7 @@ class SocketContext:
             self.principal = await principal_from_header(self.db, self.key)
             decision = await admit(self.db, self.principal)
         except Unauthenticated:
-            raise KeyRevoked from None
+            raise
         except Exception as error:
             down = unavailable(error)
             if down is None:
@@ -204,7 +197,7 @@ async def _screened(
             error = await handler.context.admit_operation(
                 message["id"], running, handler.max_subscriptions_per_connection
             )
-        except KeyRevoked:
+        except Unauthenticated:
             await handler.websocket.close(code=4403, reason=REVOKED)
             return None
         if error is not None:
@@ -253,11 +246,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
 
 
 class _Operations:
-    """The schema as both handlers run it: each operation counted once as it ends, a
-    subscription in the open gauge while it runs, however it ends. With `refuse` (legacy
-    `start`, which carries queries and mutations too), a document that does not parse or
-    names no operation of its own closes the socket with 4400, as on graphql-transport-ws
-    (Strawberry's legacy handler would answer `error`)."""
+    """The schema as the handlers run it: each operation counted as it ends, a subscription
+    in the gauge while it runs. With `refuse` (legacy `start`, queries and mutations too), a
+    document that does not parse or names no operation of its own closes with 4400, as on
+    graphql-transport-ws (Strawberry's legacy handler would answer `error`)."""
 
     def __init__(
         self, handler: Any, refuse: Callable[[str], Awaitable[None]] | None = None
@@ -361,8 +353,8 @@ class SocketAdapter(ASGIWebSocketAdapter):
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
-        """A frame that is not JSON text closes with 4400 and says why, on both protocols
-        (Strawberry's legacy handler would ignore non-JSON and close a binary one with 1002)."""
+        """A frame that is not JSON text closes with 4400 and why, on both protocols (Strawberry's
+        legacy handler would ignore non-JSON and close a binary one with 1002)."""
         try:
             async for message in super().iter_json():
                 yield message
@@ -383,8 +375,8 @@ class SocketAdapter(ASGIWebSocketAdapter):
         await self.send_text(cast("str", self.view.encode_json(message)))
 
     async def close(self, code: int, reason: str) -> None:
-        """The reason, which may quote the client, is cut to the 123 bytes a close frame
-        carries (RFC 6455, 5.5): a longer one would drop the connection without a code."""
+        """The reason, which may quote the client, is cut to the 123 bytes a close frame carries
+        (RFC 6455, 5.5): a longer one would drop the connection without a code."""
         self.refused = self.refused or code == BAD_REQUEST
         encoded = reason.encode()
         if len(encoded) > MAX_CLOSE_REASON_BYTES:
@@ -394,8 +386,6 @@ class SocketAdapter(ASGIWebSocketAdapter):
 
 
 class GraphQLWebSocket(GraphQL[SocketContext, None]):
-    """The ASGI app behind `WebSocketRoute("/graphql")`."""
-
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = SocketAdapter
@@ -440,8 +430,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        """orjson, as the HTTP door reads bodies: it stops at `MAX_FRAME_DEPTH` levels where
-        the standard library would exhaust Python's recursion limit (no close frame)."""
+        """orjson stops at `MAX_FRAME_DEPTH` levels where the standard library would exhaust
+        Python's recursion limit (no close frame)."""
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as error:
@@ -454,9 +444,8 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         return context
 
     async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
-        """The key from the init payload, else the upgrade request; 4403 when bad, 1013
-        (`ServiceUnavailable`: a client that gives up on a refused key retries this) when the
-        database cannot check it now."""
+        """The key from the init payload, else the upgrade request; 4403 when bad, 1013 (which
+        a client that gives up on a refused key retries) when the database cannot check it."""
         value = key_from_params(context.connection_params)
         value = value or context.websocket.headers.get("authorization")
         context.key = value

@@ -7,8 +7,10 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
+from graphql import DocumentNode, GraphQLError, get_operation_ast
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.ops.logs import REQUEST_ID_HEADER, current_request_id, request_id_from
+from graph.plan.limits import Limits, size_error
 
 access_log = logging.getLogger("sessiongraph.access")
 
@@ -86,6 +89,21 @@ def count_operation(kind: str, name: str | None, ok: bool) -> None:
     else:
         label = "other"
     OPERATIONS.labels(kind, label, "ok" if ok else "error").inc()
+
+
+def operation_of(
+    parse: Callable[[str], DocumentNode], limits: Limits, query: str | None, name: str | None
+) -> tuple[str, str | None]:
+    """The type and name an operation is counted under: "unknown" for a document over the limits,
+    unparsable or without it. `parse` is the pipeline's cache: what ran is not parsed again."""
+    try:
+        document = None if query is None or size_error(query, limits) else parse(query)
+    except GraphQLError:
+        document = None
+    operation = None if document is None else get_operation_ast(document, name)
+    if operation is None:
+        return "unknown", name
+    return operation.operation.value, name or (operation.name.value if operation.name else None)
 
 
 class Observed:
