@@ -1,26 +1,33 @@
 """API keys on the wire: `Authorization: Bearer <key>`, or the bare key the reference page sends.
 `KeyRequired` guards every door alike, so rules about callers (revocation, rate limits) live
-in one place, the last where a failure can still be answered in the door's shape."""
+in one place, the last where a failure can still be answered in the door's shape.
+
+`maxRequestsPerMinute` on the wire: 429, `Retry-After`, and the IETF draft's RateLimit
+fields (`RateLimit-Policy`: quota `q`, window `w`; `RateLimit`: remaining `r`, reset `t`) on
+every response of a guarded door, so clients can pace themselves before they are refused."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db.errors import DomainError, Unauthenticated
+from db.errors import DomainError, RateLimited, Unauthenticated
 from db.keys import authenticate, key_hash_of
-from db.ratelimit import Decision
+from db.ratelimit import WINDOW_SECONDS, Decision, limiter_for
 from db.records import Principal
 from db.store.engine import Database
-from graph.http.ratelimit import admit, rate_limit_fields, rate_limited_response
 from graph.ops.metrics import RATE_LIMITED
 from graph.schema.errors import (
+    ServiceUnavailable,
     door_error_response,
     log,
     log_unavailable,
+    mapping_for,
     new_error_id,
     unavailable,
 )
@@ -28,6 +35,45 @@ from graph.schema.errors import (
 # Checks the key inside the statement that answers: (caller, answer), or None for the usual path.
 Folded = Callable[[Request, str], Awaitable[tuple[Principal, ASGIApp] | None]]
 PublicPage = Callable[[Request], Awaitable[Response | None]]
+
+POLICY = "org-per-minute"
+
+
+async def admit(db: Database, principal: Principal) -> Decision:
+    """Spend one request of the caller's organisation: once per HTTP request, and once per
+    operation (`subscribe`/`start` message) on a WebSocket."""
+    return await limiter_for(db).admit(
+        principal.organization_id, principal.plan.max_requests_per_minute
+    )
+
+
+def refusal(decision: Decision) -> RateLimited:
+    return RateLimited(
+        f"the organisation's plan allows {decision.limit} requests per minute; "
+        f"retry after {decision.retry_after_seconds} s",
+        retry_after_seconds=decision.retry_after_seconds,
+    )
+
+
+def graphql_error_body(error: RateLimited | ServiceUnavailable) -> dict[str, Any]:
+    """A GraphQL error a retry may cure, as WebSocket `error`/`connection_error` carry it."""
+    return {
+        "message": error.message,
+        "extensions": {
+            "code": mapping_for(error).graphql_code,
+            "retryAfter": error.retry_after_seconds,
+        },
+    }
+
+
+@lru_cache(maxsize=256)
+def _policy_field(limit: int) -> tuple[bytes, bytes]:  # the same for every request of a plan
+    return b"ratelimit-policy", f'"{POLICY}";q={limit};w={WINDOW_SECONDS}'.encode("latin-1")
+
+
+def rate_limit_fields(decision: Decision) -> list[tuple[bytes, bytes]]:
+    state = f'"{POLICY}";r={decision.remaining};t={decision.reset_seconds}'
+    return [_policy_field(decision.limit), (b"ratelimit", state.encode("latin-1"))]
 
 
 def is_rest(scope: Scope) -> bool:
@@ -149,12 +195,14 @@ class KeyRequired:
     async def _admitted(
         self, decision: Decision, app: ASGIApp, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Run `app` with the RateLimit fields added, or answer 429."""
+        """Run `app` with the RateLimit fields added, or answer 429 (with them and Retry-After)."""
+        fields = rate_limit_fields(decision)
         if not decision.allowed:
             RATE_LIMITED.inc()
-            await rate_limited_response(decision, rest=is_rest(scope))(scope, receive, send)
+            named = {name.decode(): value.decode() for name, value in fields}
+            refused = door_error_response(refusal(decision), rest=is_rest(scope), headers=named)
+            await refused(scope, receive, send)
             return
-        fields = rate_limit_fields(decision)
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":

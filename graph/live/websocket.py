@@ -39,8 +39,7 @@ from graph.framework import (
     WebSocketDisconnected,
     pre_execution_close_reason,
 )
-from graph.http.auth import principal_from_header
-from graph.http.ratelimit import admit, graphql_error_body, refusal
+from graph.http.auth import admit, graphql_error_body, principal_from_header, refusal
 from graph.live.fanout import (
     legacy_prefix,
     open_lane,

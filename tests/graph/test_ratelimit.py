@@ -15,7 +15,7 @@ from db.errors import RateLimited
 from db.keys import authenticate
 from db.plans import set_plan
 from db.store.engine import Database
-from graph.http.ratelimit import admit, refusal
+from graph.http.auth import admit, refusal
 from graph.schema.errors import graphql_error
 from tests.conftest import new_key
 from tests.support.graphql import GraphQLClient
