@@ -112,14 +112,11 @@ class Bus:
 
 
 class BrokerBus(Bus, ABC):
-    """Hints across processes through a broker at `url`, reconnecting by itself.
-
-    Outgoing hints are coalesced (newest sequence per kind and session) and kept across a
-    dropped link; our own come back and are ignored by their origin. While the broker is
-    unreachable the bus is *degraded*: every `poll_interval` listeners resync. Subclasses
-    supply the link (`_connect` ... `_link_alive`; their client's own reconnect off, so a
-    drop ends the link), call `_received(payload)` per message and `_link_lost()` on a drop.
-    """
+    """Hints across processes through a broker at `url`, reconnecting by itself: outgoing
+    hints are coalesced (newest per kind and session) and kept across a dropped link; our own
+    come back and are ignored by origin. While the broker is unreachable the bus is degraded:
+    listeners resync every `poll_interval`. Subclasses supply the link (their client's own
+    reconnect off, so a drop ends it), call `_received` per message, `_link_lost` on a drop."""
 
     kind = "broker"  # names the backend in logs and /readyz
     max_reconnect_delay = 5.0

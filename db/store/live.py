@@ -21,10 +21,9 @@ _s = sessions.c
 async def read_log(
     db: Database, session_id: str, afters: Iterable[int], limit: int
 ) -> tuple[Any, list[list[EventRecord]]]:
-    """The session's status, expires_at and last_sequence (None once deleted) and up to
-    `limit` events after each position. The row is read first: on PostgreSQL each
-    statement sees everything committed before it, so the events reach its last_sequence.
-    """
+    """The session's status, expires_at and last_sequence (None once deleted), and up to
+    `limit` events after each position. The row is read first: on PostgreSQL each statement
+    sees everything committed before it, so the events reach its last_sequence."""
     head = sa.select(_s.status, _s.expires_at, _s.last_sequence).where(_s.id == session_id)
     async with db.read() as conn:
         row = (await conn.execute(head)).first()
