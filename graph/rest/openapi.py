@@ -138,18 +138,12 @@ _ETAG = {
     "schema": _STRING,
 }
 _RESPONSE_HEADERS = {
-    "Location": (
-        "Location",
-        {"description": "Path of the new session.", "required": True, "schema": _STRING},
-    ),
-    "ETag": ("ETag", _ETAG),
-    IDEMPOTENCY_HEADER: (
-        REPLAYED_HEADER,
-        {
-            "description": "`true` when this is the stored response to an earlier request.",
-            "schema": {"type": "string", "enum": ["true"]},
-        },
-    ),
+    "Location": {"description": "Path of the new session.", "required": True, "schema": _STRING},
+    "ETag": _ETAG,
+    REPLAYED_HEADER: {
+        "description": "`true` when this is the stored response to an earlier request.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 
 
@@ -173,7 +167,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def _operation(operation: Operation) -> dict[str, Any]:
     success: dict[str, Any] = {"description": operation.success_description}
-    if headers := dict(h for name, h in _RESPONSE_HEADERS.items() if name in operation.headers):
+    sets = {REPLAYED_HEADER if h == IDEMPOTENCY_HEADER else h for h in operation.headers}
+    if headers := {name: h for name, h in _RESPONSE_HEADERS.items() if name in sets}:
         success["headers"] = headers
     if operation.success_model is not None:
         success["content"] = _json(_ref(operation.success_model))
