@@ -61,6 +61,8 @@ OnResync = Callable[[datetime], None]  # hints from this moment on may have been
 class Bus:
     """In-process fan-out: `publish` calls every listener at once, in this event loop."""
 
+    degraded = False  # a broker cannot be reached: listeners poll the log meanwhile
+
     def __init__(self) -> None:
         self._listeners: list[tuple[OnHint, OnResync | None]] = []
 
@@ -83,8 +85,8 @@ class Bus:
 
     @property
     def state(self) -> str:
-        """For /readyz: `ok`, or `degraded (polling)` while a broker cannot be reached."""
-        return "ok"
+        """For /readyz."""
+        return "degraded (polling)" if self.degraded else "ok"
 
     def publish(self, hint: Hint) -> None:
         """Called after the change is committed; never blocks and never fails the caller."""
@@ -132,7 +134,6 @@ class BrokerBus(Bus, ABC):
         self.poll_interval = poll_interval
         self.reconnects = 0
         self.polls = 0
-        self.degraded = False
         self._outbox: dict[tuple[str, str], Hint] = {}
         self._wake = asyncio.Event()  # something to send, or the link was lost
         self._lost = False
@@ -147,10 +148,6 @@ class BrokerBus(Bus, ABC):
     def connected(self) -> bool:
         """Whether hints from other processes can arrive."""
         return self._open and self._link_alive()
-
-    @property
-    def state(self) -> str:
-        return "degraded (polling)" if self.degraded else "ok"
 
     def publish(self, hint: Hint) -> None:
         self._deliver(hint)

@@ -36,6 +36,7 @@ CLOCK_SKEW = timedelta(seconds=5)
 SENT_MEMORY = 120.0
 
 T = TypeVar("T")
+State = tuple[int, str]  # a session's (revision, status)
 
 
 class SessionDeleted(NotFound):
@@ -125,7 +126,7 @@ class SessionChange:
     session: SessionRecord | None
 
     @property
-    def state(self) -> tuple[int, str] | None:
+    def state(self) -> State | None:
         return None if self.session is None else (self.session.revision, self.session.status)
 
 
@@ -136,18 +137,14 @@ class UpdateReader(Reader[SessionChange]):
     __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
 
     def __init__(
-        self,
-        feeds: Feeds,
-        organization_id: str,
-        session_id: str | None,
-        known: tuple[int, str] | None = None,
+        self, feeds: Feeds, organization_id: str, session_id: str | None, known: State | None
     ) -> None:
         super().__init__()
         self._feeds = feeds
         self.organization_id = organization_id
         self.session_id = session_id
-        self.known = known  # (revision, status) last sent
-        self.sent: dict[str, tuple[tuple[int, str] | None, float]] = {}  # id -> (state, when)
+        self.known = known  # the state last sent
+        self.sent: dict[str, tuple[State | None, float]] = {}  # id -> (state, when)
         self._prune_at = 64
 
     def wants(self, hint: Hint) -> bool:
@@ -276,8 +273,7 @@ class Feeds:
         # Hints, and catch-ups on what changed from a moment on (after missed hints).
         self._pending: deque[Hint | datetime] = deque()
         self._update_task: asyncio.Task[None] | None = None
-        # When the last successful catch-up began: every change committed before it was
-        # seen then, so the next catch-up need not look further back (plus CLOCK_SKEW).
+        # When the last successful catch-up began: the next need not look further back.
         self._caught_up_at: datetime | None = None
         db.bus.add_listener(self._on_hint, self._on_resync)
 
@@ -292,7 +288,7 @@ class Feeds:
         return reader
 
     def updates(
-        self, organization_id: str, session_id: str | None, known: tuple[int, str] | None = None
+        self, organization_id: str, session_id: str | None, known: State | None = None
     ) -> UpdateReader:
         reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)

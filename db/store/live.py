@@ -54,17 +54,13 @@ async def sessions_changed(
 ) -> list[SessionRecord]:
     """The organisations' sessions updated (or created) from `since` on, or whose
     `expiresAt` passed between `since` and `now` (expiry changes no revision)."""
+    changed = sa.or_(
+        _s.updated_at >= since,  # includes creation (updated_at = created_at)
+        sa.and_(_s.expires_at >= since, _s.expires_at <= now),
+    )
+    query = sa.select(sessions).where(_s.organization_id.in_(sorted(organization_ids)), changed)
     async with db.read() as conn:
-        rows = await conn.execute(
-            sa.select(sessions).where(
-                _s.organization_id.in_(sorted(organization_ids)),
-                sa.or_(
-                    _s.updated_at >= since,  # includes creation (updated_at = created_at)
-                    sa.and_(_s.expires_at >= since, _s.expires_at <= now),
-                ),
-            )
-        )
-        return [SessionRecord.from_row(row, now) for row in rows]
+        return [SessionRecord.from_row(row, now) for row in await conn.execute(query)]
 
 
 async def mark_expired(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:

@@ -35,10 +35,7 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
-_PG_READ_ONLY: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ReadOnlySQLTransactionError,
-    asyncpg.exceptions.DiskFullError,
-)
+_PG_READ_ONLY = (asyncpg.exceptions.ReadOnlySQLTransactionError, asyncpg.exceptions.DiskFullError)
 # SQLite reports everything as OperationalError; only these messages mean the file
 # cannot be used right now (rather than a wrong statement or a corrupt file).
 _SQLITE = {
