@@ -98,7 +98,7 @@ async def list_events(
             raise NotFound(f"session {session_id} not found")
         rows = await store.after(conn, session_id, after, None if limit is None else limit + 1)
     has_more = limit is not None and len(rows) > limit
-    return EventPage(session=session, items=rows[:limit] if has_more else rows, has_more=has_more)
+    return EventPage(session=session, items=rows[:limit], has_more=has_more)
 
 
 async def events_in_windows(

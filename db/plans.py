@@ -1,6 +1,5 @@
 """Organisation plans: the limits every request and new session is held to. A change applies
-to the next request (each reads its key's plan); sessions keep the plan they were created with.
-"""
+to the next request; sessions keep the plan they were created with."""
 
 from __future__ import annotations
 

@@ -43,8 +43,7 @@ class _Budget:
 
 
 def slice_size(limit: int, used: int) -> int:
-    left = limit - used
-    if left <= 0:
+    if (left := limit - used) <= 0:
         return 0
     return max(1, min(math.ceil(limit / SLICES_PER_LIMIT), left // SLICE_OF_REMAINDER))
 

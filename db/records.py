@@ -54,9 +54,7 @@ class Record(SimpleNamespace):
         """A row's (or dict's) values, times in UTC (SQLite hands back naive ones)."""
         mapping = row if isinstance(row, dict) else row._mapping
         values = {column: mapping[column] for column in cls.COLUMNS}
-        for column in cls.TIMES:
-            if values[column] is not None:
-                values[column] = as_utc(values[column])
+        values.update((c, as_utc(values[c])) for c in cls.TIMES if values[c] is not None)
         return values
 
     def __setattr__(self, name: str, value: Any) -> None:

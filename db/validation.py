@@ -68,9 +68,13 @@ def _containers(value: Any, field: str) -> Iterator[dict[str, Any] | list[Any]]:
         pending.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
 
 
-def _check_json_values(value: Any, field: str) -> None:
-    """Numbers in 64-bit integers' range: not every client reads wider ones (PostgreSQL
-    writes 1e237 in full)."""
+def json_object(value: Any, field: str) -> dict[str, Any] | None:
+    """A free JSON object (not an array or scalar) of bounded size, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object or null", field=field)
+    # Within 64-bit integers: not every client reads wider (PostgreSQL writes 1e237 in full).
     for container in _containers(value, field):
         if isinstance(container, dict):
             for key in container:
@@ -89,15 +93,6 @@ def _check_json_values(value: Any, field: str) -> None:
                 and not MIN_JSON_NUMBER <= item <= MAX_JSON_NUMBER
             ):
                 raise InvalidInput(f"{field} holds a number outside -2^63..2^64-1", field=field)
-
-
-def json_object(value: Any, field: str) -> dict[str, Any] | None:
-    """A free JSON object (not an array or scalar) of bounded size, or null."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{field} must be a JSON object or null", field=field)
-    _check_json_values(value, field)
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:

@@ -105,7 +105,6 @@ class Appender:
         writer_turn: AbstractAsyncContextManager[Any],
     ) -> None:
         self.reader = reader
-        self.listeners = reader.listeners
         self.pragmas = tuple(pragmas)
         self.writer_turn = writer_turn
         self._thread: ThreadPoolExecutor | None = None
@@ -150,7 +149,7 @@ class Appender:
                             future.set_exception(error)
                     raise
             for sql in statements:
-                for listener in self.listeners:
+                for listener in self.reader.listeners:
                     listener(sql)
             for (_, future), outcome in zip(live, outcomes, strict=True):
                 if future.done():
@@ -212,8 +211,7 @@ class Appender:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            path = self.reader.url.database or ""
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(self.reader.url.database or "", isolation_level=None)
             for pragma in self.pragmas:
                 conn.execute(pragma)
             self._conn = conn

@@ -106,10 +106,9 @@ class Database:
         )
         self.budget: ConnectionBudget | None = None
         pragmas: tuple[str, ...] = ()
-        self.sqlite_writer_turn: AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if self.is_sqlite else nullcontext()
-        )
+        self.sqlite_writer_turn: AbstractAsyncContextManager[Any] = nullcontext()
         if self.is_sqlite:
+            self.sqlite_writer_turn = asyncio.Lock()
             pragmas = (
                 "PRAGMA journal_mode=WAL",
                 f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}",
@@ -141,11 +140,9 @@ class Database:
         )
         self.appends = Appender(self.lean, pragmas, self.sqlite_writer_turn)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    def read(self) -> AsyncConnection:
         """A connection in a read transaction (one snapshot for all its statements on SQLite)."""
-        async with self.engine.connect() as conn:
-            yield conn
+        return self.engine.connect()
 
     @asynccontextmanager
     async def write(self, within: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:

@@ -1,6 +1,5 @@
-"""Statements on API keys and their organisations, whose columns are the plan. Every request
-checks its key, so that runs on the raw driver; planned reads (db/store/read_sql.py) join the
-same tables and conditions, so their key check and answer are one statement."""
+"""Statements on API keys and their organisations (whose columns are the plan). The key check
+runs on the raw driver; planned reads (db/store/read_sql.py) fold it into their statement."""
 
 from __future__ import annotations
 
@@ -37,8 +36,8 @@ AUTHENTICATE = {
 
 def principal_from_row(row: Sequence[Any]) -> Principal:
     """A row that starts with `PRINCIPAL_COLUMNS`."""
-    key_id, organization_id, user_id, plan_name, max_sessions, max_requests = row[:6]
-    return Principal(key_id, organization_id, user_id, Plan(plan_name, max_sessions, max_requests))
+    key_id, organization_id, user_id = row[:3]
+    return Principal(key_id, organization_id, user_id, Plan(*row[3:6]))
 
 
 async def principal_for_hash(db: Database, key_hash: str) -> Principal | None:

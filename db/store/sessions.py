@@ -43,16 +43,7 @@ async def count_live(conn: AsyncConnection, organization_id: str, now: datetime)
     await conn.execute(
         sa.select(organizations.c.id).where(organizations.c.id == organization_id).with_for_update()
     )
-    live = await conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(sessions)
-        .where(
-            sessions.c.organization_id == organization_id,
-            sessions.c.status.in_(status_rules.LIVE),
-            sessions.c.expires_at > now,
-        )
-    )
-    return int(live or 0)
+    return await count(conn, organization_id, (status_rules.LIVE, None), now)
 
 
 async def find(
