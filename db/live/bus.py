@@ -294,10 +294,9 @@ class PostgresBus(BrokerBus):
     async def _connect(self) -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(
+        self._conn = conn = await asyncpg.connect(
             self.url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
         )
-        self._conn = conn
         conn.add_termination_listener(lambda _c: self._link_lost())
         await conn.add_listener(self.CHANNEL, lambda _c, _pid, _ch, text: self._received(text))
 
