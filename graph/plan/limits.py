@@ -398,17 +398,11 @@ def limit_rules(
 
 
 class OperationLimits(SchemaExtension):
-    """Bytes and tokens before parsing, the rules in validation, variables before execution."""
+    """Bytes and tokens before parsing, variables before execution; `limit_rules` validates."""
 
-    def __init__(self, limits: Limits, rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(self, limits: Limits) -> None:
         super().__init__()
         self.limits = limits
-        self.rules = rules
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        context.validation_rules = (*context.validation_rules, *self.rules)
-        yield
 
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query

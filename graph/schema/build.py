@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
@@ -74,7 +74,8 @@ def build_schema(
         "subscription": Subscription,
         "types": [Session, Event],
         "extensions": [
-            lambda: OperationLimits(limits, rules),
+            lambda: AddValidationRules(list(rules)),
+            lambda: OperationLimits(limits),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
