@@ -352,15 +352,14 @@ class RedisBus(BrokerBus):
 
     async def _read(self, pubsub: Any) -> None:
         try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    self._received(message["data"])
-                elif message.get("type") == "pong":
-                    self.alive_at = clock.now()
-        except Exception:  # the subscription's connection is gone: so is the link
-            pass
+            with contextlib.suppress(Exception):  # the subscription's connection is gone
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._received(message["data"])
+                    elif message.get("type") == "pong":
+                        self.alive_at = clock.now()
         finally:
-            self._link_lost()
+            self._link_lost()  # so is the link
 
     async def _disconnect(self) -> None:
         reader, self._reader = self._reader, None
