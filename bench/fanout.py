@@ -47,7 +47,7 @@ from bench.dataset import BENCH_PLAN  # noqa: E402
 from db.keys import create_key  # noqa: E402
 from db.store.engine import Database  # noqa: E402
 from db.store.migrate import upgrade_to_head  # noqa: E402
-from graph.ops.collector import tune_for_serving  # noqa: E402
+from graph.app import tune_collector  # noqa: E402
 
 EVENTS = "subscription($s: ID!) { sessionEvents(sessionId: $s) { sequence } }"
 APPEND = "mutation($s: ID!) { appendEvent(sessionId: $s, input: {type: INFO}) { sequence } }"
@@ -223,7 +223,7 @@ async def measure(count: int, database_url: str) -> Figures:
         await wait_all(subscribers, sequence)  # each has replayed the warm-up event
         # The clients' own full collections would show as delivery latency: the server is
         # what is measured, so the client tunes its collector as the server does.
-        tune_for_serving()
+        tune_collector()
         await asyncio.sleep(1)
         idle = rss_kib(server.process.pid)
         for s in subscribers:

@@ -147,9 +147,13 @@ def app_factory() -> Starlette:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    # Rare full collections over a small heap: default thresholds paused 1,000 WebSockets'
-    # subscribers 60-290 ms every second or so (docs/decisions.md).
+    tune_collector()
+    return app
+
+
+def tune_collector() -> None:
+    """Rare full collections over a small heap: default thresholds paused 1,000 WebSockets'
+    subscribers 60-290 ms every second or so (docs/decisions.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
-    return app
