@@ -27,8 +27,7 @@ async def set_plan(
     max_sessions: int | None = None,
     max_requests_per_minute: int | None = None,
 ) -> Plan:
-    """Change the given parts of an organisation's plan; an unknown organisation is created
-    with the default plan first, so limits can be set before its first key exists."""
+    """Change the given parts of a plan; an unknown organisation is created on the default plan."""
     check_name(organization_id, "org")
     changes: dict[str, object] = {}
     if name is not None:

@@ -38,8 +38,7 @@ class Principal:
 
 
 class Record(SimpleNamespace):
-    """A row's values by column (db/fields.py and `extra`) as attributes, compared by value and
-    unhashable; a test holds the annotated ones to the declaration."""
+    """A row's values by column (db/fields.py and `extra`); a test checks the annotations."""
 
     FIELDS: ClassVar[tuple[Field, ...]]
     COLUMNS: ClassVar[tuple[str, ...]]

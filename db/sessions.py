@@ -65,7 +65,7 @@ def _clean(fields: Mapping[str, Any], now: datetime, *, creating: bool) -> dict[
                     "status must be one of " + ", ".join(status_rules.ALL), field=field
                 )
             status_rules.check_known(value)
-            if creating and value not in status_rules.CREATABLE:
+            if creating and value == status_rules.EXPIRED:  # the server's own status
                 raise InvalidInput("a session cannot be created as expired", field=field)
             values[name] = value
         elif kind == "time":
@@ -104,8 +104,7 @@ async def create_session(
     async with db.write(within=conn) as writing:
         if not status_rules.is_terminal(row["status"]):
             live = await store.count_live(writing, principal.organization_id, now)
-            limit = principal.plan.max_sessions
-            if live >= limit:
+            if live >= (limit := principal.plan.max_sessions):
                 raise LimitExceeded(
                     f"the organisation already has {live} live sessions and its plan's "
                     f"maxSessions is {limit}; finish, cancel or delete one first"

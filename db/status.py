@@ -1,5 +1,4 @@
-"""The session status machine of API.md; the status readers see is `effective` for records,
-`seen_sql` and `filter_sql` for statements."""
+"""The session status machine of API.md: `effective` for records, `seen_sql`/`filter_sql` in SQL."""
 
 from __future__ import annotations
 
@@ -16,8 +15,6 @@ TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, EXPIRED})
 LIVE = tuple(s for s in ALL if s not in TERMINAL)
 # The forward path; a session may skip ahead along it but never step back.
 _PATH = (PENDING, GENERATING, ASSEMBLING, COMPLETED)
-# Statuses a client may ask for when creating a session: anything but the server's own `expired`.
-CREATABLE = frozenset(ALL) - {EXPIRED}
 LIVE_SQL = ", ".join(f"'{s}'" for s in LIVE)
 _TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL))
 
@@ -42,8 +39,7 @@ def seen_sql(alias: str, now: str) -> str:
 
 
 def filter_sql(wanted: Iterable[str], alias: str, now: Callable[[], str]) -> str:
-    """Rows whose effective status is in `wanted`; `now()` is asked only where used (an unused
-    placeholder is an error)."""
+    """Rows whose effective status is in `wanted`; `now()` only where used (unused is an error)."""
     clauses = []
     for status in sorted(set(wanted)):
         check_known(status)

@@ -114,8 +114,7 @@ class Appender:
         self.batches = 0  # transactions written (SQLite), for tests and profiling
 
     async def append(self, event: NewEvent) -> Numbered | None:
-        """The event's (sequence, organization_id) once committed, or None when no live
-        session of that organisation has that id (nothing is written then)."""
+        """(sequence, organization_id) once committed; None, writing nothing, if not live."""
         if not self.reader.is_sqlite:  # one autocommit round trip on the raw reader's pool
             row = await self.reader.fetch_row(APPEND_PG, [event[name] for name in _PG_NAMES])
             return (row[0], row[1]) if row is not None else None

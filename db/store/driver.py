@@ -78,8 +78,7 @@ class LeanReader:
         return self._pool.get_size() - idle, idle
 
     async def fetch_row(self, sql: str, args: Sequence[Any]) -> Any:
-        """The first row, or None, of a read or an autocommit append (db/store/appends.py);
-        placeholders are `$1` on PostgreSQL, `?1` on SQLite."""
+        """The first row or None (placeholders: `$1` on PostgreSQL, `?1` on SQLite)."""
         if not self._connections and self._pool is None:
             await self._open()
         for listener in self.listeners:

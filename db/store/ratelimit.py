@@ -23,8 +23,7 @@ async def _open_window(conn: AsyncConnection, organization_id: str, minute: int)
 async def lease(
     db: Database, organization_id: str, minute: int, grant: Callable[[int], int]
 ) -> tuple[int, int]:
-    """Add `grant(used)` to the minute's count under its row (or SQLite's write) lock:
-    (granted, count after)."""
+    """Add `grant(used)` under the row (or SQLite's write) lock: (granted, count after)."""
     key = (rate_windows.c.organization_id == organization_id) & (rate_windows.c.minute == minute)
     async with db.write() as conn:
         await _open_window(conn, organization_id, minute)
