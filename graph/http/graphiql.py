@@ -35,25 +35,7 @@ PAGE_FILES = {
 }
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
-EXAMPLE_QUERY = """# Welcome to sessiongraph.
-# 1. Put your API key in the Headers tab below: {"Authorization": "Bearer sgk_..."}
-# 2. Run this query with Ctrl-Enter (or the play button).
-# Subscriptions work here too, e.g.
-#   subscription { sessionEvents(sessionId: "sess_...") { sequence type message } }
-
-query RecentSessions {
-  sessions(first: 5) {
-    totalCount
-    nodes {
-      id
-      status
-      assemblyState
-      eventCount
-      events(last: 3) { nodes { sequence type stage message createdAt } }
-    }
-  }
-}
-"""
+EXAMPLE_QUERY = (_STATIC / "example.graphql").read_text()
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
 
 _LOCAL_HELP = (

@@ -34,7 +34,6 @@ from graph.plan.runner import OperationRunner, is_request_error, response_body
 from graph.schema.build import Schema
 from graph.schema.context import Context
 from graph.schema.errors import door_error_response, with_codes
-from graph.settings import MAX_BODY_BYTES
 
 QUERIES_ONLY = (OperationType.QUERY,)
 PARSED = "graphql_params"
@@ -43,19 +42,17 @@ ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class GraphQLEndpoint:
-    """The ASGI app behind `KeyRequired` for `/graphql` (GET and POST)."""
-
     def __init__(
         self,
         schema: Schema,
         *,
         db: Database,
         session_ttl_seconds: int,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        documents: PersistedDocuments | None = None,
+        max_body_bytes: int,
+        documents: PersistedDocuments,
     ) -> None:
         self.schema = schema
-        self.documents = documents or PersistedDocuments()
+        self.documents = documents
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
         self.max_body_bytes = max_body_bytes

@@ -202,19 +202,20 @@ async def _screened(
         if error is not None:
             await handler.websocket.send_json(handler.error(message["id"], error))
             return None
+        if cast("GraphQLWebSocket", handler.view).shared_writes:
+            # The operation's task, which Strawberry creates as it handles this message,
+            # inherits the lane.
+            adapter = cast("SocketAdapter", handler.websocket)
+            open_lane(adapter.send_text, handler.prefix(message["id"]))
     if message["type"] == "connection_init" and message.get("payload") is None:
         return {**message, "payload": {}}  # PROTOCOL.md allows null
     return message
 
 
-def _open_lane(handler: TransportWSHandler | LegacyWSHandler, prefix: str) -> None:
-    if cast("GraphQLWebSocket", handler.view).shared_writes:
-        open_lane(cast("SocketAdapter", handler.websocket).send_text, prefix)
-
-
 class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
     OPERATION = "subscribe"
     MESSAGES = TRANSPORT_MESSAGES
+    prefix = staticmethod(transport_prefix)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -234,10 +235,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
             await super().handle_connection_init(message)
         except ServiceUnavailable as outage:
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
-
-    async def run_operation(self, operation: Any) -> None:
-        _open_lane(self, transport_prefix(operation.id))
-        await super().run_operation(operation)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not isinstance(error, WebSocketDisconnected):
@@ -294,6 +291,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
 
     OPERATION = "start"
     MESSAGES = LEGACY_MESSAGES
+    prefix = staticmethod(legacy_prefix)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -332,16 +330,6 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         message = await _screened(self, message, self.tasks)
         if message is not None:
             await super().handle_message(message)
-
-    async def handle_async_results(
-        self,
-        operation_id: str,
-        query: str,
-        operation_name: str | None,
-        variables: dict[str, object] | None,
-    ) -> None:
-        _open_lane(self, legacy_prefix(operation_id))
-        await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
 class SocketAdapter(ASGIWebSocketAdapter):
