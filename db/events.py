@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
@@ -12,21 +11,14 @@ from db import clock, validation
 from db.errors import Conflict, InvalidInput, NotFound
 from db.ids import EVENT_PREFIX, SESSION_PREFIX, is_well_formed, new_event_id
 from db.live.bus import Hint
-from db.records import EventRecord, Principal, SessionRecord
+from db.records import EventRecord, Principal
 from db.store import appends as store
 from db.store import sessions as session_store
 from db.store.engine import Database, Transaction
-from db.windows import EventWindow, check_page_size
+from db.windows import EventWindow
 
 EVENT_TYPES = ("debug", "info", "warning", "error")
 EVENTS_APPENDED = Counter("sessiongraph_events_appended_total", "Events committed to session logs.")
-
-
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    session: SessionRecord
-    items: list[EventRecord]
-    has_more: bool
 
 
 async def append_event(
@@ -75,30 +67,6 @@ async def append_event(
         db.announce(conn, hint)
     EVENTS_APPENDED.inc()
     return EventRecord(**event | {"sequence": sequence, "organization_id": organization_id})
-
-
-async def list_events(
-    db: Database,
-    principal: Principal,
-    session_id: str,
-    *,
-    after: int = 0,
-    limit: int | None = 100,
-) -> EventPage:
-    """Events with a sequence above `after`, in order; `limit=None` means all of them."""
-    if limit is not None:
-        check_page_size(limit, "limit")
-    if after < 0:
-        raise InvalidInput("after must be 0 or a positive sequence", field="after")
-    if not is_well_formed(session_id, SESSION_PREFIX):
-        raise NotFound(f"session {session_id} not found")
-    async with db.read() as conn:  # one snapshot: the session and its log agree
-        session = await session_store.find(conn, principal.organization_id, session_id)
-        if session is None:
-            raise NotFound(f"session {session_id} not found")
-        rows = await store.after(conn, session_id, after, None if limit is None else limit + 1)
-    has_more = limit is not None and len(rows) > limit
-    return EventPage(session=session, items=rows[:limit], has_more=has_more)
 
 
 async def events_in_windows(

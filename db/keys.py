@@ -29,15 +29,11 @@ DEFAULT_PLAN = Plan(name="Standard", max_sessions=1000, max_requests_per_minute=
 _MAX_NAME = 255
 
 
-def hash_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def key_hash_of(secret: str | None) -> str | None:
     """The hash to look a presented key up by; None for what cannot be a key at all."""
     if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 128:
         return None
-    return hash_key(secret)
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def check_name(value: str, field: str) -> str:
@@ -56,7 +52,7 @@ async def create_key(
     record = KeyRecord(new_key_id(), organization_id, user_id, secret[:12], clock.now(), None)
     async with db.write() as conn:
         await store.put_organization(conn, organization_id, plan, {})
-        await store.add_key(conn, record, hash_key(secret))
+        await store.add_key(conn, record, hashlib.sha256(secret.encode()).hexdigest())
     return record, secret
 
 
@@ -99,9 +95,6 @@ class KeyWatch:
         self.interval = interval
         self._watched: dict[object, tuple[str, OnRevoked]] = {}
         self._task: asyncio.Task[None] | None = None
-
-    def __len__(self) -> int:
-        return len(self._watched)
 
     def watch(self, key_id: str, on_revoked: OnRevoked) -> Callable[[], None]:
         """Call `on_revoked` once the key is found revoked; the result stops watching.

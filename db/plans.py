@@ -3,7 +3,7 @@ to the next request; sessions keep the plan they were created with."""
 
 from __future__ import annotations
 
-from db.errors import InvalidInput, NotFound
+from db.errors import InvalidInput
 from db.keys import DEFAULT_PLAN, check_name
 from db.records import Plan
 from db.store import keys as store
@@ -40,10 +40,5 @@ async def set_plan(
         )
     async with db.write() as conn:
         await store.put_organization(conn, organization_id, DEFAULT_PLAN, changes)
-    return await get_plan(db, organization_id)
-
-
-async def get_plan(db: Database, organization_id: str) -> Plan:
-    for _, plan in await store.list_plans(db, organization_id):
-        return plan
-    raise NotFound(f"organisation {organization_id} not found")
+    ((_, plan),) = await store.list_plans(db, organization_id)
+    return plan

@@ -36,10 +36,6 @@ class SessionPage:
     items: list[SessionRecord]
     has_more: bool
 
-    @property
-    def next_cursor(self) -> str | None:
-        return cursor_of(self.items[-1]) if self.has_more and self.items else None
-
 
 def cursor_of(record: SessionRecord) -> str:
     return encode_session_cursor(record.created_at, record.id)

@@ -62,18 +62,6 @@ async def append_within(conn: AsyncConnection, event: NewEvent) -> Numbered | No
     return bumped[0], bumped[1]
 
 
-async def after(
-    conn: AsyncConnection, session_id: str, sequence: int, limit: int | None
-) -> list[EventRecord]:
-    query = (
-        sa.select(events)
-        .where(events.c.session_id == session_id, events.c.sequence > sequence)
-        .order_by(events.c.sequence)
-    )
-    rows = await conn.execute(query if limit is None else query.limit(limit))
-    return [EventRecord.from_row(row) for row in rows]
-
-
 async def in_ranges(
     conn: AsyncConnection, ranges: Iterable[tuple[str, int, int]]
 ) -> list[EventRecord]:

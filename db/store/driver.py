@@ -66,11 +66,6 @@ class LeanReader:
                     **cache,
                 )
 
-    async def postgres_pool(self) -> Any:
-        if self._pool is None:
-            await self._open()
-        return self._pool
-
     def postgres_connections(self) -> tuple[int, int]:
         if self._pool is None:
             return 0, 0

@@ -14,6 +14,7 @@ from db import validation
 from db.errors import InvalidInput
 from db.records import Principal
 from db.store.engine import Database
+from tests.support.sessions import session_and_log
 
 LIMIT = validation.MAX_JSON_DEPTH
 ACCEPTED = (1, 2, 10, LIMIT - 1, LIMIT)
@@ -149,5 +150,5 @@ async def test_each_write_stores_the_limit_and_refuses_past_it(
     for statuses in (None, ["pending"]):
         [listed] = (await session_ops.list_sessions(db, principal, statuses=statuses)).items
         assert listed.product_object == at_limit
-    [read_event] = (await event_ops.list_events(db, principal, record.id)).items
+    _, [read_event] = await session_and_log(db, principal, record.id)
     assert read_event.payload == event.payload == at_limit

@@ -7,12 +7,14 @@ import asyncio
 import pytest
 
 from db import sessions as session_ops
+from db.cursors import decode_event_cursor
 from db.errors import Conflict, InvalidInput, NotFound
-from db.events import append_event, events_in_windows, find_event, list_events
+from db.events import append_event, events_in_windows, find_event
 from db.records import Principal
 from db.store.engine import Database
 from db.windows import event_window
 from tests.conftest import new_key
+from tests.support.sessions import session_and_log
 
 
 async def test_append_numbers_and_copies_owner(db: Database, principal: Principal) -> None:
@@ -24,24 +26,27 @@ async def test_append_numbers_and_copies_owner(db: Database, principal: Principa
     assert (first.sequence, second.sequence) == (1, 2)
     assert first.id.startswith("evt_") and first.id != second.id
     assert (first.organization_id, first.user_id) == (principal.organization_id, principal.user_id)
-    page = await list_events(db, principal, session.id)
-    assert page.items == [first, second] and not page.has_more
-    assert page.session.event_count == 2
+    record = await session_ops.get_session(db, principal, session.id)
+    window = event_window(record.event_count)
+    found = await events_in_windows(db, [(session.id, window)])
+    assert found[(session.id, window)] == [first, second] and not window.has_next_page
+    assert record.event_count == 2
     assert await find_event(db, principal, first.id) == first
 
 
-async def test_list_events_pages_after_a_sequence(db: Database, principal: Principal) -> None:
+async def test_event_pages_after_a_sequence(db: Database, principal: Principal) -> None:
     session = await session_ops.create_session(db, principal, {})
     for _ in range(7):
         await append_event(db, principal, session.id, type="debug")
-    page = await list_events(db, principal, session.id, after=2, limit=3)
-    assert [e.sequence for e in page.items] == [3, 4, 5] and page.has_more
-    rest = await list_events(db, principal, session.id, after=5, limit=3)
-    assert [e.sequence for e in rest.items] == [6, 7] and not rest.has_more
-    everything = await list_events(db, principal, session.id, limit=None)
-    assert [e.sequence for e in everything.items] == list(range(1, 8))
+    last = (await session_ops.get_session(db, principal, session.id)).event_count
+    page, rest = event_window(last, first=3, after=2), event_window(last, first=3, after=5)
+    found = await events_in_windows(db, [(session.id, page), (session.id, rest)])
+    assert [e.sequence for e in found[(session.id, page)]] == [3, 4, 5] and page.has_next_page
+    assert [e.sequence for e in found[(session.id, rest)]] == [6, 7] and not rest.has_next_page
+    _, everything = await session_and_log(db, principal, session.id)
+    assert [e.sequence for e in everything] == list(range(1, 8))
     with pytest.raises(InvalidInput):
-        await list_events(db, principal, session.id, after=-1)
+        decode_event_cursor("-1", field="after")
 
 
 @pytest.mark.parametrize(
@@ -82,7 +87,7 @@ async def test_other_organisation_cannot_append_or_read(db: Database, principal:
     with pytest.raises(NotFound):
         await append_event(db, other, session.id, type="info")
     with pytest.raises(NotFound):
-        await list_events(db, other, session.id)
+        await session_ops.get_session(db, other, session.id)
     assert await find_event(db, other, event.id) is None
     assert (await session_ops.get_session(db, principal, session.id)).event_count == 1
 
@@ -93,9 +98,9 @@ async def test_200_concurrent_appends_are_gapless(db: Database, principal: Princ
         *(append_event(db, principal, session.id, type="info", message=str(i)) for i in range(200))
     )
     assert sorted(e.sequence for e in made) == list(range(1, 201))
-    stored = await list_events(db, principal, session.id, limit=None)
-    assert [e.sequence for e in stored.items] == list(range(1, 201))
-    assert {e.message for e in stored.items} == {str(i) for i in range(200)}
+    _, stored = await session_and_log(db, principal, session.id)
+    assert [e.sequence for e in stored] == list(range(1, 201))
+    assert {e.message for e in stored} == {str(i) for i in range(200)}
 
 
 async def test_windows_batch_many_sessions(db: Database, principal: Principal) -> None:

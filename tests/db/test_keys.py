@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.errors import InvalidInput, NotFound, Unauthenticated
-from db.keys import authenticate, create_key, hash_key, list_keys, revoke_key
+from db.keys import authenticate, create_key, key_hash_of, list_keys, revoke_key
 from db.models import api_keys
 from db.store.engine import Database
 from tests.conftest import unique
@@ -23,7 +23,7 @@ async def test_key_round_trip_and_storage(db: Database) -> None:
     )
     async with db.read() as conn:
         stored = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == record.id))).one()
-    assert stored.key_hash == hash_key(secret) and secret not in stored
+    assert stored.key_hash == key_hash_of(secret) and secret not in stored
     assert secret.startswith(record.prefix)
     assert record.id in {k.id for k in await list_keys(db)}
 

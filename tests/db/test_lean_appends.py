@@ -14,11 +14,12 @@ import pytest
 from db import clock
 from db import sessions as session_ops
 from db.errors import Conflict, NotFound
-from db.events import append_event, list_events
+from db.events import append_event
 from db.live.bus import Hint
 from db.records import Principal
 from db.store.appends import NewEvent
 from db.store.engine import Database
+from tests.support.sessions import session_and_log
 from tests.support.statements import count_statements
 
 
@@ -40,7 +41,7 @@ async def test_concurrent_appends_are_gapless_and_grouped(
     for session_id in ids:
         mine = [r for r in records if r.session_id == session_id]
         assert sorted(r.sequence for r in mine) == list(range(1, 17))
-        stored = (await list_events(db, principal, session_id)).items
+        _, stored = await session_and_log(db, principal, session_id)
         assert sorted(stored, key=lambda e: e.id) == sorted(mine, key=lambda e: e.id)
     assert sorted((h.session_id, h.sequence) for h in hints) == sorted(
         (r.session_id, r.sequence) for r in records
@@ -69,7 +70,8 @@ async def test_refused_appends_fail_alone_within_a_batch(
         "EventRecord",
     ]
     assert isinstance(outcomes[1], Conflict) and isinstance(outcomes[2], NotFound)
-    assert [e.sequence for e in (await list_events(db, principal, live.id)).items] == [1, 2]
+    _, stored = await session_and_log(db, principal, live.id)
+    assert [e.sequence for e in stored] == [1, 2]
 
 
 async def test_a_failing_append_fails_alone_and_leaves_no_gap(
@@ -100,7 +102,7 @@ async def test_a_failing_append_fails_alone_and_leaves_no_gap(
     failed = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(failed) == 1 and "unique" in str(failed[0]).lower()
     assert outcomes[2] in ((1, principal.organization_id), (2, principal.organization_id))
-    stored = (await list_events(db, principal, session.id)).items
+    _, stored = await session_and_log(db, principal, session.id)
     assert [e.sequence for e in stored] == [1, 2]
     assert sorted(e.id for e in stored) == ["evt_00000000000000aa", "evt_00000000000000bb"]
     assert all(e.payload == {"k": [1, "two", None]} for e in stored)

@@ -110,6 +110,6 @@ async def test_the_last_millisecond_of_the_calendar_is_stored_and_read(
         # Paging by cursor walks the same two sessions.
         first = await session_ops.list_sessions(db, principal, limit=1, statuses=statuses)
         second = await session_ops.list_sessions(
-            db, principal, limit=1, after=first.next_cursor, statuses=statuses
+            db, principal, limit=1, after=session_ops.cursor_of(first.items[-1]), statuses=statuses
         )
         assert [*first.items, *second.items] == page.items and not second.has_more

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from db.events import list_events
 from db.records import Principal
 from db.sessions import get_session, list_sessions
 from db.store.engine import Database
 from graph.cli.demo import run_demo
+from tests.support.sessions import session_and_log
 
 
 async def test_demo_seeds_and_plays_a_run(
@@ -21,7 +21,7 @@ async def test_demo_seeds_and_plays_a_run(
     assert run.status == "completed"
     assert run.assembly_state == {"step": "done", "progress": 100}
     assert run.product_object is not None and run.product_object_hash is not None
-    events = (await list_events(db, principal, run.id, limit=None)).items
+    _, events = await session_and_log(db, principal, run.id)
     assert {e.type for e in events} == {"debug", "info", "warning", "error"}
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     assert any(run.id in line and "completed" in line for line in said)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from db.plans import get_plan, set_plan
+from db.plans import list_plans, set_plan
 from db.store.engine import Database
 from tests.conftest import new_key, unique
 from tests.support.graphql import GraphQLClient
@@ -87,7 +87,7 @@ async def test_plans_cli(database_url: str, db: Database, tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"{org}  Team  maxSessions=7  maxRequestsPerMinute=120" in done.stdout
-    plan = await get_plan(db, org)
+    [(_, plan)] = await list_plans(db, org)
     assert (plan.name, plan.max_sessions, plan.max_requests_per_minute) == ("Team", 7, 120)
 
     partial = await asyncio.to_thread(run, "set", "--org", org, "--max-sessions", "9")

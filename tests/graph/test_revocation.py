@@ -60,10 +60,10 @@ async def test_key_watch_ends_only_revoked_keys_connections(db: Database) -> Non
     stop_c = watch.watch(first.key_id, ender("c"))
     watch.watch(second.key_id, ender("other"))
     stop_c()
-    assert len(watch) == 4
+    assert len(watch._watched) == 4
     await revoke_key(db, first.key_id)
     async with asyncio.timeout(10):
-        while len(watch) > 1:  # noqa: ASYNC110 - polls state the watch's task changes
+        while len(watch._watched) > 1:  # noqa: ASYNC110 - polls state the watch's task changes
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # several more rounds: nothing runs twice
     assert sorted(ended) == ["a", "b"]

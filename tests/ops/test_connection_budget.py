@@ -92,8 +92,8 @@ async def test_pools_are_sized_by_the_budget_and_metrics_show_them(postgres_url:
             assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
             pool = db.engine.pool
             assert pool.size() == 3  # type: ignore[attr-defined]
-            raw = await db.lean.postgres_pool()
-            assert raw.get_max_size() == 3 and raw.get_size() <= 3
+            in_use, idle = db.connections()["raw"]
+            assert db.lean.pool_size == 3 and in_use + idle <= 3
             text = (await http.get("/metrics")).text
         most = {p: _metric(text, "sessiongraph_db_connections_max", pool=p) for p in POOLS}
         assert most == {"orm": 3, "raw": 3, "listen": 1} and sum(most.values()) == 7

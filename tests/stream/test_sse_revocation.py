@@ -120,7 +120,7 @@ async def test_one_check_ends_both_transports(
             await legacy.send({"type": "connection_init", "payload": {"Authorization": key}})
             assert (await legacy.recv())["type"] == "connection_ack"
             await _until(lambda: stream.events() == [1])
-            assert len(watch) == 3
+            assert len(watch._watched) == 3
             await revoke_key(db, record.id)
             revoked_at = time.monotonic()
             assert await ws.closed(BOUND) == (4403, "Forbidden: the API key was revoked")
@@ -129,7 +129,7 @@ async def test_one_check_ends_both_transports(
                 await reader
             assert time.monotonic() - revoked_at < BOUND
             assert stream.last().data == REVOKED_BODY
-            await _until(lambda: len(watch) == 0)
+            await _until(lambda: len(watch._watched) == 0)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)

@@ -349,7 +349,7 @@ async def test_key_watch_never_takes_an_outage_for_a_revocation(
             assert watch._task is not None and not watch._task.done()
             stop()
         assert ended == []
-        assert len(watch) == 0
+        assert len(watch._watched) == 0
         failed = [r for r in log.records if r.name == "sessiongraph.keys"]
         assert len(failed) >= 3 and {r.levelno for r in failed} == {logging.WARNING}
     finally:

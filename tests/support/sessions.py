@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.events import append_event
+from db.events import append_event, events_in_windows
 from db.records import EventRecord, Principal, SessionRecord
-from db.sessions import create_session
+from db.sessions import create_session, get_session
 from db.store.engine import Database
+from db.windows import EventWindow
 
 
 async def new_session(db: Database, principal: Principal, **fields: Any) -> str:
@@ -24,10 +25,7 @@ async def append(db: Database, principal: Principal, session_id: str, count: int
 async def session_and_log(
     db: Database, principal: Principal, session_id: str
 ) -> tuple[SessionRecord, list[EventRecord]]:
-    """A session's record and its whole log, through the rule operations."""
-    from db.events import list_events
-    from db.sessions import get_session
-
+    """A session's record and its whole log, read as GraphQL's resolvers read them."""
     record = await get_session(db, principal, session_id)
-    page = await list_events(db, principal, session_id, limit=None)
-    return record, page.items
+    whole = EventWindow(1, record.event_count, False, False)
+    return record, (await events_in_windows(db, [(session_id, whole)]))[(session_id, whole)]
