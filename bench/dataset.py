@@ -19,11 +19,11 @@ import sqlalchemy as sa
 
 from db import clock
 from db.cursors import encode_session_cursor
-from db.hashing import product_object_hash
 from db.ids import new_event_id, new_session_id
 from db.keys import create_key
 from db.models import events, sessions
 from db.records import Plan
+from db.sessions import product_object_hash
 from db.store.engine import Database
 from db.store.migrate import upgrade_to_head
 

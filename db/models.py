@@ -120,7 +120,7 @@ class RateWindow(SQLModel, table=True):
 
 
 class SessionTombstone(SQLModel, table=True):
-    """A deleted session, remembered for a while (db/store/tombstones.py)."""
+    """A deleted session, remembered for a while (db/store/sessions.py)."""
 
     __tablename__ = "session_tombstones"
     __table_args__ = (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from prometheus_client import Counter
 
 from db import clock, validation
@@ -14,12 +16,10 @@ from db import status as status_rules
 from db.cursors import decode_session_cursor, encode_session_cursor
 from db.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from db.fields import SESSION_FIELDS
-from db.hashing import product_object_hash
 from db.ids import SESSION_PREFIX, is_well_formed, new_session_id
 from db.live.bus import Hint
 from db.records import Principal, SessionRecord
 from db.store import sessions as store
-from db.store import tombstones
 from db.store.engine import Database, Transaction
 from db.windows import check_page_size
 
@@ -35,6 +35,15 @@ SESSIONS_CREATED = Counter("sessiongraph_sessions_created_total", "Sessions crea
 class SessionPage:
     items: list[SessionRecord]
     has_more: bool
+
+
+def product_object_hash(product_object: dict[str, Any] | None) -> str | None:
+    """32 hex: the first 128 bits of SHA-256 over compact, key-sorted JSON, so a product
+    object's hash ignores key order and spacing."""
+    if product_object is None:
+        return None
+    canonical = orjson.dumps(product_object, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:32]
 
 
 def cursor_of(record: SessionRecord) -> str:
@@ -215,6 +224,6 @@ async def delete_session(db: Database, principal: Principal, session_id: str) ->
     async with db.write() as conn:
         if not await store.delete(conn, principal.organization_id, session_id):
             raise NotFound(f"session {session_id} not found")
-        await tombstones.bury(conn, [(session_id, principal.organization_id)], clock.now())
+        await store.bury(conn, [(session_id, principal.organization_id)], clock.now())
     db.bus.publish(Hint("deleted", session_id, principal.organization_id))
     return session_id

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from db import clock
 from db.live.bus import Hint
 from db.store import live as store
-from db.store import tombstones
+from db.store import sessions as session_store
 from db.store.engine import Database
 from db.store.outages import log_failure
 
@@ -41,7 +41,7 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
     while True:
         async with db.write() as conn:
             picked, gone = await store.delete_expired(conn, cutoff, BATCH)
-            await tombstones.bury(conn, gone, clock.now())
+            await session_store.bury(conn, gone, clock.now())
         for session_id, organization_id in gone:
             db.bus.publish(Hint("deleted", session_id, organization_id))
         total += len(gone)
@@ -75,7 +75,7 @@ class ExpirySweeper:
             try:
                 expired = await expire_due(self.db)
                 deleted = await delete_expired(self.db, self.retention)
-                await tombstones.forget_old(self.db)
+                await session_store.forget_old(self.db)
                 self.sweeps += 1
                 if expired or deleted:
                     log.info("expired %d sessions, deleted %d", expired, deleted)

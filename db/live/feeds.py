@@ -21,7 +21,7 @@ from db.errors import Conflict, DomainError, NotFound
 from db.live.bus import SESSION_KINDS, Hint
 from db.records import EventRecord, SessionRecord
 from db.store import live as store
-from db.store import tombstones
+from db.store import sessions as session_store
 from db.store.engine import Database
 
 log = logging.getLogger("sessiongraph.feeds")
@@ -429,7 +429,7 @@ async def changes_since(
         else:
             kind, at = "updated", record.updated_at
         found.append((at, record.organization_id, SessionChange(kind, record.id, record)))
-    deleted = await tombstones.deleted_since(db, organization_ids, since)
+    deleted = await session_store.deleted_since(db, organization_ids, since)
     found += [(at, org, SessionChange("deleted", sid, None)) for sid, org, at in deleted]
     found.sort(key=lambda f: f[0])
     return [(organization_id, change) for _, organization_id, change in found]

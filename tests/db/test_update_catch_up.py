@@ -20,7 +20,7 @@ from db.live.feeds import SessionChange, UpdateReader, feeds_of
 from db.models import session_tombstones, sessions
 from db.records import Principal
 from db.sessions import delete_session, get_session, update_session
-from db.store import tombstones
+from db.store import sessions as tombstones
 from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.sessions import new_session

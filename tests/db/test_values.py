@@ -9,7 +9,7 @@ import pytest
 from db import clock, ids
 from db.cursors import decode_event_cursor, decode_session_cursor, encode_session_cursor
 from db.errors import InvalidInput
-from db.hashing import product_object_hash
+from db.sessions import product_object_hash
 
 
 def test_rfc3339_round_trip_in_utc_with_z() -> None:

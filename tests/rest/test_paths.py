@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from db.clock import parse_rfc3339
-from db.hashing import product_object_hash
 from db.records import Principal
+from db.sessions import product_object_hash
 from tests.rest.conftest import BASE, EVENT_KEYS, SESSION_KEYS, Rest
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
