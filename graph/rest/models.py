@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
 )
 from pydantic.alias_generators import to_camel
 
@@ -214,28 +215,22 @@ class SessionSummary(_Out):
     user_id: str
 
 
-class Session(_Out):
-    """A session with its whole log: exactly the reference page's shape."""
-
-    assembly_state: JsonObject | None
-    catalog_version: str | None
-    created_at: Instant
-    events: list[Event] = Field(description="The whole log, in sequence order.")
-    expires_at: Instant
-    id: str
-    organization_id: str | None
-    plan: JsonObject | None
-    prd: JsonObject | None
-    product_object: JsonObject | None
-    product_object_hash: str | None
-    schema_version: str | None
-    status: SessionStatus
-    updated_at: Instant
-    user_id: str
-
+class _WithEvents(_Out):
     @classmethod
     def of(cls, record: object, events: list[EventRecord] | None = None, **values: Any) -> Self:
         return super().of(record, events=[Event.of(e) for e in events or ()], **values)
+
+
+# The summary's fields and `events`, in the reference page's (alphabetical) order.
+_SESSION = {n: (f.annotation, f) for n, f in SessionSummary.model_fields.items()} | {
+    "events": (list[Event], Field(description="The whole log, in sequence order."))
+}
+Session: type[_WithEvents] = create_model(
+    "Session",
+    __base__=_WithEvents,
+    __doc__="A session with its whole log: exactly the reference page's shape.",
+    **dict(sorted(_SESSION.items())),
+)
 
 
 class SessionList(_Out):
