@@ -110,10 +110,8 @@ class SocketContext:
         try:
             self.principal = await principal_from_header(self.db, self.key)
             decision = await admit(self.db, self.principal)
-        except Unauthenticated:
-            raise
         except Exception as error:
-            down = unavailable(error)
+            down = None if isinstance(error, Unauthenticated) else unavailable(error)
             if down is None:
                 raise
             log_unavailable(error, "a WebSocket operation's key check")
