@@ -465,10 +465,10 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
             if context is not None:
                 context.stop_watching()
 
-    async def close_all(self, reason: str = "server shutting down") -> None:
+    async def close_all(self) -> None:
         """Shutdown: every open socket gets 1001 so clients reconnect elsewhere and resume."""
         self.closing = True
         await self.revocations.stop()
         for websocket in list(self.sockets):
             with contextlib.suppress(Exception):
-                await websocket.close(GOING_AWAY, reason)
+                await websocket.close(GOING_AWAY, "server shutting down")
