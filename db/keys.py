@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import logging
 import secrets
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
 
 from db import clock
@@ -134,12 +133,9 @@ class KeyWatch:
             self._task = None
 
 
-_WATCHES: weakref.WeakKeyDictionary[Database, KeyWatch] = weakref.WeakKeyDictionary()
-
-
 def key_watch_of(db: Database, interval: float | None = None) -> KeyWatch:
     """The process's one `KeyWatch` of `db`; `interval` (the server's setting) applies to all."""
-    watch = _WATCHES.setdefault(db, KeyWatch(db))
+    watch = db.part(KeyWatch)
     if interval is not None:
         watch.interval = interval
     return watch

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -83,12 +82,6 @@ class RateLimiter:
         return Decision(False, limit, 0, reset)
 
 
-_limiters: weakref.WeakKeyDictionary[Database, RateLimiter] = weakref.WeakKeyDictionary()
-
-
 def limiter_for(db: Database) -> RateLimiter:
     """The process's limiter for `db`: every door of one process spends the same budgets."""
-    limiter = _limiters.get(db)
-    if limiter is None:
-        limiter = _limiters[db] = RateLimiter(db)
-    return limiter
+    return db.part(RateLimiter)

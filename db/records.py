@@ -77,7 +77,7 @@ class SessionRecord(Record, extra=("revision",)):
 
     @property
     def is_terminal(self) -> bool:
-        return status_rules.is_terminal(self.status)
+        return self.status in status_rules.TERMINAL
 
     @property
     def etag(self) -> str:

@@ -107,7 +107,7 @@ async def create_session(
     )
     row.update(_clean(fields, now, creating=True))
     async with db.write(within=conn) as writing:
-        if not status_rules.is_terminal(row["status"]):
+        if row["status"] not in status_rules.TERMINAL:
             live = await store.count_live(writing, principal.organization_id, now)
             if live >= (limit := principal.plan.max_sessions):
                 raise LimitExceeded(

@@ -19,10 +19,6 @@ LIVE_SQL = ", ".join(f"'{s}'" for s in LIVE)
 _TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL))
 
 
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL
-
-
 def effective(status: str, expires_at: datetime, now: datetime) -> str:
     """A live session past its expiry reads as expired, swept or not."""
     if status not in TERMINAL and expires_at <= now:

@@ -80,10 +80,6 @@ class Bus:
         return remove
 
     @property
-    def listener_count(self) -> int:
-        return len(self._listeners)
-
-    @property
     def state(self) -> str:
         """For /readyz."""
         return "degraded (polling)" if self.degraded else "ok"

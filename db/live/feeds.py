@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -244,7 +243,7 @@ class SessionFeed:
                 for reader in wanting:
                     reader.offer(batch)
         progressed = sum(r.position for r in wanting) > before
-        if status_rules.is_terminal(status_rules.effective(row.status, expires_at, now)):
+        if status_rules.effective(row.status, expires_at, now) in status_rules.TERMINAL:
             for reader in self.readers:
                 if reader.position >= row.last_sequence:
                     reader.finish()
@@ -293,14 +292,6 @@ class Feeds:
         reader = UpdateReader(self, organization_id, session_id, known)
         self._updates.append(reader)
         return reader
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "feeds": len(self._feeds),
-            "event_readers": sum(len(f.readers) for f in self._feeds.values()),
-            "update_readers": len(self._updates),
-            "feed_tasks": sum(1 for f in self._feeds.values() if f._task is not None),
-        }
 
     def _on_hint(self, hint: Hint) -> None:
         feed = self._feeds.get(hint.session_id)
@@ -435,12 +426,6 @@ async def changes_since(
     return [(organization_id, change) for _, organization_id, change in found]
 
 
-_FEEDS: weakref.WeakKeyDictionary[Database, Feeds] = weakref.WeakKeyDictionary()
-
-
 def feeds_of(db: Database) -> Feeds:
     """The one `Feeds` of a database in this process, created on first use."""
-    feeds = _FEEDS.get(db)
-    if feeds is None:
-        feeds = _FEEDS[db] = Feeds(db)
-    return feeds
+    return db.part(Feeds)

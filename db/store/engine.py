@@ -7,10 +7,10 @@ may outlive a transaction (named statements, session `SET`, LISTEN)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import orjson
 from sqlalchemy import Table, event
@@ -26,6 +26,7 @@ from db.store.driver import LeanReader, json_text
 Transaction = AsyncConnection
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
+T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 20
 # Behind PgBouncer asyncpg prepares only unnamed statements and SQLAlchemy caches none.
 PGBOUNCER_CONNECT_ARGS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
@@ -96,7 +97,6 @@ class Database:
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.pgbouncer = not self.is_sqlite and behind_pgbouncer(url)
         self.bus: Bus = bus_for(
             self.url,
@@ -139,6 +139,13 @@ class Database:
             pgbouncer=self.pgbouncer,
         )
         self.appends = Appender(self.lean, pragmas, self.sqlite_writer_turn)
+        self._parts: dict[Callable[[Database], Any], Any] = {}
+
+    def part(self, make: Callable[[Database], T]) -> T:
+        """This process's one `make(self)` (its rate limiter, live feeds, key watch)."""
+        if make not in self._parts:
+            self._parts[make] = make(self)
+        return cast(T, self._parts[make])
 
     def read(self) -> AsyncConnection:
         """A connection in a read transaction (one snapshot for all its statements on SQLite)."""

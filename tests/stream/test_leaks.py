@@ -13,6 +13,7 @@ from db.live.feeds import feeds_of
 from db.plans import set_plan
 from db.records import Principal
 from db.store.engine import Database
+from tests.support.feeds import feed_stats
 from tests.support.sessions import append, new_session
 from tests.support.sse import stream_path
 from tests.support.ws import EVENTS, socket
@@ -32,8 +33,8 @@ def counts(app: Starlette, db: Database) -> dict[str, Any]:
         "sockets": len(app.state.sockets.sockets),
         "sse": app.state.streams.open,
         "checked_out": sum(engine.pool.checkedout() for engine in db.engines),  # type: ignore[attr-defined]
-        "bus_listeners": db.bus.listener_count,
-        **feeds_of(db).stats(),
+        "bus_listeners": len(db.bus._listeners),
+        **feed_stats(feeds_of(db)),
     }
 
 

@@ -56,7 +56,7 @@ async def test_generated_reads_match(db: Database, dataset: Dataset) -> None:
     for case in cases:
         await compare(runner, db, dataset.principal, case, tally)
     print(  # shown with -s: how the runs split, and how long they took
-        f"\n{db.dialect}{' (pgbouncer)' if db.pgbouncer else ''}: {len(cases)} runs; "
+        f"\n{db.url.get_backend_name()}{' (pgbouncer)' if db.pgbouncer else ''}: {len(cases)} runs; "
         f"{tally.report()}; drawn in {drawn - started:.1f} s, run in {time.monotonic() - drawn:.1f} s"
     )
     assert not tally.mismatches, (
