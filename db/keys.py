@@ -1,5 +1,6 @@
-"""API keys and their organisations. Keys are 160 random bits, so a fast SHA-256 stores them
-safely (a slow hash buys nothing against an unguessable key) and is looked up by an index."""
+"""API keys and their organisations' plans. Keys are 160 random bits, so a fast SHA-256 stores
+them safely (a slow hash buys nothing against an unguessable key) and is looked up by an index.
+A plan change applies to the next request; sessions keep the plan they were created with."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from db.store import keys as store
 from db.store.engine import Database
 from db.store.keys import has_keys as has_keys  # the CLI's listings need no rule
 from db.store.keys import list_keys as list_keys
+from db.store.keys import list_plans as list_plans
 from db.store.outages import log_failure
 
 log = logging.getLogger("sessiongraph.keys")
@@ -26,6 +28,7 @@ KEY_PREFIX = "sgk_"
 REVOKED_MESSAGE = "the API key was revoked"
 DEFAULT_PLAN = Plan(name="Standard", max_sessions=1000, max_requests_per_minute=600)
 _MAX_NAME = 255
+MAX_LIMIT = 1_000_000_000
 
 
 def key_hash_of(secret: str | None) -> str | None:
@@ -53,6 +56,37 @@ async def create_key(
         await store.put_organization(conn, organization_id, plan, {})
         await store.add_key(conn, record, hashlib.sha256(secret.encode()).hexdigest())
     return record, secret
+
+
+def _check_limit(value: int, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise InvalidInput(f"{field} must be an integer from 1 to {MAX_LIMIT}", field=field)
+    return value
+
+
+async def set_plan(
+    db: Database,
+    organization_id: str,
+    *,
+    name: str | None = None,
+    max_sessions: int | None = None,
+    max_requests_per_minute: int | None = None,
+) -> Plan:
+    """Change the given parts of a plan; an unknown organisation is created on the default plan."""
+    check_name(organization_id, "org")
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["plan_name"] = check_name(name, "name")
+    if max_sessions is not None:
+        changes["max_sessions"] = _check_limit(max_sessions, "maxSessions")
+    if max_requests_per_minute is not None:
+        changes["max_requests_per_minute"] = _check_limit(
+            max_requests_per_minute, "maxRequestsPerMinute"
+        )
+    async with db.write() as conn:
+        await store.put_organization(conn, organization_id, DEFAULT_PLAN, changes)
+    ((_, plan),) = await store.list_plans(db, organization_id)
+    return plan
 
 
 async def authenticate(db: Database, secret: str | None) -> Principal:

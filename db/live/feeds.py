@@ -9,10 +9,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from db import clock
 from db import status as status_rules
@@ -45,13 +45,14 @@ class SessionDeleted(NotFound):
 class Reader(Generic[T]):
     """A buffer one consumer iterates; the feed fills it and may end it."""
 
-    __slots__ = ("_buffer", "_error", "_ready", "finished")
+    __slots__ = ("_buffer", "_error", "_forget", "_ready", "finished")
 
-    def __init__(self) -> None:
+    def __init__(self, forget: Callable[[Any], object]) -> None:
         self._buffer: deque[T] = deque()
         self.finished = False
         self._error: DomainError | None = None
         self._ready = asyncio.Event()  # set when there may be something to take
+        self._forget = forget  # takes this reader off what feeds it
 
     def finish(self, error: DomainError | None = None) -> None:
         """End after what is buffered (with `error` raised last, when given)."""
@@ -83,6 +84,8 @@ class Reader(Generic[T]):
         """The consumer is gone: stop feeding it."""
         self.finished = True
         self._buffer.clear()
+        with contextlib.suppress(ValueError):  # closed already
+            self._forget(self)
 
 
 class EventReader(Reader[EventRecord]):
@@ -91,7 +94,7 @@ class EventReader(Reader[EventRecord]):
     __slots__ = ("_feed", "paused", "position")
 
     def __init__(self, feed: SessionFeed, after: int) -> None:
-        super().__init__()
+        super().__init__(feed.remove)
         self._feed = feed
         self.position = after  # newest sequence handed to this reader
         self.paused = False
@@ -111,10 +114,6 @@ class EventReader(Reader[EventRecord]):
             self.paused = False
             self._feed.poke()
 
-    def close(self) -> None:
-        super().close()
-        self._feed.remove(self)
-
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
@@ -133,13 +132,12 @@ class UpdateReader(Reader[SessionChange]):
     """Changes to one session, or to every session of one organisation; `known` (one
     session) and `sent` (organisation-wide) let a catch-up skip what was already sent."""
 
-    __slots__ = ("_feeds", "_prune_at", "known", "organization_id", "sent", "session_id")
+    __slots__ = ("_prune_at", "known", "organization_id", "sent", "session_id")
 
     def __init__(
         self, feeds: Feeds, organization_id: str, session_id: str | None, known: State | None
     ) -> None:
-        super().__init__()
-        self._feeds = feeds
+        super().__init__(feeds._updates.remove)
         self.organization_id = organization_id
         self.session_id = session_id
         self.known = known  # the state last sent
@@ -169,11 +167,6 @@ class UpdateReader(Reader[SessionChange]):
         if len(self.sent) > self._prune_at:
             self.sent = {k: v for k, v in self.sent.items() if v[1] > now - SENT_MEMORY}
             self._prune_at = max(64, 2 * len(self.sent))
-
-    def close(self) -> None:
-        super().close()
-        with contextlib.suppress(ValueError):
-            self._feeds._updates.remove(self)
 
 
 class SessionFeed:

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from db.errors import DomainError, NotFound
-from db.keys import create_key, has_keys, list_keys, revoke_key
-from db.plans import list_plans, set_plan
+from db.keys import create_key, has_keys, list_keys, list_plans, revoke_key, set_plan
 from db.store.engine import Database
 from db.store.migrate import upgrade_to_head
 from graph.app import open_database

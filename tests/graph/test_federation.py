@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from db.events import append_event
-from db.plans import set_plan
+from db.keys import set_plan
 from db.records import Principal
 from db.store.engine import Database
 from graph.app import create_app

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from db.plans import list_plans, set_plan
+from db.keys import list_plans, set_plan
 from db.store.engine import Database
 from tests.conftest import new_key, unique
 from tests.support.graphql import GraphQLClient

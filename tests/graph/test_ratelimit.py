@@ -12,8 +12,7 @@ import pytest
 from graphql import GraphQLError
 
 from db.errors import RateLimited
-from db.keys import authenticate
-from db.plans import set_plan
+from db.keys import authenticate, set_plan
 from db.store.engine import Database
 from graph.http.auth import admit, refusal
 from graph.schema.errors import graphql_error

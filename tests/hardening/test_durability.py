@@ -19,8 +19,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from db.keys import set_plan
 from db.models import events, sessions
-from db.plans import set_plan
 from db.store.engine import Database
 from db.store.migrate import upgrade_to_head
 from tests.conftest import new_key

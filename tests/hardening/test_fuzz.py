@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from db.plans import set_plan
+from db.keys import set_plan
 from db.store.engine import Database
 from tests.conftest import new_key
 from tests.support.processes import server_process

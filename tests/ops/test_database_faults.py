@@ -20,8 +20,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.keys import create_key
-from db.plans import set_plan
+from db.keys import create_key, set_plan
 from db.store.engine import Database
 from graph.app import create_app
 from graph.settings import Settings

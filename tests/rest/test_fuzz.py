@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from db.plans import set_plan
+from db.keys import set_plan
 from db.records import Principal
 from db.store.engine import Database
 

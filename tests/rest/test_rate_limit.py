@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from db.plans import set_plan
+from db.keys import set_plan
 from db.records import Principal
 from db.store.engine import Database
 from graph.ops.metrics import RATE_LIMITED

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import websockets
 
-from db.keys import revoke_key
-from db.plans import set_plan
+from db.keys import revoke_key, set_plan
 from db.records import Principal
 from db.store.engine import Database
 from tests.graph.test_ratelimit import away_from_minute_end

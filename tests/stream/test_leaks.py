@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from db.keys import set_plan
 from db.live.feeds import feeds_of
-from db.plans import set_plan
 from db.records import Principal
 from db.store.engine import Database
 from tests.support.feeds import feed_stats

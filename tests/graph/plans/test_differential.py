@@ -22,7 +22,7 @@ import time
 import pytest
 from starlette.applications import Starlette
 
-from db.plans import set_plan
+from db.keys import set_plan
 from db.records import Principal
 from db.store.engine import Database
 from graph.plan.runner import OperationRunner
