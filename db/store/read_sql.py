@@ -325,12 +325,9 @@ Statement = tuple[str, tuple[Any, ...]]
 
 @lru_cache(maxsize=1024)
 def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
-    """The statement of `plan` and what each of its placeholders stands for, in order.
-
-    `keyed`: the statement also checks the caller's key (`KEY`, its hash): it returns no
-    row for a key that is unknown or revoked, else the caller's columns
-    (`PRINCIPAL_COLUMNS`) and then the answer, for the key's organisation.
-    """
+    """The statement of `plan` and what each placeholder stands for, in order. `keyed`: it
+    also checks the caller's key (`KEY`, its hash): no row for an unknown or revoked key, else
+    the caller's columns (`PRINCIPAL_COLUMNS`), then the answer for the key's organisation."""
     renderer = Renderer(
         SQLITE if sqlite else POSTGRES,
         plan.enum_case,
