@@ -114,17 +114,12 @@ class CreateSessionRequest(_Body):
     status: CreatableStatus | None = Field(default=None, description="Defaults to `pending`.")
 
 
-class UpdateSessionRequest(_Body):
+class UpdateSessionRequest(CreateSessionRequest):
     """A partial update: omitted fields are kept, fields sent as null are cleared."""
 
-    assembly_state: JsonObjectInput | None = None
-    catalog_version: Label | None = None
     # May be omitted but never null (neither can be cleared): the default only marks "omitted".
     expires_at: FutureInstant = Field(default=None, json_schema_extra=_omittable)  # type: ignore[assignment]
-    prd: JsonObjectInput | None = None
-    product_object: JsonObjectInput | None = None
-    schema_version: Label | None = None
-    status: SessionStatus = Field(
+    status: SessionStatus = Field(  # type: ignore[assignment]
         default=None,  # type: ignore[arg-type]
         json_schema_extra=_omittable,
         description="Moves forward only; an illegal transition is 409.",
@@ -156,13 +151,7 @@ class ListSessionsQuery(_Query):
     status: list[SessionStatus] | None = Field(
         default=None, description="Only sessions in these statuses (repeat to give several)."
     )
-    user_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=255,
-        pattern=NO_NUL,
-        description="Only sessions of this creator.",
-    )
+    user_id: Label | None = Field(default=None, description="Only sessions of this creator.")
 
 
 class ListEventsQuery(_Query):
