@@ -159,16 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _plans(settings: Settings, args: argparse.Namespace) -> None:
     """`plans set` and `plans show`; sessions keep the plan snapshot they were created with."""
     if args.plans_command == "set":
-        plan = _with_db(
-            settings,
-            lambda db: set_plan(
-                db,
-                args.org,
-                name=args.name,
-                max_sessions=args.max_sessions,
-                max_requests_per_minute=args.max_requests_per_minute,
-            ),
-        )
+        options = {o: getattr(args, o) for o in ("name", "max_sessions", "max_requests_per_minute")}
+        plan = _with_db(settings, lambda db: set_plan(db, args.org, **options))
         plans = [(args.org, plan)]
     else:
         plans = _with_db(settings, lambda db: list_plans(db, args.org))
