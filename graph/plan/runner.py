@@ -14,7 +14,7 @@ from typing import Any
 
 from graphql import OperationType, get_operation_ast, parse
 from graphql.execution import get_variable_values
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.types import ExecutionResult
 
 from db.store import read_sql
@@ -31,13 +31,7 @@ log = logging.getLogger("sessiongraph.plans")
 
 # Extensions with nothing left to do after the standard path: parse and validation hooks,
 # and `OperationLimits`, whose variable checks and timeout the runner applies itself.
-KNOWN_EXTENSIONS = (
-    ParserCache,
-    ValidationCache,
-    AddValidationRules,
-    MaxTokensLimiter,
-    OperationLimits,
-)
+KNOWN_EXTENSIONS = (ParserCache, ValidationCache, AddValidationRules, OperationLimits)
 # Execution contexts that run queries exactly as graphql-core does.
 STANDARD_EXECUTION = (StrawberryGraphQLCoreExecutionContext, SharedEventExecutor)
 
