@@ -1,10 +1,9 @@
 """Operation limits: a hostile or careless query is refused before it costs any SQL.
 
-Bytes and tokens are counted before parsing. What depends only on the document is a
-validation rule (sharing the validation cache); page sizes from variables are checked per
-request by `check_variables`. Both read the operation's shape, measured in time linear in
-the document: a 1 KB document whose fragments spread each other can stand for billions of
-fields, so each fragment is measured once, shared by its spreads, and the counts saturate.
+Bytes and tokens are counted before parsing; what depends only on the document is a validation
+rule, page sizes from variables are checked per request. Both read the operation's shape in
+linear time, though a 1 KB document of fragments spreading each other can stand for billions of
+fields: each fragment is measured once, shared by its spreads, and the counts saturate.
 """
 
 from __future__ import annotations

@@ -140,9 +140,8 @@ class PersistedDocuments:
         query = payload.get("query")
         document_id = payload.get("documentId", payload.get("doc_id"))
         extensions = payload.get("extensions")
-        if not isinstance(extensions, dict):
-            extensions = None
-        named = document_id is not None or bool(extensions and "persistedQuery" in extensions)
+        extensions = extensions if isinstance(extensions, dict) else None
+        named = document_id is not None or "persistedQuery" in (extensions or {})
         if not isinstance(query, str | None) or not isinstance(document_id, str | None):
             return payload
         if query is None and not named:
