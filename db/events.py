@@ -40,16 +40,14 @@ async def append_event(
         "stage": validation.label(stage, "stage"),
         "message": validation.label(message, "message", max_length=validation.MAX_MESSAGE_LENGTH),
         "payload": validation.json_object(payload, "payload"),
+        "id": new_event_id(),
+        "session_id": session_id,
+        "organization_id": principal.organization_id,
+        "user_id": principal.user_id,
+        "created_at": clock.now(),
     }
     if not is_well_formed(session_id, SESSION_PREFIX):
         raise NotFound(f"session {session_id} not found")
-    event.update(
-        id=new_event_id(),
-        session_id=session_id,
-        organization_id=principal.organization_id,
-        user_id=principal.user_id,
-        created_at=clock.now(),
-    )
     appending = db.appends.append(event) if conn is None else store.append_within(conn, event)
     numbered = await appending
     if numbered is None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import asyncpg
+
 from db import clock
 
 log = logging.getLogger("sessiongraph.bus")
@@ -288,8 +290,6 @@ class PostgresBus(BrokerBus):
     _conn: Any = None
 
     async def _connect(self) -> None:
-        import asyncpg
-
         self._conn = conn = await asyncpg.connect(
             self.url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
         )

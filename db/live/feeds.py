@@ -98,6 +98,7 @@ class EventReader(Reader[EventRecord]):
         self._feed = feed
         self.position = after  # newest sequence handed to this reader
         self.paused = False
+        feed.readers.append(self)
 
     def offer(self, batch: Iterable[EventRecord]) -> None:
         """Take the events that directly follow `position`; skip what it already has."""
@@ -143,6 +144,7 @@ class UpdateReader(Reader[SessionChange]):
         self.known = known  # the state last sent
         self.sent: dict[str, tuple[State | None, float]] = {}  # id -> (state, when)
         self._prune_at = 64
+        feeds._updates.append(self)
 
     def wants(self, hint: Hint) -> bool:
         return hint.organization_id == self.organization_id and (
@@ -181,8 +183,7 @@ class SessionFeed:
         self._timer: asyncio.TimerHandle | None = None
 
     def remove(self, reader: EventReader) -> None:
-        with contextlib.suppress(ValueError):
-            self.readers.remove(reader)
+        self.readers.remove(reader)  # ValueError on a second close, which `Reader.close` ignores
         if not self.readers:
             if self.feeds._feeds.get(self.session_id) is self:
                 del self.feeds._feeds[self.session_id]
@@ -275,16 +276,13 @@ class Feeds:
         if feed is None:
             feed = self._feeds[session_id] = SessionFeed(self, session_id)
         reader = EventReader(feed, after)
-        feed.readers.append(reader)
         feed.poke()
         return reader
 
     def updates(
         self, organization_id: str, session_id: str | None, known: State | None = None
     ) -> UpdateReader:
-        reader = UpdateReader(self, organization_id, session_id, known)
-        self._updates.append(reader)
-        return reader
+        return UpdateReader(self, organization_id, session_id, known)
 
     def _on_hint(self, hint: Hint) -> None:
         feed = self._feeds.get(hint.session_id)

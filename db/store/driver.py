@@ -9,29 +9,24 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
+import asyncpg
 import orjson
 from sqlalchemy.engine import URL
 
 from db.cursors import session_cursor
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another's write lock
+
 
 class LeanReader:
     """A few raw driver connections, opened on first use."""
 
-    def __init__(
-        self,
-        url: URL,
-        *,
-        is_sqlite: bool,
-        pool_size: int,
-        busy_timeout_ms: int,
-        pgbouncer: bool,
-    ) -> None:
+    def __init__(self, url: URL, *, pool_size: int, pgbouncer: bool) -> None:
         self.url = url
-        self.is_sqlite = is_sqlite
+        self.is_sqlite = url.get_backend_name() == "sqlite"
         self.pool_size = pool_size
         self.pgbouncer = pgbouncer
-        self.busy_timeout_ms = busy_timeout_ms
         self.listeners: list[Any] = []
         self._open_lock = asyncio.Lock()
         self._connections: list[Any] = []
@@ -43,18 +38,14 @@ class LeanReader:
             if self._connections or self._pool is not None:
                 return
             if self.is_sqlite:
-                import aiosqlite
-
                 for _ in range(self.pool_size):
                     conn = await aiosqlite.connect(self.url.database or "", isolation_level=None)
-                    await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                    await conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
                     await conn.create_function(
                         "session_cursor", 2, session_cursor, deterministic=True
                     )
                     self._connections.append(conn)
             else:
-                import asyncpg
-
                 # As PGBOUNCER_CONNECT_ARGS (db/store/engine.py), for the same reason.
                 cache = {"statement_cache_size": 0} if self.pgbouncer else {}
                 self._pool = await asyncpg.create_pool(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from db.live.bus import Bus, Hint, PostgresBus, bus_for
 from db.store.appends import Appender
-from db.store.driver import LeanReader, json_text
+from db.store.driver import SQLITE_BUSY_TIMEOUT_MS, LeanReader, json_text
 
 # A write transaction a caller holds across operations (`Database.write`), opaque to doors.
 Transaction = AsyncConnection
@@ -89,7 +89,6 @@ class Database:
         url: str,
         *,
         sqlite_synchronous: SqliteSynchronous = "FULL",
-        sqlite_busy_timeout_ms: int = 10_000,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         listen_url: str | None = None,
         bus_url: str | None = None,
@@ -111,7 +110,7 @@ class Database:
             self.sqlite_writer_turn = asyncio.Lock()
             pragmas = (
                 "PRAGMA journal_mode=WAL",
-                f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}",
+                f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
                 f"PRAGMA synchronous={sqlite_synchronous}",
                 "PRAGMA foreign_keys=ON",
             )
@@ -131,13 +130,8 @@ class Database:
             )
             self.write_engine = self.engine
             self.engines = (self.engine,)
-        self.lean = LeanReader(
-            self.url,
-            is_sqlite=self.is_sqlite,
-            pool_size=4 if self.budget is None else self.budget.raw,
-            busy_timeout_ms=sqlite_busy_timeout_ms,
-            pgbouncer=self.pgbouncer,
-        )
+        raw = 4 if self.budget is None else self.budget.raw
+        self.lean = LeanReader(self.url, pool_size=raw, pgbouncer=self.pgbouncer)
         self.appends = Appender(self.lean, pragmas, self.sqlite_writer_turn)
         self._parts: dict[Callable[[Database], Any], Any] = {}
 
