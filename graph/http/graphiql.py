@@ -55,7 +55,8 @@ def _attributes(file: str, source: Source) -> str:
     """A tag's URL (ours names the file's hash) and integrity attributes."""
     package, pinned = pinned_files()[file]
     if source == "cdn":
-        url, cross = package.cdn_url(pinned), ' crossorigin="anonymous"'
+        url = f"https://unpkg.com/{package.name}@{package.version}/{pinned.source}"
+        cross = ' crossorigin="anonymous"'
     else:
         version = pinned.integrity.removeprefix("sha384-")[:16].replace("+", "-").replace("/", "_")
         url, cross = f"{ASSETS_ROUTE}/{file}?v={version}", ""

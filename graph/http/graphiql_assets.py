@@ -7,12 +7,12 @@ versions and integrities, then run the command on graph/http/static/graphiql."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,14 +22,14 @@ MANIFEST = "manifest.json"
 REGISTRY = "https://registry.npmjs.org"
 
 
-@dataclass(frozen=True)
-class PinnedFile:
-    source: str
+@dataclasses.dataclass(frozen=True)
+class PinnedFile:  # in manifest.json's order
     file: str
+    source: str
     integrity: str
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Package:
     """One npm package at one version; `integrity` is the tarball's `dist.integrity`."""
 
@@ -43,9 +43,6 @@ class Package:
         basename = self.name.rsplit("/", 1)[-1]
         return f"{registry.rstrip('/')}/{self.name}/-/{basename}-{self.version}.tgz"
 
-    def cdn_url(self, pinned: PinnedFile) -> str:
-        return f"https://unpkg.com/{self.name}@{self.version}/{pinned.source}"
-
 
 # GraphiQL 3.9 is the last line with a UMD build (4.x and later need a bundler or an ESM
 # CDN); its bundle includes the graphql-ws client. React 18.3 is the last with UMD builds.
@@ -56,7 +53,7 @@ PACKAGES: tuple[Package, ...] = tuple(
         p["version"],
         p["integrity"],
         p["license"],
-        tuple(PinnedFile(f["source"], f["file"], f["integrity"]) for f in p["files"]),
+        tuple(PinnedFile(**f) for f in p["files"]),
     )
     for p in _PINS["packages"]
 )
@@ -87,10 +84,7 @@ def manifest_bytes() -> bytes:
                 "license": package.license,
                 "tarball": package.tarball_url(),
                 "integrity": package.integrity,
-                "files": [
-                    {"file": pinned.file, "source": pinned.source, "integrity": pinned.integrity}
-                    for pinned in package.files
-                ],
+                "files": [dataclasses.asdict(pinned) for pinned in package.files],
             }
             for package in PACKAGES
         ],
