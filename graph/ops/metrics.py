@@ -137,11 +137,9 @@ class Observed:
         try:
             await self.app(scope, receive, sending if kind == "http" else send)
         finally:
-            try:
-                if kind == "http":
-                    self._observe(scope, status, time.perf_counter() - started)
-            finally:
-                current_request_id.reset(token)
+            if kind == "http":  # logged while the request id is still set
+                self._observe(scope, status, time.perf_counter() - started)
+            current_request_id.reset(token)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
         path = getattr(scope.get("route"), "path", None)
