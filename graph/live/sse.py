@@ -22,9 +22,8 @@ from db.live.feeds import feeds_of
 from db.records import EventRecord
 from db.store.engine import Database
 from graph.http.auth import KeyRequired, principal_of
-from graph.http.jsonio import JSONResponse
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS
-from graph.schema.errors import mapping_for
+from graph.schema.errors import door_error_response, mapping_for
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
 RETRY_MS = 2000
@@ -32,9 +31,8 @@ MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
 
 
 def rest_error(error: DomainError) -> Response:
-    status = mapping_for(error).http_status
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(error_body(error), status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if mapping_for(error).http_status == 401 else None
+    return door_error_response(error, rest=True, headers=headers)
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
