@@ -71,11 +71,6 @@ def _policy_field(limit: int) -> tuple[bytes, bytes]:  # the same for every requ
     return b"ratelimit-policy", f'"{POLICY}";q={limit};w={WINDOW_SECONDS}'.encode("latin-1")
 
 
-def rate_limit_fields(decision: Decision) -> list[tuple[bytes, bytes]]:
-    state = f'"{POLICY}";r={decision.remaining};t={decision.reset_seconds}'
-    return [_policy_field(decision.limit), (b"ratelimit", state.encode("latin-1"))]
-
-
 def is_rest(scope: Scope) -> bool:
     """REST paths (SSE included) answer in the REST error shape, everything else GraphQL's."""
     return str(scope["path"]).startswith("/v1/")
@@ -98,11 +93,6 @@ def key_from_header(value: str | None) -> str | None:
     if scheme.lower() == "bearer":
         return rest.strip() or None
     return (value or "").strip() or None
-
-
-async def principal_from_header(db: Database, value: str | None) -> Principal:
-    """Raises `Unauthenticated` for a missing, unknown or revoked key."""
-    return await authenticate(db, key_from_header(value))
 
 
 def authorization_of(scope: Scope) -> str | None:
@@ -150,7 +140,7 @@ class KeyRequired:
                 return
             receive = replay
         try:
-            principal = await principal_from_header(self.db, authorization_of(scope))
+            principal = await authenticate(self.db, key_from_header(authorization_of(scope)))
             decision = await admit(self.db, principal)
         except Unauthenticated as error:
             await self.refuse(error)(scope, receive, send)
@@ -196,7 +186,8 @@ class KeyRequired:
         self, decision: Decision, app: ASGIApp, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Run `app` with the RateLimit fields added, or answer 429 (with them and Retry-After)."""
-        fields = rate_limit_fields(decision)
+        state = f'"{POLICY}";r={decision.remaining};t={decision.reset_seconds}'
+        fields = [_policy_field(decision.limit), (b"ratelimit", state.encode("latin-1"))]
         if not decision.allowed:
             RATE_LIMITED.inc()
             named = {name.decode(): value.decode() for name, value in fields}

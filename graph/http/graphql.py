@@ -4,6 +4,7 @@ media types and cross-site rules are in docs/graphql-over-http.md."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import orjson
 from graphql import GraphQLError
@@ -13,7 +14,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.types import ExecutionResult
 
-from db.errors import Unauthenticated
 from db.records import Principal
 from db.store import read_sql
 from db.store.engine import Database
@@ -174,17 +174,13 @@ class GraphQLEndpoint:
         return operation_of(self.runner.parse, self.schema.limits, query, name)
 
 
-def unauthenticated_response(error: Unauthenticated) -> Response:
-    """A GraphQL-shaped 401, so GraphQL clients show the reason like any other error."""
-    return door_error_response(error, rest=False, headers={"WWW-Authenticate": "Bearer"})
-
-
 def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> KeyRequired:
     """`ide` answers a browser's request for the GraphiQL page, which needs no key."""
     return KeyRequired(
         endpoint,
         endpoint.db,
-        refuse=unauthenticated_response,
+        # A GraphQL-shaped 401, so GraphQL clients show the reason like any other error.
+        refuse=partial(door_error_response, rest=False, headers={"WWW-Authenticate": "Bearer"}),
         public=ide,
         folded=endpoint.folded if endpoint.runner.enabled else None,
     )

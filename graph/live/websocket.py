@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import timedelta
@@ -26,7 +25,7 @@ from strawberry.extensions import ParserCache
 
 from db.errors import Unauthenticated
 from db.events import events_in_windows
-from db.keys import REVOKED_MESSAGE, key_watch_of
+from db.keys import REVOKED_MESSAGE, authenticate, key_watch_of
 from db.records import EventRecord, Principal
 from db.store.engine import Database
 from graph.framework import (
@@ -39,7 +38,7 @@ from graph.framework import (
     WebSocketDisconnected,
     pre_execution_close_reason,
 )
-from graph.http.auth import admit, graphql_error_body, principal_from_header, refusal
+from graph.http.auth import admit, graphql_error_body, key_from_header, refusal
 from graph.live.fanout import (
     legacy_prefix,
     open_lane,
@@ -76,10 +75,6 @@ LEGACY_MESSAGES = {
 }
 
 
-class FrameTooDeep(json.JSONDecodeError):
-    """A frame nested past `MAX_FRAME_DEPTH`: malformed for this server, with its own reason."""
-
-
 class SocketContext:
     """One connection's context; `principal` is set at `connection_init`. DataLoaders do not
     cache: a connection lives for hours and each subscription event must read fresh rows."""
@@ -91,7 +86,7 @@ class SocketContext:
         self.session_ttl_seconds = session_ttl_seconds
         self.websocket = websocket
         self.connection_params: dict[str, Any] | None = None
-        self.key: str | None = None  # as sent, so each new operation can re-check it
+        self.key: str | None = None  # so each new operation can re-check it
         self.stop_watching: Callable[[], None] = lambda: None
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
             load_fn=self._load_events, cache=False
@@ -108,7 +103,7 @@ class SocketContext:
                 "extensions": {"code": "RATE_LIMITED", "reason": "MAX_SUBSCRIPTIONS"},
             }
         try:
-            self.principal = await principal_from_header(self.db, self.key)
+            self.principal = await authenticate(self.db, self.key)
             decision = await admit(self.db, self.principal)
         except Exception as error:
             down = None if isinstance(error, Unauthenticated) else unavailable(error)
@@ -167,50 +162,62 @@ def message_problem(message: object, shapes: Mapping[str, str]) -> str | None:
         return f"{kind} payload must be an object with a string query"
     if not (payload.get("operationName") is None or isinstance(payload["operationName"], str)):
         return "operationName must be a string or null"
-    if not _is_object_or_null(payload.get("variables")):
-        return "variables must be an object or null"
-    if not _is_object_or_null(payload.get("extensions")):
-        return "extensions must be an object or null"
+    for name in ("variables", "extensions"):
+        if not _is_object_or_null(payload.get(name)):
+            return f"{name} must be an object or null"
     return None
 
 
-async def _screened(
-    handler: TransportWSHandler | LegacyWSHandler, message: Any, running: Mapping[str, object]
-) -> Any:
-    """The message for Strawberry to handle, or None when it was answered here: a refused
-    persisted document, a malformed message, a revoked key or a refused operation."""
-    if handler.connection_acknowledged:  # before that, Strawberry closes with 4401
-        documents = cast("GraphQLWebSocket", handler.view).documents
-        message, refused = documents.message(message, handler.OPERATION)
-        if refused is not None:
-            await handler.websocket.send_json(handler.error(message["id"], refused))
-            return None
-    problem = message_problem(message, handler.MESSAGES)
-    if problem is not None:
-        await handler.handle_invalid_message(problem)
-        return None
-    if message["type"] == handler.OPERATION and handler.connection_acknowledged:
+class _Screening:
+    """What both handlers add to Strawberry's: each client message screened first (answered
+    here when it is a refused persisted document, malformed, from a revoked key or a refused
+    operation), and 1013 for a database outage at `connection_init`."""
+
+    async def handle_message(self, message: Any) -> None:
+        handler = cast("TransportWSHandler | LegacyWSHandler", self)
+        if handler.connection_acknowledged:  # before that, Strawberry closes with 4401
+            documents = cast("GraphQLWebSocket", handler.view).documents
+            message, refused = documents.message(message, handler.OPERATION)
+            if refused is not None:
+                await handler.websocket.send_json(handler.error(message["id"], refused))
+                return
+        problem = message_problem(message, handler.MESSAGES)
+        if problem is not None:
+            await handler.handle_invalid_message(problem)
+            return
+        if message["type"] == handler.OPERATION and handler.connection_acknowledged:
+            running = handler.tasks if isinstance(handler, LegacyWSHandler) else handler.operations
+            try:
+                error = await handler.context.admit_operation(
+                    message["id"], running, handler.max_subscriptions_per_connection
+                )
+            except Unauthenticated:
+                await handler.websocket.close(code=4403, reason=REVOKED)
+                return
+            if error is not None:
+                await handler.websocket.send_json(handler.error(message["id"], error))
+                return
+            if cast("GraphQLWebSocket", handler.view).shared_writes:
+                # The operation's task, which Strawberry creates as it handles this message,
+                # inherits the lane.
+                adapter = cast("SocketAdapter", handler.websocket)
+                open_lane(adapter.send_text, handler.prefix(message["id"]))
+        if message["type"] == "connection_init" and message.get("payload") is None:
+            message = {**message, "payload": {}}  # PROTOCOL.md allows null
+        await super().handle_message(message)  # type: ignore[misc]
+
+    async def handle_connection_init(self, message: Any) -> None:
+        handler = cast("TransportWSHandler | LegacyWSHandler", self)
         try:
-            error = await handler.context.admit_operation(
-                message["id"], running, handler.max_subscriptions_per_connection
-            )
-        except Unauthenticated:
-            await handler.websocket.close(code=4403, reason=REVOKED)
-            return None
-        if error is not None:
-            await handler.websocket.send_json(handler.error(message["id"], error))
-            return None
-        if cast("GraphQLWebSocket", handler.view).shared_writes:
-            # The operation's task, which Strawberry creates as it handles this message,
-            # inherits the lane.
-            adapter = cast("SocketAdapter", handler.websocket)
-            open_lane(adapter.send_text, handler.prefix(message["id"]))
-    if message["type"] == "connection_init" and message.get("payload") is None:
-        return {**message, "payload": {}}  # PROTOCOL.md allows null
-    return message
+            await super().handle_connection_init(message)  # type: ignore[misc]
+        except ServiceUnavailable as outage:
+            if isinstance(handler, LegacyWSHandler):
+                payload = graphql_error_body(outage)
+                await handler.send_message({"type": "connection_error", "payload": payload})
+            await handler.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
+class TransportWSHandler(_Screening, BaseGraphQLTransportWSHandler[SocketContext, None]):
     OPERATION = "subscribe"
     MESSAGES = TRANSPORT_MESSAGES
     prefix = staticmethod(transport_prefix)
@@ -222,17 +229,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[SocketContext, None]):
     @staticmethod
     def error(operation_id: str, error: object) -> dict[str, Any]:
         return {"id": operation_id, "type": "error", "payload": [error]}
-
-    async def handle_message(self, message: Any) -> None:
-        message = await _screened(self, message, self.operations)
-        if message is not None:
-            await super().handle_message(message)
-
-    async def handle_connection_init(self, message: Any) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except ServiceUnavailable as outage:
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not isinstance(error, WebSocketDisconnected):
@@ -284,7 +280,7 @@ class _Operations:
             count_operation(kind, name, ok)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
+class LegacyWSHandler(_Screening, BaseGraphQLWSHandler[SocketContext, None]):
     """Strawberry's legacy handler, as strict as graphql-transport-ws, with its 4408 too."""
 
     OPERATION = "start"
@@ -307,14 +303,6 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         if not cast("SocketAdapter", self.websocket).refused:
             await super().send_message(message)
 
-    async def handle_connection_init(self, message: Any) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except ServiceUnavailable as outage:
-            payload = graphql_error_body(outage)
-            await self.send_message({"type": "connection_error", "payload": payload})
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
-
     async def cleanup(self) -> None:
         self.init_deadline.cancel()
         await super().cleanup()
@@ -323,11 +311,6 @@ class LegacyWSHandler(BaseGraphQLWSHandler[SocketContext, None]):
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
         if not self.connection_acknowledged:
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
-
-    async def handle_message(self, message: Any) -> None:
-        message = await _screened(self, message, self.tasks)
-        if message is not None:
-            await super().handle_message(message)
 
 
 class SocketAdapter(ASGIWebSocketAdapter):
@@ -346,7 +329,8 @@ class SocketAdapter(ASGIWebSocketAdapter):
         except NonTextMessageReceived:
             await self.close(BAD_REQUEST, NOT_TEXT)
         except NonJsonMessageReceived as error:
-            too_deep = isinstance(error.__cause__, FrameTooDeep)
+            reason = str(error.__cause__)  # orjson's, from `decode_json`
+            too_deep = "depth" in reason or "recursion" in reason.lower()
             await self.close(BAD_REQUEST, TOO_DEEP if too_deep else NOT_JSON)
 
     async def send_text(self, text: str) -> None:
@@ -384,9 +368,9 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         init_timeout: float,
         max_subscriptions: int,
         keep_alive_interval: float,
-        revocation_check_seconds: float = 5.0,
-        shared_writes: bool = True,
-        documents: PersistedDocuments | None = None,
+        revocation_check_seconds: float,
+        shared_writes: bool,
+        documents: PersistedDocuments,
     ) -> None:
         super().__init__(
             schema,
@@ -401,7 +385,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         )
         self.db = db
         self.session_ttl_seconds = session_ttl_seconds
-        self.documents = documents or PersistedDocuments()
+        self.documents = documents
         self.revocations = key_watch_of(db, revocation_check_seconds)  # shared with SSE
         self.shared_writes = shared_writes and results_untouched_by_extensions(
             schema.get_extensions()
@@ -417,12 +401,7 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         """orjson stops at `MAX_FRAME_DEPTH` levels where the standard library would exhaust
         Python's recursion limit (no close frame)."""
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError as error:
-            if "depth" in error.msg or "recursion" in error.msg.lower():
-                raise FrameTooDeep(error.msg, error.doc, error.pos) from error
-            raise
+        return orjson.loads(data)
 
     async def get_context(self, request: Any, response: Any) -> SocketContext:
         context = self.sockets[request] = SocketContext(self.db, self.session_ttl_seconds, request)
@@ -432,10 +411,9 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
         """The key from the init payload, else the upgrade request; 4403 when bad, 1013 (which
         a client that gives up on a refused key retries) when the database cannot check it."""
         value = key_from_params(context.connection_params)
-        value = value or context.websocket.headers.get("authorization")
-        context.key = value
+        context.key = key_from_header(value or context.websocket.headers.get("authorization"))
         try:
-            context.principal = await principal_from_header(self.db, value)
+            context.principal = await authenticate(self.db, context.key)
         except Unauthenticated as error:
             raise ConnectionRejectionError(
                 {"message": error.message, "extensions": {"code": "UNAUTHENTICATED"}}
