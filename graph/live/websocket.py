@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import timedelta
+from functools import partial
 from typing import Any, cast
 
 import orjson
@@ -24,7 +25,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import ParserCache
 
 from db.errors import Unauthenticated
-from db.events import events_in_windows
 from db.keys import REVOKED_MESSAGE, authenticate, key_watch_of
 from db.records import EventRecord, Principal
 from db.store.engine import Database
@@ -47,7 +47,7 @@ from graph.live.fanout import (
 )
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation, operation_of
 from graph.plan.persisted import PersistedDocuments
-from graph.schema.context import EventKey
+from graph.schema.context import EventKey, load_events
 from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
 
 GOING_AWAY = 1001
@@ -89,7 +89,7 @@ class SocketContext:
         self.key: str | None = None  # so each new operation can re-check it
         self.stop_watching: Callable[[], None] = lambda: None
         self.events: DataLoader[EventKey, list[EventRecord]] = DataLoader(
-            load_fn=self._load_events, cache=False
+            load_fn=partial(load_events, db), cache=False
         )
 
     async def admit_operation(
@@ -116,10 +116,6 @@ class SocketContext:
     async def close_revoked(self) -> None:  # `KeyWatch` calls it
         with contextlib.suppress(Exception):
             await self.websocket.close(4403, REVOKED)
-
-    async def _load_events(self, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
-        found = await events_in_windows(self.db, keys)
-        return [found[key] for key in keys]
 
 
 def key_from_params(params: Mapping[str, Any] | None) -> str | None:

@@ -27,9 +27,9 @@ class Context:
         # Per request: batching spans one operation, caching never outlives it. The loader
         # holds the database, not the context, which would make every request's results a
         # reference cycle that only the garbage collector frees.
-        self.events = DataLoader(load_fn=partial(_load_events, self.db))
+        self.events = DataLoader(load_fn=partial(load_events, self.db))
 
 
-async def _load_events(db: Database, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
+async def load_events(db: Database, keys: Sequence[EventKey]) -> list[list[EventRecord]]:
     found = await events_in_windows(db, keys)
     return [found[key] for key in keys]
