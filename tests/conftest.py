@@ -10,6 +10,7 @@ import fcntl
 import re
 import secrets
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -194,7 +195,8 @@ def _listen_directly(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
 @pytest.fixture(autouse=True)
 def _bouncer_keeps_running(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test on the `pgbouncer` backend fails when the bouncer exits under it; the bouncer
-    is started again, so only that test fails, not every later one on the backend."""
+    is started again, so only that test fails, not every later one on the backend. The
+    bouncer's own known fault is a warning instead (`KNOWN_BOUNCER_FAULT`)."""
     if "database_url" not in request.fixturenames:
         yield
         return
@@ -202,13 +204,24 @@ def _bouncer_keeps_running(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
-    exited = bouncer.restart_if_exited()
-    if exited is not None:
-        pytest.fail(f"PgBouncer had exited after the previous test; {exited}")
+    _bouncer_exit(bouncer.restart_if_exited(), "had exited after the previous test")
     yield
-    exited = bouncer.restart_if_exited()
-    if exited is not None:
-        pytest.fail(f"PgBouncer exited during this test; {exited}")
+    _bouncer_exit(bouncer.restart_if_exited(), "exited during this test")
+
+
+# PgBouncer 1.18's own fault when a cancel request's client hangs up first
+# (pgbouncer/pgbouncer#801, docs/deployment.md): a warning, since no server behaviour
+# caused it and the bouncer has been started again; any other exit fails the test.
+KNOWN_BOUNCER_FAULT = "in function disconnect_client(): bad client state"
+
+
+def _bouncer_exit(log_tail: str | None, when: str) -> None:
+    if log_tail is None:
+        return
+    if KNOWN_BOUNCER_FAULT in log_tail.rstrip().rsplit("\n", 1)[-1]:
+        warnings.warn(f"PgBouncer {when} on its known 1.18 fault; restarted", stacklevel=2)
+        return
+    pytest.fail(f"PgBouncer {when}; {log_tail}")
 
 
 @pytest.fixture(scope="session")
