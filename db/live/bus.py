@@ -163,11 +163,12 @@ class BrokerBus(Bus, ABC):
                 await asyncio.wait_for(self._ready.wait(), 5)
 
     async def stop(self) -> None:
+        """Cancelled until done: a client library (or Python 3.11's `asyncio.timeout` when its
+        deadline meets the cancel) may swallow one cancellation, and shutdown must not hang."""
         for task in (self._task, self._poller):
-            if task is not None:
+            while task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await asyncio.wait([task], timeout=1)
         self._task = self._poller = None
         self.degraded = False
 

@@ -5,6 +5,7 @@ log while its broker is unreachable."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -200,3 +201,37 @@ async def test_an_unreachable_broker_degrades_to_polling_and_recovers(
     infos = [r for r in records if r.levelno == logging.INFO and "is back" in r.getMessage()]
     assert len(warnings) == 2 and len(infos) == 2
     assert all("reading the database every 0.1s" in r.getMessage() for r in warnings)
+
+
+class _SwallowsOneCancel(BrokerBus):
+    """A link whose connect swallows a cancellation, as Python 3.11's `asyncio.timeout` can
+    when its deadline and a cancel land together, then fails."""
+
+    kind = "stubborn"
+
+    async def _connect(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        raise OSError("gave up")
+
+    async def _disconnect(self) -> None:
+        pass
+
+    async def _send(self, payloads: list[str]) -> None:
+        raise AssertionError("never connected")
+
+    async def _probe(self) -> None:
+        raise AssertionError("never connected")
+
+    def _link_alive(self) -> bool:
+        return False
+
+
+@pytest.mark.timeout(30)
+async def test_stop_ends_a_bus_whose_link_swallowed_the_cancel() -> None:
+    bus = _SwallowsOneCancel("stubborn://", reconnect_delay=3600)
+    await bus.start()  # never ready: returns after its bounded wait
+    stopping = asyncio.create_task(bus.stop())
+    done, _ = await asyncio.wait([stopping], timeout=10)  # waits without cancelling `stop`
+    assert stopping in done, "stop() still waits for the bus task"
+    assert bus.state == "ok" and not bus.connected
