@@ -23,7 +23,7 @@ REGISTRY = "https://registry.npmjs.org"
 
 
 @dataclasses.dataclass(frozen=True)
-class PinnedFile:  # in manifest.json's order
+class PinnedFile:
     file: str
     source: str
     integrity: str
@@ -36,7 +36,6 @@ class Package:
     name: str
     version: str
     integrity: str
-    license: str
     files: tuple[PinnedFile, ...]
 
     def tarball_url(self, registry: str = REGISTRY) -> str:
@@ -48,13 +47,7 @@ class Package:
 # CDN); its bundle includes the graphql-ws client. React 18.3 is the last with UMD builds.
 _PINS = json.loads((SHIPPED / MANIFEST).read_text())
 PACKAGES: tuple[Package, ...] = tuple(
-    Package(
-        p["name"],
-        p["version"],
-        p["integrity"],
-        p["license"],
-        tuple(PinnedFile(**f) for f in p["files"]),
-    )
+    Package(p["name"], p["version"], p["integrity"], tuple(PinnedFile(**f) for f in p["files"]))
     for p in _PINS["packages"]
 )
 
@@ -74,22 +67,12 @@ def pinned_files() -> dict[str, tuple[Package, PinnedFile]]:
 
 
 def manifest_bytes() -> bytes:
-    """manifest.json as the build writes it (tarball URLs derived from the pins)."""
-    document = {
-        "about": _PINS["about"],
-        "packages": [
-            {
-                "name": package.name,
-                "version": package.version,
-                "license": package.license,
-                "tarball": package.tarball_url(),
-                "integrity": package.integrity,
-                "files": [dataclasses.asdict(pinned) for pinned in package.files],
-            }
-            for package in PACKAGES
-        ],
-    }
-    return (json.dumps(document, indent=2) + "\n").encode()
+    """manifest.json as the build writes it: the pins as read, tarball URLs derived from them."""
+    packages = [
+        {**pins, "tarball": package.tarball_url()}
+        for pins, package in zip(_PINS["packages"], PACKAGES, strict=True)
+    ]
+    return (json.dumps({**_PINS, "packages": packages}, indent=2) + "\n").encode()
 
 
 def unpack(package: Package, tarball: bytes) -> dict[str, bytes]:
