@@ -47,14 +47,6 @@ class Claim:
         self.recorded = response
 
 
-def check_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters", field="Idempotency-Key"
-        )
-    return key
-
-
 def fingerprint(method: str, path: str, body: Any) -> str:
     """Same method, path and JSON value give the same fingerprint, whatever the key order."""
     canonical = json.dumps(
@@ -74,7 +66,10 @@ async def claim(
 ) -> AsyncIterator[Claim]:
     """Claim `key`, or replay what it answered (`IdempotencyKeyReused` for another request).
     A fresh claim must `record` before the block ends; an exception releases the claim."""
-    check_key(key)
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters", field="Idempotency-Key"
+        )
     now = clock.now()
     organization_id = principal.organization_id
     async with db.write() as conn:

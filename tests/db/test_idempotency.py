@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from db import clock
 from db import sessions as session_ops
 from db.errors import IdempotencyKeyReused, InvalidInput
-from db.idempotency import StoredResponse, check_key, claim, fingerprint
+from db.idempotency import StoredResponse, claim, fingerprint
 from db.models import idempotency_keys, sessions
 from db.records import Principal
 from db.store import idempotency as store
@@ -58,11 +58,14 @@ def test_fingerprint_ignores_key_order_but_not_values() -> None:
     assert fingerprint("POST", "/a", {"big": 2**70}) != fingerprint("POST", "/a", {"big": 2**71})
 
 
-def test_keys_are_1_to_255_characters() -> None:
-    assert check_key("k" * 255) == "k" * 255
+async def test_keys_are_1_to_255_characters(db: Database, principal: Principal) -> None:
+    async with claim(db, principal, "k" * 255, "f") as held:
+        assert held.replay is None
+        await held.record(RESPONSE)
     for bad in ("", "k" * 256):
         with pytest.raises(InvalidInput):
-            check_key(bad)
+            async with claim(db, principal, bad, "f"):
+                pass
 
 
 async def test_first_claim_runs_and_records_later_ones_replay(
