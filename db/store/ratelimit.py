@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -36,17 +35,12 @@ async def lease(
     return granted, used + granted
 
 
-class _RollBack(Exception):
-    pass
-
-
 async def probe_lease(db: Database) -> None:
     """A lease's first write, rolled back: readiness finds a database that refuses writes
     (read-only file, standby after failover, full disk) without changing anything."""
-    with contextlib.suppress(_RollBack):
-        async with db.write() as conn:
-            await _open_window(conn, "", -1)
-            raise _RollBack
+    async with db.write() as conn:
+        await _open_window(conn, "", -1)
+        await conn.rollback()
 
 
 async def forget_windows_before(db: Database, minute: int) -> None:
