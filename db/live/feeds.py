@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from db import clock
@@ -61,8 +61,7 @@ class Reader(Generic[T]):
             self._error = error
             self._ready.set()
 
-    def _taken(self) -> None:
-        """The consumer took an item."""
+    def _taken(self) -> None: ...  # the consumer took an item
 
     def __aiter__(self) -> Reader[T]:
         return self
@@ -267,7 +266,7 @@ class Feeds:
         self._pending: deque[Hint | datetime] = deque()
         self._update_task: asyncio.Task[None] | None = None
         # When the last successful catch-up began: the next need not look further back.
-        self._caught_up_at: datetime | None = None
+        self._caught_up_at = datetime.min.replace(tzinfo=UTC)
         db.bus.add_listener(self._on_hint, self._on_resync)
 
     def events(self, session_id: str, after: int) -> EventReader:
@@ -348,9 +347,7 @@ class Feeds:
         if not readers:
             return True
         began = clock.now()
-        if self._caught_up_at is not None and self._caught_up_at > since:
-            since = self._caught_up_at
-        since -= CLOCK_SKEW
+        since = max(since, self._caught_up_at) - CLOCK_SKEW
         organizations = {r.organization_id for r in readers if r.session_id is None}
         watched = {r.session_id for r in readers if r.session_id is not None}
         try:
@@ -418,5 +415,4 @@ async def changes_since(
 
 
 def feeds_of(db: Database) -> Feeds:
-    """The one `Feeds` of a database in this process, created on first use."""
     return db.part(Feeds)
