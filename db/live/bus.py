@@ -83,7 +83,6 @@ class Bus:
 
     @property
     def state(self) -> str:
-        """For /readyz."""
         return "degraded (polling)" if self.degraded else "ok"
 
     def publish(self, hint: Hint) -> None:
@@ -445,9 +444,8 @@ class NatsBus(BrokerBus):
 def bus_for(
     url: Any, *, listen_url: Any = None, bus_url: str | None = None, poll_interval: float = 1.0
 ) -> Bus:
-    """The bus `bus_url` (`SESSIONGRAPH_BUS_URL`) names; unset, LISTEN/NOTIFY on PostgreSQL
-    and in-memory on SQLite. `listen_url` lets LISTEN bypass a pooler (PgBouncer in
-    transaction mode hands the server connection to another client after each transaction)."""
+    """Unset `bus_url`: LISTEN/NOTIFY on PostgreSQL, in-memory on SQLite. `listen_url` keeps LISTEN
+    off a pooler (PgBouncer in transaction mode lends a server connection per transaction)."""
     sqlite = url.get_backend_name() == "sqlite"
     choice = bus_kind(bus_url) if bus_url else ("memory" if sqlite else "postgres")
     if choice == "memory":

@@ -50,8 +50,6 @@ async def delete_expired(db: Database, retention: timedelta, now: datetime | Non
 
 
 class ExpirySweeper:
-    """Sweeps every `interval` seconds until stopped; a failed sweep is logged and retried."""
-
     def __init__(self, db: Database, *, interval: float, retention: timedelta) -> None:
         self.db = db
         self.interval = interval

@@ -20,8 +20,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another
 
 
 class LeanReader:
-    """A few raw driver connections, opened on first use."""
-
     def __init__(self, url: URL, *, pool_size: int, pgbouncer: bool) -> None:
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"

@@ -82,8 +82,6 @@ class ConnectionBudget:
 
 
 class Database:
-    """Owns the engines; `read()` and `write()` hand out connections inside a transaction."""
-
     def __init__(
         self,
         url: str,

@@ -126,7 +126,6 @@ class Renderer:
         return self.param(NOW, "timestamptz")
 
     def obj(self, entries: Entries, part: Callable[[Part], str]) -> str:
-        """`{"k":v,…}`, each value by `value`."""
         if not entries:
             return "'{}'"
         pieces = []
@@ -328,11 +327,8 @@ def render(plan: ReadPlan, sqlite: bool, *, keyed: bool = False) -> Statement:
     """The statement of `plan` and what each placeholder stands for, in order. `keyed`: it
     also checks the caller's key (`KEY`, its hash): no row for an unknown or revoked key, else
     the caller's columns (`PRINCIPAL_COLUMNS`), then the answer for the key's organisation."""
-    renderer = Renderer(
-        SQLITE if sqlite else POSTGRES,
-        plan.enum_case,
-        organization="k.organization_id" if keyed else None,
-    )
+    organization = "k.organization_id" if keyed else None
+    renderer = Renderer(SQLITE if sqlite else POSTGRES, plan.enum_case, organization=organization)
     source = KEY_SOURCE
     if plan.top == "row":
         # One session's row, with its version beside the answer; nothing when it is missing.

@@ -99,7 +99,6 @@ async def count(conn: AsyncConnection, organization_id: str, wanted: Filter, now
 async def update(
     conn: AsyncConnection, session_id: str, values: dict[str, Any], now: datetime
 ) -> SessionRecord:
-    """Set `values`, the update time and the next revision."""
     changes = {**values, "updated_at": now, "revision": sessions.c.revision + 1}
     query = sessions.update().where(sessions.c.id == session_id).values(changes)
     row = (await conn.execute(query.returning(*sessions.c))).one()
