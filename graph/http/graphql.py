@@ -151,7 +151,7 @@ class GraphQLEndpoint:
         except DocumentNotFound as missing:
             result = ExecutionResult(data=None, errors=[missing.error()])
         except DocumentRefused as refused:
-            raise RequestRefused(refused.status, refused.message, code=refused.code) from None
+            raise RequestRefused(400, str(refused), code=refused.code) from None
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:
                 raise RequestRefused(

@@ -29,14 +29,11 @@ class ManifestError(ValueError):
 
 
 class DocumentRefused(Exception):
-    """A request the HTTP layer answers with `status` before any GraphQL work."""
-
-    status = 400
+    """A request the HTTP layer answers with 400 before any GraphQL work."""
 
     def __init__(self, message: str, code: str = "BAD_USER_INPUT") -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
 
 
 class DocumentNotFound(Exception):
