@@ -7,7 +7,7 @@ plan's shape; a parameter one the resolvers would refuse raises `InvalidInput`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -141,7 +141,7 @@ class Planner:
         return len(self.parameters) - 1
 
     def collect(
-        self, selection_sets: Iterable[SelectionSetNode], type_name: str
+        self, nodes: Sequence[FieldNode | OperationDefinitionNode], type_name: str
     ) -> dict[str, list[FieldNode]]:
         grouped: dict[str, list[FieldNode]] = {}
         visited: set[str] = set()
@@ -165,8 +165,9 @@ class Planner:
                     if fragment is not None and self.applies(fragment.type_condition, type_name):
                         walk(fragment.selection_set)
 
-        for selection_set in selection_sets:
-            walk(selection_set)
+        for node in nodes:
+            if node.selection_set is not None:
+                walk(node.selection_set)
         return grouped
 
     def applies(self, condition: NamedTypeNode | None, type_name: str) -> bool:
@@ -211,11 +212,6 @@ class Planner:
     def operation(self, operation: OperationDefinitionNode) -> ReadPlan:
         return ReadPlan(self.entries([operation], "Query", self.root))
 
-    def subfields(
-        self, nodes: Sequence[FieldNode | OperationDefinitionNode], type_name: str
-    ) -> dict[str, list[FieldNode]]:
-        return self.collect([n.selection_set for n in nodes if n.selection_set], type_name)
-
     def entries(
         self,
         nodes: Sequence[FieldNode | OperationDefinitionNode],
@@ -224,7 +220,7 @@ class Planner:
     ) -> Entries:
         """An object's entries; `part` gives each field's, None for a field not planned."""
         entries: list[tuple[str, Part]] = []
-        for key, fields in self.subfields(nodes, type_name).items():
+        for key, fields in self.collect(nodes, type_name).items():
             name = fields[0].name.value
             found = read_plan.Text(type_name) if name == "__typename" else part(name, fields)
             if found is None:

@@ -337,9 +337,9 @@ def test_work_is_linear_in_the_document_whatever_its_fragments(
         {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     )
     planner = Planner(SCHEMA._schema, fragments, {})
-    [[sessions]] = planner.collect([operation.selection_set], "Query").values()
-    [nodes] = planner.subfields([sessions], "SessionConnection").values()
-    walked = sum(len(f) for f in planner.subfields(nodes, "Session").values())
+    [[sessions]] = planner.collect([operation], "Query").values()
+    [nodes] = planner.collect([sessions], "SessionConnection").values()
+    walked = sum(len(f) for f in planner.collect(nodes, "Session").values())
     assert fragments.lookups <= len(fragments)
     assert walked <= size
 
