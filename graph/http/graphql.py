@@ -19,6 +19,7 @@ from db.store import read_sql
 from db.store.engine import Database
 from graph.framework import CannotGetOperationTypeError, InvalidOperationTypeError, OperationType
 from graph.http.auth import KeyRequired, PublicPage, principal_of
+from graph.http.jsonio import JSONResponse
 from graph.http.request import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -81,13 +82,8 @@ class GraphQLEndpoint:
         except ClientDisconnect:
             return  # the client left before sending its whole body: nobody to answer
         except RequestRefused as refused:
-            error = {"message": refused.message, "extensions": {"code": refused.code}}
-            response = Response(
-                orjson.dumps({"errors": [error]}),
-                status_code=refused.status,
-                headers=refused.headers,
-                media_type=media_type,
-            )
+            errors = [{"message": refused.message, "extensions": {"code": refused.code}}]
+            response = JSONResponse({"errors": errors}, refused.status, refused.headers, media_type)
         await response(scope, receive, send)
 
     async def folded(self, request: Request, key_hash: str) -> tuple[Principal, ASGIApp] | None:
