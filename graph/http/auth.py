@@ -110,8 +110,7 @@ def principal_of(scope: Scope) -> Principal:
 
 class KeyRequired:
     """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`;
-    `public` may answer without a key (the GraphiQL page). A caller spends one request of its
-    organisation's budget (429 past it); every answer carries the RateLimit fields."""
+    `public` may answer without a key (the GraphiQL page)."""
 
     def __init__(
         self,

@@ -131,8 +131,6 @@ def _times(a: int, b: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PageSize:
-    """One page-size argument: a literal or a variable."""
-
     argument: str
     literal: int | None = None
     variable: str | None = None
@@ -359,8 +357,6 @@ def limit_rules(
     """Made once per schema: the validation cache is keyed by rule classes."""
 
     class DocumentLimits(ValidationRule):
-        """Bytes, tokens and aliases per document; depth, fields and literal sizes per operation."""
-
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             self.aliases = 0

@@ -43,13 +43,10 @@ def planning_allowed(schema: Schema) -> bool:
     unknown = [e for e in schema.get_extensions() if not isinstance(e, KNOWN_EXTENSIONS)]
     if unknown:
         log.info("planned reads off: extensions %s hook execution", unknown)
-        return False
-    return True
+    return not unknown
 
 
 class OperationRunner:
-    """Executes requests for one schema; keeps the plans of at most `max_plans` operations."""
-
     def __init__(self, schema: Schema, *, max_plans: int = 512) -> None:
         self.schema = schema
         self.enabled = planning_allowed(schema)
