@@ -138,10 +138,9 @@ class PersistedDocuments:
         document_id = payload.get("documentId", payload.get("doc_id"))
         extensions = payload.get("extensions")
         extensions = extensions if isinstance(extensions, dict) else None
-        named = document_id is not None or "persistedQuery" in (extensions or {})
         if not isinstance(query, str | None) or not isinstance(document_id, str | None):
             return payload
-        if query is None and not named:
+        if query is None and document_id is None and "persistedQuery" not in (extensions or {}):
             return payload
         text = self.resolve(query, extensions, document_id)
         return payload if text is query else {**payload, "query": text}
