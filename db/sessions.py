@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,7 +193,7 @@ async def update_session(
     session_id: str,
     changes: Mapping[str, Any],
     *,
-    if_match: str | Collection[str] | None = None,
+    if_match: list[str] | None = None,
 ) -> SessionRecord:
     """A partial update under the row lock; `if_match`: ETags, any one matching is enough."""
     now = clock.now()
@@ -204,8 +204,7 @@ async def update_session(
         current = await store.find(conn, principal.organization_id, session_id, lock=True)
         if current is None:
             raise NotFound(f"session {session_id} not found")
-        wanted = {if_match} if isinstance(if_match, str) else if_match
-        if wanted is not None and current.etag not in wanted:
+        if if_match is not None and current.etag not in if_match:
             raise PreconditionFailed("the session changed since that ETag was issued")
         if current.is_terminal:
             raise Conflict(f"session is {current.status}; a {current.status} session cannot change")

@@ -123,10 +123,12 @@ async def test_illegal_transitions_conflict_and_change_nothing(
 async def test_if_match_guards_updates(db: Database, principal: Principal) -> None:
     record = await ops.create_session(db, principal, {})
     updated = await ops.update_session(
-        db, principal, record.id, {"prd": {"v": 1}}, if_match=record.etag
+        db, principal, record.id, {"prd": {"v": 1}}, if_match=[record.etag]
     )
     with pytest.raises(PreconditionFailed):
-        await ops.update_session(db, principal, record.id, {"prd": {"v": 2}}, if_match=record.etag)
+        await ops.update_session(
+            db, principal, record.id, {"prd": {"v": 2}}, if_match=[record.etag]
+        )
     assert (await ops.get_session(db, principal, record.id)).prd == updated.prd
 
 
