@@ -103,11 +103,9 @@ class Bus:
             except Exception:
                 log.exception("resync listener failed")
 
-    async def start(self) -> None:
-        """Nothing to connect in one process."""
+    async def start(self) -> None: ...  # nothing to connect in one process
 
-    async def stop(self) -> None:
-        """Nothing to disconnect in one process."""
+    async def stop(self) -> None: ...  # nothing to disconnect in one process
 
 
 class BrokerBus(Bus, ABC):
@@ -388,8 +386,7 @@ class RedisBus(BrokerBus):
 
 
 class NatsBus(BrokerBus):
-    """Core NATS (`nats://host:port`): one subject for every process's hints; no JetStream,
-    since the database is the log."""
+    """Core NATS (`nats://host:port`): no JetStream, since the database is the log."""
 
     kind = "nats"
     SUBJECT = "sessiongraph.hints"

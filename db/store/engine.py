@@ -24,7 +24,6 @@ from db.store.driver import SQLITE_BUSY_TIMEOUT_MS, LeanReader, json_text
 
 # A write transaction a caller holds across operations (`Database.write`), opaque to doors.
 Transaction = AsyncConnection
-SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _PENDING_HINTS = "sessiongraph.pending_hints"
 T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 20
@@ -86,7 +85,7 @@ class Database:
         self,
         url: str,
         *,
-        sqlite_synchronous: SqliteSynchronous = "FULL",
+        sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         listen_url: str | None = None,
         bus_url: str | None = None,
