@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -104,8 +104,7 @@ def authorization_of(scope: Scope) -> str | None:
 
 
 def principal_of(scope: Scope) -> Principal:
-    principal: Principal = scope["state"]["principal"]  # set by `KeyRequired`
-    return principal
+    return cast(Principal, scope["state"]["principal"])  # set by `KeyRequired`
 
 
 class KeyRequired:
