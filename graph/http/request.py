@@ -105,9 +105,8 @@ def _params(data: dict[str, Any]) -> GraphQLParams:
 def params_from_query_string(request: Request) -> GraphQLParams:
     """GET: `query` (or `documentId`), `operationName`, JSON-encoded `variables` / `extensions`."""
     args = request.query_params
-    data: dict[str, Any] = {
-        name: args.get(name) for name in ("query", "operationName", "documentId", "doc_id")
-    }
+    names = ("query", "operationName", "documentId", "doc_id")
+    data: dict[str, Any] = {name: args[name] for name in names if name in args}
     for name in ("variables", "extensions"):
         if args.get(name):
             try:

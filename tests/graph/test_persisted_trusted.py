@@ -100,11 +100,12 @@ async def test_trusted_documents_run(trusted_url: str, api_key: str, body: dict[
     assert response.json() == {"data": {"sessions": {"totalCount": 0}}}
 
 
-async def test_trusted_document_over_get(trusted_url: str, api_key: str) -> None:
+@pytest.mark.parametrize("name", ["documentId", "doc_id"])
+async def test_trusted_document_over_get(trusted_url: str, api_key: str, name: str) -> None:
     async with httpx.AsyncClient(base_url=trusted_url, timeout=30) as http:
         response = await http.get(
             "/graphql",
-            params={"documentId": f"sha256:{sha256_hex(COUNT)}"},
+            params={name: f"sha256:{sha256_hex(COUNT)}"},
             headers={"Authorization": f"Bearer {api_key}"},
         )
     assert response.status_code == 200, response.text
