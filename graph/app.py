@@ -76,21 +76,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             routes.extend(asset_routes(Path(folder) if folder else None))
         ide = ide_page(source=settings.graphiql_assets)
     sockets = GraphQLWebSocket(
-        schema,
-        db=db,
-        session_ttl_seconds=settings.session_ttl_seconds,
-        init_timeout=settings.ws_init_timeout_seconds,
-        max_subscriptions=settings.ws_max_subscriptions,
-        keep_alive_interval=settings.ws_keepalive_seconds,
-        revocation_check_seconds=settings.ws_revocation_check_seconds,
-        shared_writes=settings.ws_shared_writes,
-        documents=documents,
+        schema, settings, db=db, documents=documents, parse=endpoint.runner.parse
     )
-    streams = EventStreams(
-        db,
-        keepalive_seconds=settings.ws_keepalive_seconds,
-        revocation_check_seconds=settings.ws_revocation_check_seconds,
-    )
+    streams = EventStreams(db, keepalive_seconds=settings.ws_keepalive_seconds)
     sweeper = ExpirySweeper(
         db,
         interval=settings.expiry_sweep_seconds,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -28,11 +29,6 @@ from graph.schema.errors import door_error_response, mapping_for
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
 RETRY_MS = 2000
 MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
-
-
-def rest_error(error: DomainError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if mapping_for(error).http_status == 401 else None
-    return door_error_response(error, rest=True, headers=headers)
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
@@ -70,17 +66,10 @@ def resume_point(request: Request) -> int:
 class EventStreams:
     """The SSE endpoint and its open streams, so shutdown can end them cleanly."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        keepalive_seconds: float,
-        revocation_check_seconds: float | None = None,
-    ) -> None:
+    def __init__(self, db: Database, *, keepalive_seconds: float) -> None:
         self.db = db
         self.keepalive_seconds = keepalive_seconds
-        # Shared with WebSockets; None keeps the interval the socket endpoint configured.
-        self.revocations = key_watch_of(db, revocation_check_seconds)
+        self.revocations = key_watch_of(db)  # shared with WebSockets, which set its interval
         self._stopping = asyncio.Event()
         self.open = 0
 
@@ -98,7 +87,7 @@ class EventStreams:
             after = resume_point(request)
             session = await session_ops.get_session(self.db, principal, session_id)
         except DomainError as error:
-            return rest_error(error)
+            return door_error_response(error, rest=True)  # never a 401: the key was checked
         if session.is_terminal and after >= session.last_sequence:
             return Response(status_code=204)
         return StreamingResponse(
@@ -162,4 +151,5 @@ class EventStreams:
 
 
 def event_stream_endpoint(streams: EventStreams) -> KeyRequired:
-    return KeyRequired(streams, streams.db, refuse=rest_error)
+    refuse = partial(door_error_response, rest=True, headers={"WWW-Authenticate": "Bearer"})
+    return KeyRequired(streams, streams.db, refuse=refuse)

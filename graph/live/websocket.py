@@ -15,14 +15,13 @@ from functools import partial
 from typing import Any, cast
 
 import orjson
-from graphql import parse
+from graphql import DocumentNode
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry import UNSET
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import ParserCache
 
 from db.errors import Unauthenticated
 from db.keys import REVOKED_MESSAGE, authenticate, key_watch_of
@@ -49,6 +48,7 @@ from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation, operation_of
 from graph.plan.persisted import PersistedDocuments
 from graph.schema.context import EventKey, load_events
 from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
+from graph.settings import Settings
 
 GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
@@ -358,38 +358,33 @@ class GraphQLWebSocket(GraphQL[SocketContext, None]):
     def __init__(
         self,
         schema: Any,
+        settings: Settings,
         *,
         db: Database,
-        session_ttl_seconds: int,
-        init_timeout: float,
-        max_subscriptions: int,
-        keep_alive_interval: float,
-        revocation_check_seconds: float,
-        shared_writes: bool,
         documents: PersistedDocuments,
+        parse: Callable[[str], DocumentNode],
     ) -> None:
         super().__init__(
             schema,
             graphql_ide=None,
             keep_alive=True,  # legacy `ka` messages, which its clients expect
-            keep_alive_interval=keep_alive_interval,
-            connection_init_wait_timeout=timedelta(seconds=init_timeout),
-            max_subscriptions_per_connection=max_subscriptions,
+            keep_alive_interval=settings.ws_keepalive_seconds,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
             # Keys travel in `connection_init` or an Authorization header, never in
             # cookies, so a page on another origin gains nothing a script could not.
             allowed_origins=["*"],
         )
         self.db = db
-        self.session_ttl_seconds = session_ttl_seconds
+        self.session_ttl_seconds = settings.session_ttl_seconds
         self.documents = documents
-        self.revocations = key_watch_of(db, revocation_check_seconds)  # shared with SSE
-        self.shared_writes = shared_writes and results_untouched_by_extensions(
+        self.revocations = key_watch_of(db, settings.ws_revocation_check_seconds)  # SSE shares it
+        self.shared_writes = settings.ws_shared_writes and results_untouched_by_extensions(
             schema.get_extensions()
         )
         self.sockets: dict[WebSocket, SocketContext | None] = {}
         self.closing = False
-        caches = [e for e in schema.get_extensions() if isinstance(e, ParserCache)]
-        self.parse = caches[0].cached_parse_document if caches else parse
+        self.parse = parse
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
