@@ -145,15 +145,13 @@ class Observed:
         path = getattr(scope.get("route"), "path", None)
         route = path if isinstance(path, str) else "unmatched"
         method = scope["method"]
-        counted = self._counted.get((route, method, status))
-        if counted is None:  # metric children looked up once per (route, method, status)
-            counted = REQUESTS.labels(route, method, str(status))
-            self._counted[(route, method, status)] = counted
-        counted.inc()
-        timed = self._timed.get(route)
-        if timed is None:
-            timed = self._timed[route] = LATENCY.labels(route)
-        timed.observe(elapsed)
+        key = (route, method, status)
+        if key not in self._counted:  # metric children looked up once per (route, method, status)
+            self._counted[key] = REQUESTS.labels(route, method, str(status))
+        self._counted[key].inc()
+        if route not in self._timed:
+            self._timed[route] = LATENCY.labels(route)
+        self._timed[route].observe(elapsed)
         if self.access_log and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %.1fms",
@@ -167,15 +165,14 @@ class Observed:
 
 async def metrics_endpoint(request: Request) -> Response:
     """The connection gauges (none on SQLite) and the bus's state are read at the scrape."""
-    db = getattr(request.app.state, "db", None)
-    if db is not None:
-        if db.budget is not None:
-            for pool in ("orm", "raw", "listen"):
-                DB_CONNECTIONS_MAX.labels(pool).set(getattr(db.budget, pool))
-            for pool, (in_use, idle) in db.connections().items():
-                DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
-                DB_CONNECTIONS.labels(pool, "idle").set(idle)
-        BUS_DEGRADED.set(1 if db.bus.state != "ok" else 0)
+    db = request.app.state.db
+    if db.budget is not None:
+        for pool in ("orm", "raw", "listen"):
+            DB_CONNECTIONS_MAX.labels(pool).set(getattr(db.budget, pool))
+        for pool, (in_use, idle) in db.connections().items():
+            DB_CONNECTIONS.labels(pool, "in_use").set(in_use)
+            DB_CONNECTIONS.labels(pool, "idle").set(idle)
+    BUS_DEGRADED.set(1 if db.bus.state != "ok" else 0)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
