@@ -54,12 +54,10 @@ DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 def core_schema(schema: Any) -> GraphQLSchema:
-    """The graphql-core schema a Strawberry schema wraps."""
     return cast(GraphQLSchema, schema._schema)
 
 
 def raw_info(info: Any) -> GraphQLResolveInfo[Any]:
-    """The graphql-core resolve info behind a Strawberry `Info`."""
     return cast(GraphQLResolveInfo[Any], info._raw_info)
 
 

@@ -69,7 +69,6 @@ class Settings(BaseSettings):
 
     @property
     def db_connection_budget(self) -> int:
-        """`db_max_connections`, else what the deprecated `db_pool_size` used to open."""
         if self.db_max_connections is not None:
             return self.db_max_connections
         if self.db_pool_size is not None:

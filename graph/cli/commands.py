@@ -87,8 +87,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `action` on a database opened for it alone."""
-
     async def run_action() -> T:
         db = open_database(settings)
         try:

@@ -81,7 +81,6 @@ def _no_constant(name: str) -> Any:
 
 
 async def _read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object, or the 4xx that says why it is not one."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise RequestRejected(

@@ -57,7 +57,6 @@ def _shallow_enough(value: dict[str, Any], info: ValidationInfo) -> dict[str, An
     return value
 
 
-# A JSON object a client sends.
 JsonObjectInput = Annotated[JsonObject, AfterValidator(_shallow_enough)]
 
 
@@ -89,8 +88,6 @@ def _omittable(schema: dict[str, Any]) -> None:
 
 
 class _Body(BaseModel):
-    """Request bodies: camelCase names only, no coercion, unknown fields refused."""
-
     model_config = ConfigDict(
         alias_generator=to_camel, extra="forbid", strict=True, populate_by_name=False
     )

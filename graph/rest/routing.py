@@ -150,8 +150,6 @@ OPERATIONS: tuple[Operation, ...] = (
 
 
 class Resource:
-    """One path: dispatches on the method to its operations."""
-
     def __init__(self, operations: Sequence[Operation], ctx: RestContext) -> None:
         self.operations = {op.method: op for op in operations}
         self.ctx = ctx
