@@ -16,7 +16,6 @@ LIVE = tuple(s for s in ALL if s not in TERMINAL)
 # The forward path; a session may skip ahead along it but never step back.
 _PATH = (PENDING, GENERATING, ASSEMBLING, COMPLETED)
 LIVE_SQL = ", ".join(f"'{s}'" for s in LIVE)
-_TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL))
 
 
 def effective(status: str, expires_at: datetime, now: datetime) -> str:
@@ -29,7 +28,7 @@ def effective(status: str, expires_at: datetime, now: datetime) -> str:
 def seen_sql(alias: str, now: str) -> str:
     """`effective` over the row `alias`, `now` being the placeholder of the current time."""
     return (
-        f"CASE WHEN {alias}.status NOT IN ({_TERMINAL_SQL}) AND {alias}.expires_at <= {now}"
+        f"CASE WHEN {alias}.status IN ({LIVE_SQL}) AND {alias}.expires_at <= {now}"
         f" THEN '{EXPIRED}' ELSE {alias}.status END"
     )
 

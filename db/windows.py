@@ -69,7 +69,6 @@ def window_sql(
     greatest: str,
 ) -> tuple[str, str, str, str]:
     """`event_window` over SQL operands; `least` and `greatest`: the engine's templates."""
-    paged = first
     if first is None and last is None:
         first = str(DEFAULT_PAGE)
     low = f"({after} + 1)" if after is not None else "1"
@@ -83,6 +82,6 @@ def window_sql(
         low = greatest.format(low, f"{high} - {last} + 1")
     if after is not None and last is None:
         has_previous = f"({has_previous} OR ({after} >= 1 AND {last_sequence} >= 1))"
-    if before is not None and paged is None and last is not None:
+    if before is not None and first is None:
         has_next = f"({has_next} OR {before} <= {last_sequence})"
     return low, high, has_next, has_previous
