@@ -144,7 +144,6 @@ class Renderer:
             return self.obj(value.entries, part)
         return part(value)
 
-    # Rows -------------------------------------------------------------------------
     def field(self, spec: Field, alias: str) -> str:
         d = self.dialect
         column = f"{alias}.{spec.column}"
@@ -187,7 +186,6 @@ class Renderer:
 
         return self.obj(entries, part)
 
-    # A session's events -------------------------------------------------------------
     def events(self, entries: Entries, session: str, sequences: str) -> str:
         """The array of the session's events whose sequence is `sequences` (a condition)."""
         alias = self.alias("e")
@@ -235,7 +233,6 @@ class Renderer:
 
         return self.obj(page.entries, part)
 
-    # Roots --------------------------------------------------------------------------
     def root(self, value: Part) -> str:
         if isinstance(value, read_plan.SessionById | read_plan.EventById):
             events = isinstance(value, read_plan.EventById)
