@@ -176,7 +176,7 @@ def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> Ke
         endpoint,
         endpoint.db,
         # A GraphQL-shaped 401, so GraphQL clients show the reason like any other error.
-        refuse=partial(door_error_response, rest=False, headers={"WWW-Authenticate": "Bearer"}),
+        refuse=partial(door_error_response, rest=False),
         public=ide,
         folded=endpoint.folded if endpoint.runner.enabled else None,
     )

@@ -15,34 +15,25 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from db import sessions as session_ops
-from db.clock import to_rfc3339
 from db.errors import DomainError, InvalidInput, Unauthenticated
-from db.fields import EVENT_FIELDS
 from db.keys import REVOKED_MESSAGE, key_watch_of
 from db.live.feeds import feeds_of
-from db.records import EventRecord
 from db.store.engine import Database
 from graph.http.auth import KeyRequired, principal_of
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS
-from graph.schema.errors import door_error_response, mapping_for
+from graph.rest.models import event_body
+from graph.schema.errors import door_error_response, rest_error_body
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
 RETRY_MS = 2000
 MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
 
 
-def event_json(event: EventRecord) -> dict[str, Any]:
-    values = ((f, getattr(event, f.name)) for f in EVENT_FIELDS)
-    return {f.api: to_rfc3339(value) if f.kind == "time" else value for f, value in values}
-
-
-def error_body(error: DomainError) -> dict[str, Any]:
-    return {"error": {"code": mapping_for(error).rest_code, "message": error.message}}
-
-
 def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
+    """`data` is JSON: a value, or bytes already encoded (an event, as REST writes it)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+    body = data if isinstance(data, bytes) else orjson.dumps(data)
+    return f"{head}event: {kind}\ndata: ".encode() + body + b"\n\n"
 
 
 def resume_point(request: Request) -> int:
@@ -123,19 +114,19 @@ class EventStreams:
                 if ending in done:
                     # What a new request with this key gets (401 `unauthenticated`); the
                     # browser's reconnect then gets that 401 and `EventSource` stops.
-                    yield frame("error", error_body(Unauthenticated(REVOKED_MESSAGE)))
+                    yield frame("error", rest_error_body(Unauthenticated(REVOKED_MESSAGE)))
                     return
                 if following in done:
                     finished, following = following, None
                     try:
                         event = finished.result()
                     except DomainError as error:
-                        yield frame("error", error_body(error))
+                        yield frame("error", rest_error_body(error))
                         return
                     if event is None:
                         yield frame("end", {"lastSequence": reader.position})
                         return
-                    yield frame("event", event_json(event), event.sequence)
+                    yield frame("event", event_body(event), event.sequence)
                 elif stopping in done:
                     return  # shutdown: end cleanly; EventSource resumes elsewhere
                 else:
@@ -151,5 +142,4 @@ class EventStreams:
 
 
 def event_stream_endpoint(streams: EventStreams) -> KeyRequired:
-    refuse = partial(door_error_response, rest=True, headers={"WWW-Authenticate": "Bearer"})
-    return KeyRequired(streams, streams.db, refuse=refuse)
+    return KeyRequired(streams, streams.db, refuse=partial(door_error_response, rest=True))

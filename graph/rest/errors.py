@@ -4,11 +4,12 @@ domain errors take status and code from `mapping_for`, the map GraphQL uses too.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from db.errors import DomainError, InvalidInput
+from db.errors import InvalidInput
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
@@ -18,7 +19,7 @@ from graph.rest.models import (
     Session,
     UpdateSessionRequest,
 )
-from graph.schema.errors import mapping_for
+from graph.schema.errors import door_error_response
 
 
 def _aliases(*models: type[BaseModel]) -> set[str]:
@@ -53,12 +54,7 @@ class RequestRejected(Exception):
         self.response = error_response(status_code, code, message, field=field)
 
 
-def domain_error_response(error: DomainError) -> Response:
-    mapping = mapping_for(error)
-    headers = {"WWW-Authenticate": "Bearer"} if mapping.http_status == 401 else None
-    return error_response(
-        mapping.http_status, mapping.rest_code, error.message, field=error.field, headers=headers
-    )
+domain_error_response = partial(door_error_response, rest=True)
 
 
 def validation_error_response(error: ValidationError) -> Response:

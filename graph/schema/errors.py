@@ -72,6 +72,16 @@ def log_unavailable(error: BaseException, where: str) -> None:
     log.warning("database unavailable in %s: %s: %s", where, type(error).__name__, error)
 
 
+def rest_error_body(error: DomainError, error_id: str | None = None) -> dict[str, Any]:
+    """REST's one error shape (graph/rest/models.py `ErrorBody`), SSE's `error` frames too."""
+    detail: dict[str, Any] = {"code": mapping_for(error).rest_code, "message": error.message}
+    if error.field is not None:
+        detail["field"] = error.field
+    if error_id is not None:
+        detail["errorId"] = error_id
+    return {"error": detail}
+
+
 def door_error_response(
     error: DomainError,
     *,
@@ -79,17 +89,16 @@ def door_error_response(
     error_id: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """An error answered before a door's own handler, in its REST or GraphQL shape."""
+    """An error in its door's shape, REST's or GraphQL's, with the headers its status needs."""
     mapping = mapping_for(error)
     all_headers = dict(headers or {})
+    if mapping.http_status == 401:
+        all_headers["WWW-Authenticate"] = "Bearer"
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         all_headers.setdefault("Retry-After", str(retry_after))
     if rest:
-        detail: dict[str, Any] = {"code": mapping.rest_code, "message": error.message}
-        if error_id is not None:
-            detail["errorId"] = error_id
-        return JSONResponse({"error": detail}, mapping.http_status, all_headers)
+        return JSONResponse(rest_error_body(error, error_id), mapping.http_status, all_headers)
     extensions: dict[str, Any] = {"code": mapping.graphql_code}
     if retry_after is not None:
         extensions["retryAfter"] = retry_after

@@ -8,6 +8,7 @@ as another server process would, so hints reach the server only through the brok
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 
@@ -187,12 +188,37 @@ async def test_sse_errors_are_rest_shaped(
     }
     unauthenticated = await http.get(stream_path("sess_0123456789abcdef"))
     assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["www-authenticate"] == "Bearer"
     assert unauthenticated.json()["error"]["code"] == "unauthenticated"
     session = await new_session(db, principal)
     bad = await http.get(
         stream_path(session), headers={"Authorization": api_key, "Last-Event-ID": "x"}
     )
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
+    assert bad.status_code == 422
+    assert bad.json()["error"] == {
+        "code": "invalid_input",
+        "message": "Last-Event-ID must be a sequence number (0 to 2147483647)",
+        "field": "Last-Event-ID",
+    }
+
+
+async def test_sse_events_are_the_rest_event_bodies(
+    http: httpx.AsyncClient, api_key: str, db: Database, principal: Principal
+) -> None:
+    """An event's `data` is, byte for byte, the event `GET /:id/events` lists."""
+    session = await new_session(db, principal)
+    await append(db, principal, session, 2)
+    headers = {"Authorization": api_key}
+    listed = await http.get(f"/v1/products/generation/sessions/{session}/events", headers=headers)
+    expected = [json.dumps(e, separators=(",", ":")) for e in listed.json()["data"]]
+    sent: list[str] = []
+    async with http.stream("GET", stream_path(session), headers=headers) as response:
+        async for line in response.aiter_lines():
+            if line.startswith('data: {"createdAt"'):
+                sent.append(line.removeprefix("data: "))
+                if len(sent) == 2:
+                    break
+    assert sent == expected
 
 
 async def test_sse_keepalive_comments_and_deletion(
