@@ -183,9 +183,8 @@ class SessionFeed:
 
     def remove(self, reader: EventReader) -> None:
         self.readers.remove(reader)  # ValueError on a second close, which `Reader.close` ignores
-        if not self.readers:
-            if self.feeds._feeds.get(self.session_id) is self:
-                del self.feeds._feeds[self.session_id]
+        if not self.readers:  # a feed is registered from its first reader to its last
+            del self.feeds._feeds[self.session_id]
             self.stop()
 
     def poke(self) -> None:
