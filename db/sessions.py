@@ -38,8 +38,7 @@ class SessionPage:
 
 
 def product_object_hash(product_object: dict[str, Any] | None) -> str | None:
-    """32 hex: the first 128 bits of SHA-256 over compact, key-sorted JSON, so a product
-    object's hash ignores key order and spacing."""
+    """First 32 hex of SHA-256 over compact, key-sorted JSON: key order and spacing don't count."""
     if product_object is None:
         return None
     canonical = orjson.dumps(product_object, option=orjson.OPT_SORT_KEYS)

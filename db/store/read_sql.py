@@ -64,8 +64,7 @@ SQLITE = Dialect(
     cursor="session_cursor({0}, {1})",  # registered on each connection by `db.store.driver`
     least="min({0}, {1})",
     greatest="max({0}, {1})",
-    # group_concat follows the order of the subquery it reads (SQLite 3.40 has no ORDER BY
-    # inside aggregates).
+    # group_concat keeps the order of the subquery it reads (SQLite 3.40: no ORDER BY inside it).
     array="'[' || coalesce((SELECT group_concat(j, ',') FROM"
     " (SELECT {item} AS j {source} ORDER BY {order})), '') || ']'",
 )
@@ -97,8 +96,7 @@ class Renderer:
     aliases: int = 0
     # Set when the key check is part of the statement: the organisation is the key's.
     organization: str | None = None
-    # What each placeholder stands for, in number order: "organization", "now" or the
-    # index of a plan parameter.
+    # What each placeholder stands for, in number order: "organization", "now" or a parameter index.
     slots: dict[object, int] = field(default_factory=dict)
 
     def alias(self, prefix: str) -> str:
