@@ -26,11 +26,7 @@ class Decision:
     allowed: bool
     limit: int
     remaining: int
-    reset_seconds: int
-
-    @property
-    def retry_after_seconds(self) -> int:
-        return self.reset_seconds
+    reset_seconds: int  # also the Retry-After of a refusal
 
 
 @dataclass(slots=True)

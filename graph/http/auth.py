@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,11 +23,9 @@ from db.records import Principal
 from db.store.engine import Database
 from graph.ops.metrics import RATE_LIMITED
 from graph.schema.errors import (
-    ServiceUnavailable,
     door_error_response,
     log,
     log_unavailable,
-    mapping_for,
     new_error_id,
     unavailable,
 )
@@ -50,20 +48,9 @@ async def admit(db: Database, principal: Principal) -> Decision:
 def refusal(decision: Decision) -> RateLimited:
     return RateLimited(
         f"the organisation's plan allows {decision.limit} requests per minute; "
-        f"retry after {decision.retry_after_seconds} s",
-        retry_after_seconds=decision.retry_after_seconds,
+        f"retry after {decision.reset_seconds} s",
+        retry_after_seconds=decision.reset_seconds,
     )
-
-
-def graphql_error_body(error: RateLimited | ServiceUnavailable) -> dict[str, Any]:
-    """A GraphQL error a retry may cure, as WebSocket `error`/`connection_error` carry it."""
-    return {
-        "message": error.message,
-        "extensions": {
-            "code": mapping_for(error).graphql_code,
-            "retryAfter": error.retry_after_seconds,
-        },
-    }
 
 
 @lru_cache(maxsize=256)
@@ -108,21 +95,19 @@ def principal_of(scope: Scope) -> Principal:
 
 
 class KeyRequired:
-    """Resolve the caller's key into `scope["state"]["principal"]`, or answer `refuse(error)`;
-    `public` may answer without a key (the GraphiQL page)."""
+    """Resolve the caller's key into `scope["state"]["principal"]`, or refuse in the door's
+    shape; `public` may answer without a key (the GraphiQL page)."""
 
     def __init__(
         self,
         app: ASGIApp,
         db: Database,
         *,
-        refuse: Callable[[Unauthenticated], Response],
         public: PublicPage | None = None,
         folded: Folded | None = None,
     ) -> None:
         self.app = app
         self.db = db
-        self.refuse = refuse
         self.public = public
         self.folded = folded
 
@@ -141,7 +126,7 @@ class KeyRequired:
             principal = await authenticate(self.db, key_from_header(authorization_of(scope)))
             decision = await admit(self.db, principal)
         except Unauthenticated as error:
-            await self.refuse(error)(scope, receive, send)
+            await door_error_response(error, rest=is_rest(scope))(scope, receive, send)
             return
         except Exception as error:
             await failure_response(error, scope, "the key check")(scope, receive, send)

@@ -4,7 +4,6 @@ media types and cross-site rules are in docs/graphql-over-http.md."""
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 
 import orjson
 from graphql import GraphQLError
@@ -34,7 +33,7 @@ from graph.plan.persisted import DocumentNotFound, DocumentRefused, PersistedDoc
 from graph.plan.runner import OperationRunner, is_request_error, response_body
 from graph.schema.build import Schema
 from graph.schema.context import Context
-from graph.schema.errors import door_error_response, with_codes
+from graph.schema.errors import with_codes
 
 QUERIES_ONLY = (OperationType.QUERY,)
 PARSED = "graphql_params"
@@ -175,8 +174,6 @@ def graphql_endpoint(endpoint: GraphQLEndpoint, *, ide: PublicPage | None) -> Ke
     return KeyRequired(
         endpoint,
         endpoint.db,
-        # A GraphQL-shaped 401, so GraphQL clients show the reason like any other error.
-        refuse=partial(door_error_response, rest=False),
         public=ide,
         folded=endpoint.folded if endpoint.runner.enabled else None,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import orjson
@@ -142,4 +141,4 @@ class EventStreams:
 
 
 def event_stream_endpoint(streams: EventStreams) -> KeyRequired:
-    return KeyRequired(streams, streams.db, refuse=partial(door_error_response, rest=True))
+    return KeyRequired(streams, streams.db)

@@ -37,7 +37,7 @@ from graph.framework import (
     WebSocketDisconnected,
     pre_execution_close_reason,
 )
-from graph.http.auth import admit, graphql_error_body, key_from_header, refusal
+from graph.http.auth import admit, key_from_header, refusal
 from graph.live.fanout import (
     legacy_prefix,
     open_lane,
@@ -47,7 +47,12 @@ from graph.live.fanout import (
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS, count_operation, operation_of
 from graph.plan.persisted import PersistedDocuments
 from graph.schema.context import EventKey, load_events
-from graph.schema.errors import ServiceUnavailable, log_unavailable, unavailable
+from graph.schema.errors import (
+    ServiceUnavailable,
+    graphql_error_body,
+    log_unavailable,
+    unavailable,
+)
 from graph.settings import Settings
 
 GOING_AWAY = 1001

@@ -204,12 +204,10 @@ def rest_api_routes(settings: Settings, db: Database) -> list[BaseRoute]:
     for path, operations in by_path.items():
         reads_one_session = any(op.handler is handlers.get_session for op in operations)
         folded = handlers.folded_get_session(ctx) if reads_one_session else None
-        guarded = KeyRequired(
-            Resource(operations, ctx), db, refuse=domain_error_response, folded=folded
-        )
+        guarded = KeyRequired(Resource(operations, ctx), db, folded=folded)
         routes.append(Route(path, guarded))
         if path == COLLECTION:
             routes.append(Route(path + "/", guarded))
     not_found = error_response(404, "not_found", "no such path in the REST API")  # an ASGI app
-    fallback = KeyRequired(not_found, db, refuse=domain_error_response)
+    fallback = KeyRequired(not_found, db)
     return [*routes, Route("/v1/{rest:path}", fallback)]

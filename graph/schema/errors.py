@@ -99,13 +99,19 @@ def door_error_response(
         all_headers.setdefault("Retry-After", str(retry_after))
     if rest:
         return JSONResponse(rest_error_body(error, error_id), mapping.http_status, all_headers)
-    extensions: dict[str, Any] = {"code": mapping.graphql_code}
+    body = {"errors": [graphql_error_body(error, error_id)]}
+    return JSONResponse(body, mapping.http_status, all_headers)
+
+
+def graphql_error_body(error: DomainError, error_id: str | None = None) -> dict[str, Any]:
+    """A GraphQL error outside execution: a door's refusal, a WebSocket `error` message."""
+    extensions: dict[str, Any] = {"code": mapping_for(error).graphql_code}
+    retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         extensions["retryAfter"] = retry_after
     if error_id is not None:
         extensions["errorId"] = error_id
-    body = {"errors": [{"message": error.message, "extensions": extensions}]}
-    return JSONResponse(body, mapping.http_status, all_headers)
+    return {"message": error.message, "extensions": extensions}
 
 
 def graphql_error(error: GraphQLError, *, production: bool) -> GraphQLError:
