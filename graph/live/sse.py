@@ -20,7 +20,7 @@ from db.live.feeds import feeds_of
 from db.store.engine import Database
 from graph.http.auth import KeyRequired, principal_of
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS
-from graph.rest.models import event_body
+from graph.rest.models import Event
 from graph.schema.errors import door_error_response, rest_error_body
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
@@ -29,10 +29,10 @@ MAX_SEQUENCE = 2**31 - 1  # a GraphQL Int: no session gets further
 
 
 def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
-    """`data` is JSON: a value, or bytes already encoded (an event, as REST writes it)."""
+    """`data` is JSON: a value, or text already encoded (an event, as REST writes it)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
-    body = data if isinstance(data, bytes) else orjson.dumps(data)
-    return f"{head}event: {kind}\ndata: ".encode() + body + b"\n\n"
+    body = data if isinstance(data, str) else orjson.dumps(data).decode()
+    return f"{head}event: {kind}\ndata: {body}\n\n".encode()
 
 
 def resume_point(request: Request) -> int:
@@ -125,7 +125,9 @@ class EventStreams:
                     if event is None:
                         yield frame("end", {"lastSequence": reader.position})
                         return
-                    yield frame("event", event_body(event), event.sequence)
+                    yield frame(
+                        "event", Event.of(event).model_dump_json(by_alias=True), event.sequence
+                    )
                 elif stopping in done:
                     return  # shutdown: end cleanly; EventSource resumes elsewhere
                 else:

@@ -32,11 +32,11 @@ from graph.rest.errors import RequestRejected
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
+    Event,
     ListEventsQuery,
     ListSessionsQuery,
+    Session,
     UpdateSessionRequest,
-    event_body,
-    session_body,
 )
 
 COLLECTION = "/v1/products/generation/sessions"
@@ -199,7 +199,7 @@ async def create_session(request: Request, ctx: RestContext) -> Response:
             ctx.db, principal, fields.provided(), ttl=ctx.session_ttl, conn=conn
         )
         headers = {"Location": f"{COLLECTION}/{record.id}", "ETag": record.etag}
-        return StoredResponse(201, headers, session_body(record, []).decode())
+        return StoredResponse(201, headers, Session.of(record, []).model_dump_json(by_alias=True))
 
     return await _write_once(request, ctx, CreateSessionRequest, run)
 
@@ -251,7 +251,7 @@ async def append_event(request: Request, ctx: RestContext) -> Response:
         record = await event_ops.append_event(
             ctx.db, principal, _session_id(request), **dict(event), conn=conn
         )
-        return StoredResponse(201, {}, event_body(record).decode())
+        return StoredResponse(201, {}, Event.of(record).model_dump_json(by_alias=True))
 
     return await _write_once(request, ctx, AppendEventRequest, run)
 

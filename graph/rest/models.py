@@ -1,17 +1,14 @@
 """The REST wire format as pydantic models: handlers validate with them and `/openapi.json`
 is made from them. Response fields are declared in the reference page's order, alphabetical
 by JSON name, since pydantic writes them in declaration order (docstrings and descriptions
-here are the document's). The hottest answers (create, append) are the models' bytes written
-by orjson without their validation (`tests/rest/test_bodies.py` holds them to the models)."""
+here are the document's). Reads are written by the database in the same bytes
+(`tests/rest/test_bodies.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from operator import attrgetter
 from typing import Annotated, Any, Literal, Self
 
-import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,9 +23,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from db import fields
 from db.clock import parse_rfc3339, to_rfc3339
-from db.records import EventRecord, SessionRecord
+from db.records import EventRecord
 from db.validation import MAX_LABEL_LENGTH, MAX_MESSAGE_LENGTH, api_name, check_json_depth
 from db.windows import MAX_PAGE
 
@@ -244,41 +240,3 @@ class ErrorBody(_Out):
     """Every error, whatever its status."""
 
     error: ErrorDetail
-
-
-def _writer(declared: tuple[fields.Field, ...]) -> Callable[[Any], dict[str, Any]]:
-    """A record's declared fields in the models' order (by JSON name), times in RFC 3339."""
-    ordered = sorted((f for f in declared if f.kind != "count"), key=lambda f: f.api)
-    names = [f.api for f in ordered]
-    values = attrgetter(*(f.name for f in ordered))
-    times = [i for i, f in enumerate(ordered) if f.kind == "time"]
-
-    def write(record: Any) -> dict[str, Any]:
-        found = list(values(record))
-        for i in times:
-            found[i] = to_rfc3339(found[i])
-        return dict(zip(names, found, strict=True))
-
-    return write
-
-
-_event = _writer(fields.EVENT_FIELDS)
-_session = _writer(fields.SESSION_FIELDS)
-
-
-def session_body(record: SessionRecord, events: list[EventRecord]) -> bytes:
-    """Exactly `Session.of(record, events).model_dump_json(by_alias=True)`, encoded; what orjson
-    cannot write (integers beyond 64 bits) takes that path."""
-    body = _session(record) | {"events": [_event(e) for e in events]}
-    try:
-        return orjson.dumps(dict(sorted(body.items())))
-    except TypeError:
-        return Session.of(record, events).model_dump_json(by_alias=True).encode()
-
-
-def event_body(record: EventRecord) -> bytes:
-    """Exactly `Event.of(record).model_dump_json(by_alias=True)`, encoded."""
-    try:
-        return orjson.dumps(_event(record))
-    except TypeError:
-        return Event.of(record).model_dump_json(by_alias=True).encode()
