@@ -3,8 +3,6 @@
 `/monitor`, a live view of an organisation's sessions and one session's events: one static
 page (no framework, no CDN) that asks for a key and talks to `/graphql`."""
 
-from __future__ import annotations
-
 import html
 import json
 from pathlib import Path
@@ -21,9 +19,9 @@ from graph.http.graphiql_assets import SHIPPED, pinned_files, problems
 ASSETS_ROUTE = "/graphiql/assets"
 # The URL names the file's hash, so a changed file is a new URL: caching for a year is safe.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
-_STATIC = Path(__file__).parent / "static"
-_TEMPLATE = Template((_STATIC / "graphiql.html").read_text())
-_MONITOR = (_STATIC / "monitor.html").read_text()
+STATIC = Path(__file__).parent / "static"
+_TEMPLATE = Template((STATIC / "graphiql.html").read_text())
+_MONITOR = (STATIC / "monitor.html").read_text()
 
 Source = Literal["local", "cdn"]
 # The page's placeholders and the shipped file each one loads.
@@ -35,7 +33,7 @@ PAGE_FILES = {
 }
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
-EXAMPLE_QUERY = (_STATIC / "example.graphql").read_text()
+EXAMPLE_QUERY = (STATIC / "example.graphql").read_text()
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
 
 _LOCAL_HELP = (

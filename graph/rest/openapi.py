@@ -3,10 +3,9 @@ the handlers' models; `/docs`, Swagger UI over it from an installed package's as
 no validator badge, so the page works without the internet).
 """
 
-from __future__ import annotations
-
 from functools import cache
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from db.idempotency import MAX_KEY_LENGTH
 from db.validation import MAX_JSON_NUMBER, MIN_JSON_NUMBER
+from graph.http.graphiql import STATIC
 from graph.http.jsonio import JSONResponse
 from graph.live.sse import RETRY_MS, STREAM_PATH
 from graph.rest.handlers import IDEMPOTENCY_HEADER, REPLAYED_HEADER
@@ -305,31 +305,7 @@ def openapi_document() -> dict[str, Any]:
 
 ASSETS = "/docs/assets"
 
-PAGE = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>sessiongraph REST API</title>
-  <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
-  <link rel="icon" type="image/png" href="{ASSETS}/favicon-32x32.png">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{ASSETS}/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{
-      url: "/openapi.json",
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      persistAuthorization: true,
-      validatorUrl: null,
-      presets: [SwaggerUIBundle.presets.apis],
-      layout: "BaseLayout"
-    }});
-  </script>
-</body>
-</html>
-"""
+PAGE = Template((STATIC / "docs.html").read_text()).substitute(assets=ASSETS)
 
 
 async def openapi_json(_: Request) -> Response:
