@@ -1,7 +1,5 @@
 """Time in one shape: aware UTC, truncated to milliseconds, so what is stored is what is shown."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 

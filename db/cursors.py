@@ -1,8 +1,6 @@
 """Opaque keyset cursors: a session cursor names the last row a page showed (creation time,
 id), so page 1,000 costs what page 1 costs and rows created during a walk never shift it."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 from datetime import datetime

@@ -1,7 +1,5 @@
 """Typed domain errors; graph/schema/errors.py maps each to its HTTP status and GraphQL code."""
 
-from __future__ import annotations
-
 
 class DomainError(Exception):
     """Base of every error a caller can cause; the message is safe to show to the caller."""

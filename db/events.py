@@ -1,7 +1,5 @@
 """Event rules: the append-only log and its gapless per-session sequence."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Any
 

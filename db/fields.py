@@ -1,8 +1,6 @@
 """Each resource's fields, declared once: records, writes, the read planner's SQL and the
 checks on the public GraphQL and REST types all take them from here."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Literal
 

@@ -3,8 +3,6 @@ The claim is the row itself; it, the operation and the response commit in one tr
 a concurrent request with the key waits on it and then replays the response (or runs, if the
 first rolled back), and no crash leaves a resource without its response or the reverse."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import secrets

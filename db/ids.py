@@ -1,7 +1,5 @@
 """Random, prefixed identifiers: the prefix says the kind, so ids are global across types."""
 
-from __future__ import annotations
-
 import re
 import secrets
 from functools import partial

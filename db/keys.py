@@ -2,8 +2,6 @@
 them safely (a slow hash buys nothing against an unguessable key) and is looked up by an index.
 A plan change applies to the next request; sessions keep the plan they were created with."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import hashlib

@@ -1,7 +1,5 @@
 """The tables. SQLModel classes describe the schema; hot reads use their Core tables directly."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

@@ -4,8 +4,6 @@ and spends it locally; nothing over-admits. Unspent slices are lost to other pro
 slices shrink (an eighth of what is left, at most a fiftieth of the limit), so fewer than
 `processes * limit / 50` requests a minute are lost, none with a limit of 50 or less."""
 
-from __future__ import annotations
-
 import asyncio
 import math
 import time

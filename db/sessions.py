@@ -1,7 +1,5 @@
 """Session rules (scope, status machine, hashes); their statements are db/store/sessions.py."""
 
-from __future__ import annotations
-
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass

@@ -1,7 +1,5 @@
 """The session status machine of API.md: `effective` for records, `seen_sql`/`filter_sql` in SQL."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable
 from datetime import datetime
 

@@ -1,7 +1,5 @@
 """Field rules shared by every door: what a session or event may hold."""
 
-from __future__ import annotations
-
 import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime

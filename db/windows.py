@@ -1,8 +1,6 @@
 """Relay windows over a session's events by arithmetic: sequences run 1..last_sequence
 without gaps, so a slice is a range known before any SQL runs (`window_sql`: the same in SQL)."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from db.errors import InvalidInput

@@ -1,7 +1,5 @@
 """`create_app(settings)`: the Starlette application, wired once from one settings object."""
 
-from __future__ import annotations
-
 import asyncio
 import gc
 import logging

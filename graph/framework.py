@@ -3,8 +3,6 @@ they are not promised across releases, so the versions are bounded in pyproject.
 tests/graph/test_framework.py fails at once when an installed release moves one of them.
 """
 
-from __future__ import annotations
-
 from typing import Any, cast
 
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema

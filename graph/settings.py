@@ -1,7 +1,5 @@
 """Every knob, read once from `SESSIONGRAPH_*` environment variables into one object."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator

@@ -2,8 +2,6 @@
 watchers, and delete expired sessions after their retention. Several processes may sweep
 one database: the conditional UPDATE/DELETE lets one of them claim each session."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging

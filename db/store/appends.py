@@ -5,8 +5,6 @@ SQLite: one writer thread batches concurrent appends into one `BEGIN IMMEDIATE` 
 under `Database.sqlite_writer_turn`; a broken constraint retries each append alone, so it
 fails only its own request, while a failing database (locked, I/O) fails the batch."""
 
-from __future__ import annotations
-
 import asyncio
 import re
 import sqlite3

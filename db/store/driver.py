@@ -2,8 +2,6 @@
 statement costs 0.1-0.2 ms here, 0.6-1.1 ms through SQLAlchemy's asyncio layer. Each is one
 autocommit statement (one snapshot), reported to `listeners` so counts stay visible."""
 
-from __future__ import annotations
-
 import asyncio
 import itertools
 from collections.abc import Sequence

@@ -1,7 +1,5 @@
 """Statements on `idempotency_keys`: one row per (organisation, key), the claim itself."""
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from typing import Any
 

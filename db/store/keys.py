@@ -1,8 +1,6 @@
 """Statements on API keys and their organisations (whose columns are the plan). The key check
 runs on the raw driver; planned reads (db/store/read_sql.py) fold it into their statement."""
 
-from __future__ import annotations
-
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime

@@ -1,7 +1,5 @@
 """The statements of live reads (db/live/feeds.py) and of the expiry sweep (db/live/expiry.py)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any

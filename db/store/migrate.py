@@ -1,7 +1,5 @@
 """Apply and inspect Alembic migrations programmatically, on the engines the app uses."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -2,8 +2,6 @@
 restarting server, a full disk, a read-only file) rather than "a bug": the doors answer 503
 with `Retry-After`, readiness reports it, and background work logs one line and retries."""
 
-from __future__ import annotations
-
 import logging
 import sqlite3
 from collections.abc import Iterator

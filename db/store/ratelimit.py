@@ -1,7 +1,5 @@
 """Statements on `rate_windows`: each organisation's count of requests leased per minute."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 import sqlalchemy as sa

@@ -5,8 +5,6 @@ orjson writes: strings escaped as orjson does, stored JSON spliced in as stored,
 RFC 3339 with milliseconds. Placeholders are numbered (`$n`, `?n`) in order of first use.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -2,8 +2,6 @@
 remembered for a day: hints are not durable, so a process whose LISTEN connection was down
 asks, on reconnecting, for those buried since (db/live/feeds.py)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any

@@ -1,7 +1,5 @@
 """The `sessiongraph` command: serve, migrate, export-schema, keys, plans, demo, assets."""
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import sys

@@ -4,8 +4,6 @@ It talks to a running server over its public GraphQL API (not the database), so 
 change reaches live subscribers exactly as a real generator's would.
 """
 
-from __future__ import annotations
-
 import asyncio
 import random
 from collections.abc import Callable

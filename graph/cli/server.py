@@ -1,8 +1,6 @@
 """uvicorn, configured once for every way the server runs, plus a graceful shutdown
 (`GracefulServer`) and bounded request heads (`BoundedHttpProtocol`)."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging

@@ -6,8 +6,6 @@ in one place, the last where a failure can still be answered in the door's shape
 fields (`RateLimit-Policy`: quota `q`, window `w`; `RateLimit`: remaining `r`, reset `t`) on
 every response of a guarded door, so clients can pace themselves before they are refused."""
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import cast

@@ -4,8 +4,6 @@ file's SRI hash); `sessiongraph graphiql-assets DIR` downloads, checks and write
 the same pins always give the same bytes. To move to another version, edit the manifest's
 versions and integrities, then run the command on graph/http/static/graphiql."""
 
-from __future__ import annotations
-
 import base64
 import dataclasses
 import hashlib

@@ -1,8 +1,6 @@
 """`/graphql` over HTTP, as the GraphQL-over-HTTP specification describes it; its statuses,
 media types and cross-site rules are in docs/graphql-over-http.md."""
 
-from __future__ import annotations
-
 import asyncio
 
 import orjson

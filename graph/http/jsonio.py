@@ -1,7 +1,5 @@
 """JSON responses through orjson: fast, and it writes datetimes and non-ASCII text correctly."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import orjson

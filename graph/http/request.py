@@ -1,8 +1,6 @@
 """Reading a GraphQL-over-HTTP request: media types, size limits and the request parameters,
 each malformed request refused with the status the specification names, before any GraphQL."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any
 

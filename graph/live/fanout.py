@@ -5,8 +5,6 @@ once per event and selection with each operation id spliced in: Strawberry's byt
 its per-result cost. Results with errors, or extensions that add to results, take
 Strawberry's path."""
 
-from __future__ import annotations
-
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
 from contextvars import ContextVar

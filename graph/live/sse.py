@@ -2,8 +2,6 @@
 event's `id:` is its sequence, so `Last-Event-ID` (or `?after=`) resumes exactly after the
 last event seen; the frames are described in /openapi.json (graph/rest/openapi.py)."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any

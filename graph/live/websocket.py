@@ -4,8 +4,6 @@ reason for a malformed message or frame and for a document that does not parse o
 unknown operation; 4403 once the key is revoked; 1001 at shutdown. A database outage is not
 a bad key: 1013 at `connection_init`, SERVICE_UNAVAILABLE for an operation."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping

@@ -1,7 +1,5 @@
 """Liveness and readiness: `/healthz` says the process answers, `/readyz` that it can serve."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 

@@ -1,8 +1,6 @@
 """Logging: one JSON object per line (or text for people), each with its request's id (a
 sane `X-Request-ID`, else minted), which a context variable carries."""
 
-from __future__ import annotations
-
 import logging
 import re
 import secrets

@@ -1,8 +1,6 @@
 """Prometheus metrics and the access log, from one ASGI middleware that times every request.
 With `serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` makes `/metrics` sum every worker."""
 
-from __future__ import annotations
-
 import logging
 import os
 import re

@@ -5,8 +5,6 @@ in its order. A *probe* is an argument and the function reducing it to a fact of
 plan's shape; a parameter one the resolvers would refuse raises `InvalidInput`.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field

@@ -5,8 +5,6 @@ and operation name are one statement, unless a plan could not answer exactly as 
 standard path would (docs/read-planner.md).
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from collections.abc import Iterable

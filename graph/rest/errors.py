@@ -1,8 +1,6 @@
 """REST errors: one body shape, `{"error":{"code":…,"message":…}}`, whatever went wrong;
 domain errors take status and code from `mapping_for`, the map GraphQL uses too."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from functools import partial
 

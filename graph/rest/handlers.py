@@ -2,8 +2,6 @@
 unless a JSON object) and translates it into one `db` operation or read plan (every rule lives
 in `db`, shared with GraphQL)."""
 
-from __future__ import annotations
-
 import json
 import math
 from collections.abc import Awaitable, Callable

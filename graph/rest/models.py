@@ -4,8 +4,6 @@ by JSON name, since pydantic writes them in declaration order (docstrings and de
 here are the document's). Reads are written by the database in the same bytes
 (`tests/rest/test_bodies.py`)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 

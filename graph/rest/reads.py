@@ -2,8 +2,6 @@
 with the fields `db/fields.py` declares in the models' (alphabetical) order, enums in lower
 case (`tests/rest/test_reads.py` holds the plans to the models)."""
 
-from __future__ import annotations
-
 from functools import cache
 
 from db.fields import EVENT_FIELDS, SESSION_FIELDS

@@ -3,8 +3,6 @@ describes the same list, so a path, model or status cannot exist in one and not 
 Each path is a `Resource` behind `KeyRequired`, so a request without a valid key is a 401
 whatever it asks for, and an unknown method a JSON 405 with `Allow`."""
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta

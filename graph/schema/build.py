@@ -1,7 +1,5 @@
 """The schema, assembled once; `schema.graphql` at the repo root is printed from it."""
 
-from __future__ import annotations
-
 import asyncio
 import re
 from collections.abc import AsyncGenerator

@@ -1,7 +1,5 @@
 """Per-request context: who is calling, the database, and this request's DataLoaders."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial

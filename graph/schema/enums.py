@@ -1,7 +1,5 @@
 """GraphQL enums; their Python values are the lowercase strings `db` stores."""
 
-from __future__ import annotations
-
 from enum import Enum
 
 import strawberry

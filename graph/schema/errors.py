@@ -1,7 +1,5 @@
 """The one map from domain errors to HTTP statuses and GraphQL `extensions.code`."""
 
-from __future__ import annotations
-
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Mapping

@@ -6,8 +6,6 @@ this schema is built, and its types then point at keyed copies only `_service { 
 prints; `schema.graphql` stays the same. `_entities` answers like `Query.node`.
 """
 
-from __future__ import annotations
-
 import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final

@@ -1,7 +1,5 @@
 """Input types; `UNSET` tells an omitted field (kept) from an explicit null (cleared)."""
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Any
 

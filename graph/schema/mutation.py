@@ -1,7 +1,5 @@
 """Mutation root: each field maps its input and calls one `db` operation."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 import strawberry

@@ -1,7 +1,5 @@
 """Query root: reads go straight to `db` operations scoped by the caller."""
 
-from __future__ import annotations
-
 import strawberry
 from strawberry.types import Info
 

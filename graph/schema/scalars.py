@@ -1,7 +1,5 @@
 """Scalars: `DateTime` as RFC 3339 UTC strings ending in `Z`, `JSON` for free objects."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NewType
 

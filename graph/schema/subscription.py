@@ -2,8 +2,6 @@
 Scope and arguments are checked before a stream is returned, so a foreign or missing session
 is an `error` message (`NOT_FOUND`) before anything is streamed."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncGenerator, AsyncIterable
 from contextlib import closing
 from enum import Enum
