@@ -19,7 +19,7 @@ from db.store.engine import Database
 from graph.http.auth import KeyRequired, principal_of
 from graph.ops.metrics import OPEN_SUBSCRIPTIONS
 from graph.rest.models import Event
-from graph.schema.errors import door_error_response, rest_error_body
+from graph.schema.errors import door_error_response, mapping_for, rest_error_body
 
 STREAM_PATH = "/v1/products/generation/sessions/{session_id}/events/stream"
 RETRY_MS = 2000
@@ -31,6 +31,11 @@ def frame(kind: str, data: Any, event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
     body = data if isinstance(data, str) else orjson.dumps(data).decode()
     return f"{head}event: {kind}\ndata: {body}\n\n".encode()
+
+
+def error_frame(error: DomainError) -> bytes:
+    code = mapping_for(error).rest_code
+    return frame("error", rest_error_body(code, error.message, field=error.field))
 
 
 def resume_point(request: Request) -> int:
@@ -75,7 +80,7 @@ class EventStreams:
             after = resume_point(request)
             session = await session_ops.get_session(self.db, principal, session_id)
         except DomainError as error:
-            return door_error_response(error, rest=True)  # never a 401: the key was checked
+            return door_error_response(error, rest=True)
         if session.is_terminal and after >= session.last_sequence:
             return Response(status_code=204)
         return StreamingResponse(
@@ -111,14 +116,14 @@ class EventStreams:
                 if ending in done:
                     # What a new request with this key gets (401 `unauthenticated`); the
                     # browser's reconnect then gets that 401 and `EventSource` stops.
-                    yield frame("error", rest_error_body(Unauthenticated(REVOKED_MESSAGE)))
+                    yield error_frame(Unauthenticated(REVOKED_MESSAGE))
                     return
                 if following in done:
                     finished, following = following, None
                     try:
                         event = finished.result()
                     except DomainError as error:
-                        yield frame("error", rest_error_body(error))
+                        yield error_frame(error)
                         return
                     if event is None:
                         yield frame("end", {"lastSequence": reader.position})

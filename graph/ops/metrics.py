@@ -144,12 +144,14 @@ class Observed:
         route = path if isinstance(path, str) else "unmatched"
         method = scope["method"]
         key = (route, method, status)
-        if key not in self._counted:  # metric children looked up once per (route, method, status)
-            self._counted[key] = REQUESTS.labels(route, method, str(status))
-        self._counted[key].inc()
-        if route not in self._timed:
-            self._timed[route] = LATENCY.labels(route)
-        self._timed[route].observe(elapsed)
+        counted = self._counted.get(key)
+        if counted is None:  # metric children looked up once per (route, method, status)
+            counted = self._counted[key] = REQUESTS.labels(route, method, str(status))
+        counted.inc()
+        timed = self._timed.get(route)
+        if timed is None:
+            timed = self._timed[route] = LATENCY.labels(route)
+        timed.observe(elapsed)
         if self.access_log and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %.1fms",

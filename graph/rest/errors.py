@@ -8,16 +8,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from db.errors import InvalidInput
+from graph.http.jsonio import JSONResponse
 from graph.rest.models import (
     AppendEventRequest,
     CreateSessionRequest,
-    ErrorBody,
-    ErrorDetail,
     Event,
     Session,
     UpdateSessionRequest,
 )
-from graph.schema.errors import door_error_response
+from graph.schema.errors import door_error_response, rest_error_body
 
 
 def _aliases(*models: type[BaseModel]) -> set[str]:
@@ -39,9 +38,7 @@ def error_response(
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    json = body.model_dump_json(by_alias=True, exclude_none=True)
-    return Response(json, status_code, headers, media_type="application/json")
+    return JSONResponse(rest_error_body(code, message, field=field), status_code, headers)
 
 
 class RequestRejected(Exception):

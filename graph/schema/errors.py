@@ -70,11 +70,13 @@ def log_unavailable(error: BaseException, where: str) -> None:
     log.warning("database unavailable in %s: %s: %s", where, type(error).__name__, error)
 
 
-def rest_error_body(error: DomainError, error_id: str | None = None) -> dict[str, Any]:
-    """REST's one error shape (graph/rest/models.py `ErrorBody`), SSE's `error` frames too."""
-    detail: dict[str, Any] = {"code": mapping_for(error).rest_code, "message": error.message}
-    if error.field is not None:
-        detail["field"] = error.field
+def rest_error_body(
+    code: str, message: str, *, field: str | None = None, error_id: str | None = None
+) -> dict[str, Any]:
+    """REST's one error shape (graph/rest/models.py `ErrorBody`): handlers, doors, SSE frames."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        detail["field"] = field
     if error_id is not None:
         detail["errorId"] = error_id
     return {"error": detail}
@@ -96,7 +98,10 @@ def door_error_response(
     if retry_after is not None:
         all_headers.setdefault("Retry-After", str(retry_after))
     if rest:
-        return JSONResponse(rest_error_body(error, error_id), mapping.http_status, all_headers)
+        body = rest_error_body(
+            mapping.rest_code, error.message, field=error.field, error_id=error_id
+        )
+        return JSONResponse(body, mapping.http_status, all_headers)
     body = {"errors": [graphql_error_body(error, error_id)]}
     return JSONResponse(body, mapping.http_status, all_headers)
 
